@@ -1,0 +1,75 @@
+//! Command-line interface of the single `ciam-operator` binary.
+
+use std::path::{Path, PathBuf};
+
+use clap::{Parser, Subcommand};
+
+use crate::api;
+
+/// Customer identity (CIAM) on Kubernetes.
+#[derive(Debug, Parser)]
+#[command(name = "ciam-operator", version, about)]
+pub struct Cli {
+    /// What to run.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Subcommands of the binary.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Print the CustomResourceDefinitions as YAML, or write one file per kind.
+    Crds {
+        /// Write `<kind>.yaml` files into this directory instead of printing to stdout.
+        #[arg(long, value_name = "DIR")]
+        out_dir: Option<PathBuf>,
+    },
+}
+
+/// Errors of the command-line front end.
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    /// A CRD could not be rendered as YAML.
+    #[error("failed to render the {kind} CRD as YAML: {source}")]
+    Render {
+        /// File stem of the CRD.
+        kind: &'static str,
+        /// Underlying serializer error.
+        source: serde_saphyr::SerializeError,
+    },
+    /// A file could not be written.
+    #[error("failed to write {path}: {source}")]
+    Write {
+        /// Path of the file.
+        path: PathBuf,
+        /// Underlying I/O error.
+        source: std::io::Error,
+    },
+}
+
+/// Runs the parsed command line.
+///
+/// # Errors
+/// Returns what failed, with the object or path involved.
+pub fn run(cli: Cli) -> Result<(), CliError> {
+    match cli.command {
+        Command::Crds { out_dir } => write_crds(out_dir.as_deref()),
+    }
+}
+
+/// Prints every CRD to stdout, or writes one `<kind>.yaml` per CRD into `out_dir`.
+fn write_crds(out_dir: Option<&Path>) -> Result<(), CliError> {
+    for (kind, crd) in api::crds() {
+        let yaml = api::crd_yaml(&crd).map_err(|source| CliError::Render { kind, source })?;
+        match out_dir {
+            Some(dir) => {
+                let path = dir.join(format!("{kind}.yaml"));
+                std::fs::create_dir_all(dir)
+                    .and_then(|()| std::fs::write(&path, yaml))
+                    .map_err(|source| CliError::Write { path, source })?;
+            }
+            None => print!("{yaml}"),
+        }
+    }
+    Ok(())
+}

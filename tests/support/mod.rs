@@ -1,0 +1,239 @@
+//! Test support: starts or reuses the local control plane, installs the CRDs and gives each
+//! test its own namespace.
+//!
+//! The control plane is the real one from `scripts/cluster.sh` (etcd, kube-apiserver and
+//! kube-controller-manager built from the Kubernetes Go modules). It is started at most once
+//! per machine: concurrent test processes serialise on a lock file and reuse a running one.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+use k8s_openapi::api::core::v1::Namespace;
+use kube::api::{Api, DeleteParams, DynamicObject, GroupVersionKind, PostParams};
+use kube::config::{KubeConfigOptions, Kubeconfig};
+use kube::{Client, Config, ResourceExt};
+
+/// Where the running control plane can be reached.
+pub struct ClusterInfo {
+    /// Admin kubeconfig written by `scripts/cluster.sh up`.
+    pub kubeconfig: PathBuf,
+    /// The kubectl built at the same version as the API server.
+    pub kubectl: PathBuf,
+}
+
+/// The repository root.
+pub fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Starts the control plane unless it is already running, and installs the CRDs generated
+/// from the current Rust types. Runs once per test process.
+pub fn cluster() -> &'static ClusterInfo {
+    static CLUSTER: OnceLock<ClusterInfo> = OnceLock::new();
+    CLUSTER.get_or_init(start_cluster)
+}
+
+fn start_cluster() -> ClusterInfo {
+    let root = repo_root();
+    let state_dir = std::env::var_os("CIAM_CLUSTER_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root.join(".cluster"));
+    std::fs::create_dir_all(&state_dir).expect("failed to create the cluster state directory");
+    let lock = state_dir.with_extension("lock");
+    let up = run_checked(
+        Command::new("flock")
+            .arg(&lock)
+            .arg(root.join("scripts/cluster.sh"))
+            .arg("up")
+            .current_dir(&root),
+    );
+    assert!(!up.stdout.is_empty() || up.status.success());
+    let bin_dir = String::from_utf8(
+        run_checked(Command::new(root.join("scripts/build-k8s.sh")).arg("--print-bin-dir")).stdout,
+    )
+    .expect("bin dir is UTF-8");
+    let info = ClusterInfo {
+        kubeconfig: state_dir.join("kubeconfig"),
+        kubectl: Path::new(bin_dir.trim()).join("kubectl"),
+    };
+    install_crds(&info, &lock);
+    info
+}
+
+/// Applies the CRDs of the current types (server-side) and waits until they are Established.
+fn install_crds(info: &ClusterInfo, lock: &Path) {
+    let dir = std::env::temp_dir().join(format!("ciam-crds-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("failed to create a temp dir");
+    let mut files = Vec::new();
+    for (kind, crd) in ciam_operator::api::crds() {
+        let path = dir.join(format!("{kind}.yaml"));
+        std::fs::write(&path, ciam_operator::api::crd_yaml(&crd).expect("CRD renders"))
+            .expect("failed to write a CRD");
+        files.push(path);
+    }
+    let mut apply = Command::new("flock");
+    apply.arg(lock).arg(&info.kubectl).arg("--kubeconfig").arg(&info.kubeconfig);
+    apply.args(["apply", "--server-side", "--force-conflicts", "--field-manager=ciam-tests"]);
+    for file in &files {
+        apply.arg("-f").arg(file);
+    }
+    run_checked(&mut apply);
+    let mut wait = kubectl_command(info);
+    wait.args(["wait", "--for=condition=Established", "--timeout=60s"]);
+    for file in &files {
+        wait.arg("-f").arg(file);
+    }
+    run_checked(&mut wait);
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+/// A `kubectl` command pointed at the test cluster.
+pub fn kubectl_command(info: &ClusterInfo) -> Command {
+    let mut command = Command::new(&info.kubectl);
+    command.arg("--kubeconfig").arg(&info.kubeconfig);
+    command
+}
+
+/// Runs kubectl against the test cluster and returns its output, whatever the exit status.
+pub fn kubectl(args: &[&str]) -> Output {
+    kubectl_command(cluster())
+        .args(args)
+        .output()
+        .expect("failed to run kubectl")
+}
+
+/// Runs a command and panics with its output unless it succeeds.
+pub fn run_checked(command: &mut Command) -> Output {
+    let output = command
+        .output()
+        .unwrap_or_else(|error| panic!("failed to run {command:?}: {error}"));
+    assert!(
+        output.status.success(),
+        "{command:?} failed ({}):\nstdout:\n{}\nstderr:\n{}",
+        output.status,
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    output
+}
+
+/// A kube client for the test cluster.
+pub async fn client() -> Client {
+    let info = cluster();
+    let kubeconfig = Kubeconfig::read_from(&info.kubeconfig).expect("kubeconfig is readable");
+    let config = Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default())
+        .await
+        .expect("kubeconfig is valid");
+    Client::try_from(config).expect("client builds")
+}
+
+/// A namespace of one test, deleted (without waiting) when dropped.
+pub struct TestNamespace {
+    /// Name of the namespace.
+    pub name: String,
+}
+
+impl TestNamespace {
+    /// Creates a fresh namespace named after the test.
+    pub async fn create(client: &Client, prefix: &str) -> Self {
+        static COUNTER: AtomicU32 = AtomicU32::new(0);
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .expect("clock after 1970")
+            .subsec_nanos();
+        let name = format!(
+            "{prefix}-{:x}{:x}{}",
+            std::process::id() % 0xffff,
+            nanos % 0xfffff,
+            COUNTER.fetch_add(1, Ordering::Relaxed)
+        );
+        let namespace: Namespace =
+            serde_json::from_value(serde_json::json!({ "metadata": { "name": name } }))
+                .expect("namespace literal");
+        Api::<Namespace>::all(client.clone())
+            .create(&PostParams::default(), &namespace)
+            .await
+            .unwrap_or_else(|error| panic!("failed to create namespace {name}: {error}"));
+        Self { name }
+    }
+}
+
+impl Drop for TestNamespace {
+    fn drop(&mut self) {
+        let _ = kubectl_command(cluster())
+            .args(["delete", "namespace", &self.name, "--wait=false", "--ignore-not-found"])
+            .output();
+    }
+}
+
+/// Parses a multi-document YAML file into JSON objects, skipping empty documents.
+pub fn parse_documents(yaml: &str) -> Vec<serde_json::Value> {
+    serde_saphyr::from_multiple::<serde_json::Value>(yaml)
+        .expect("test manifest is valid YAML")
+        .into_iter()
+        .filter(|document| !document.is_null())
+        .collect()
+}
+
+/// The dynamic API for an object's kind in a namespace.
+pub async fn dynamic_api(
+    client: &Client,
+    namespace: &str,
+    object: &serde_json::Value,
+) -> Api<DynamicObject> {
+    let api_version = object["apiVersion"].as_str().expect("apiVersion is set");
+    let kind = object["kind"].as_str().expect("kind is set");
+    let (group, version) = api_version.rsplit_once('/').unwrap_or(("", api_version));
+    let gvk = GroupVersionKind::gvk(group, version, kind);
+    let (resource, _capabilities) = kube::discovery::pinned_kind(client, &gvk)
+        .await
+        .unwrap_or_else(|error| panic!("failed to discover {gvk:?}: {error}"));
+    Api::namespaced_with(client.clone(), namespace, &resource)
+}
+
+/// Creates an object, or replaces it when one of that name exists; returns the API error.
+pub async fn create_or_replace(
+    client: &Client,
+    namespace: &str,
+    object: &serde_json::Value,
+) -> Result<DynamicObject, kube::Error> {
+    let api = dynamic_api(client, namespace, object).await;
+    let mut dynamic: DynamicObject =
+        serde_json::from_value(object.clone()).expect("manifest is a Kubernetes object");
+    match api.get_opt(&dynamic.name_any()).await? {
+        Some(existing) => {
+            dynamic.metadata.resource_version = existing.resource_version();
+            api.replace(&dynamic.name_any(), &PostParams::default(), &dynamic)
+                .await
+        }
+        None => api.create(&PostParams::default(), &dynamic).await,
+    }
+}
+
+/// Deletes an object if it exists.
+pub async fn delete(client: &Client, namespace: &str, object: &serde_json::Value) {
+    let api = dynamic_api(client, namespace, object).await;
+    let name = object["metadata"]["name"].as_str().expect("name is set");
+    let _ = api.delete(name, &DeleteParams::default()).await;
+}
+
+/// Polls `check` until it returns `Some`, panicking with `what` after `timeout`.
+pub async fn eventually<T, F, Fut>(what: &str, timeout: Duration, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(value) = check().await {
+            return value;
+        }
+        assert!(Instant::now() < deadline, "timed out after {timeout:?} waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
