@@ -72,13 +72,25 @@ fn install_crds(info: &ClusterInfo, lock: &Path) {
     let mut files = Vec::new();
     for (kind, crd) in ciam_operator::api::crds() {
         let path = dir.join(format!("{kind}.yaml"));
-        std::fs::write(&path, ciam_operator::api::crd_yaml(&crd).expect("CRD renders"))
-            .expect("failed to write a CRD");
+        std::fs::write(
+            &path,
+            ciam_operator::api::crd_yaml(&crd).expect("CRD renders"),
+        )
+        .expect("failed to write a CRD");
         files.push(path);
     }
     let mut apply = Command::new("flock");
-    apply.arg(lock).arg(&info.kubectl).arg("--kubeconfig").arg(&info.kubeconfig);
-    apply.args(["apply", "--server-side", "--force-conflicts", "--field-manager=ciam-tests"]);
+    apply
+        .arg(lock)
+        .arg(&info.kubectl)
+        .arg("--kubeconfig")
+        .arg(&info.kubeconfig);
+    apply.args([
+        "apply",
+        "--server-side",
+        "--force-conflicts",
+        "--field-manager=ciam-tests",
+    ]);
     for file in &files {
         apply.arg("-f").arg(file);
     }
@@ -166,7 +178,13 @@ impl TestNamespace {
 impl Drop for TestNamespace {
     fn drop(&mut self) {
         let _ = kubectl_command(cluster())
-            .args(["delete", "namespace", &self.name, "--wait=false", "--ignore-not-found"])
+            .args([
+                "delete",
+                "namespace",
+                &self.name,
+                "--wait=false",
+                "--ignore-not-found",
+            ])
             .output();
     }
 }
@@ -233,7 +251,10 @@ where
         if let Some(value) = check().await {
             return value;
         }
-        assert!(Instant::now() < deadline, "timed out after {timeout:?} waiting for {what}");
+        assert!(
+            Instant::now() < deadline,
+            "timed out after {timeout:?} waiting for {what}"
+        );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
