@@ -63,17 +63,38 @@ pub struct BrandingSpec {
 
     /// Text overrides per language, keyed by BCP 47 tag, then by string key (Entra's keys
     /// where they exist: `SignIn_Title`, `SignIn_Description`, `SignUp_Title`,
-    /// `AttributeCollection_Title`, `Attribute_City`, `Attribute_Password`, …).
+    /// `AttributeCollection_Title`, `Attribute_City`, `Attribute_Password`, …); at most 200
+    /// keys per language and 1024 characters per text.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(extend("maxProperties" = 50))]
-    #[x_kube(validation = Rule::new("self.all(k, k.matches('^[a-zA-Z]{2,3}(-[a-zA-Z0-9]{2,8})*$'))").message("strings keys must be BCP 47 language tags such as en, fr or de-CH"))]
-    #[x_kube(validation = Rule::new("self.all(k, self[k].all(s, s.matches('^[A-Za-z][A-Za-z0-9_]{0,127}$')))").message("string keys must be identifiers such as SignIn_Title"))]
-    #[x_kube(validation = Rule::new("self.all(k, size(self[k]) <= 300 && self[k].all(s, size(self[k][s]) <= 1024))").message("strings: at most 300 keys per language and 1024 characters per text"))]
+    #[schemars(schema_with = "localized_strings_schema")]
     pub strings: Option<BTreeMap<String, LocalizedStrings>>,
 }
 
 /// String overrides of one language: key → text (at most 1024 characters each).
 pub type LocalizedStrings = BTreeMap<String, String>;
+
+/// Schema of `strings`: maps cannot constrain their keys in OpenAPI, so CEL rules check the
+/// language tags and the string keys, with sizes bounded so the rules stay within the API
+/// server's cost budget.
+fn localized_strings_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    schemars::json_schema!({
+        "type": "object",
+        "maxProperties": 20,
+        "x-kubernetes-validations": [{
+            "rule": "self.all(k, size(k) <= 35 && k.matches('^[a-zA-Z]{2,3}(-[a-zA-Z0-9]{2,8})*$'))",
+            "message": "strings keys must be BCP 47 language tags such as en, fr or de-CH"
+        }],
+        "additionalProperties": {
+            "type": "object",
+            "maxProperties": 200,
+            "x-kubernetes-validations": [{
+                "rule": "self.all(k, size(k) <= 128 && k.matches('^[A-Za-z][A-Za-z0-9_]*$'))",
+                "message": "string keys must be identifiers such as SignIn_Title"
+            }],
+            "additionalProperties": { "type": "string", "maxLength": 1024 }
+        }
+    })
+}
 
 /// The fields of Graph's `organizationalBranding` (and its localizations).
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, KubeSchema)]

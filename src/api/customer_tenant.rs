@@ -278,20 +278,20 @@ pub struct PasswordPolicy {
     /// Minimum number of characters (8 to 256, default 8).
     #[serde(default = "default_min_length")]
     #[schemars(range(min = 8, max = 256))]
-    pub min_length: u32,
+    pub min_length: i32,
 
     /// How many of the four character classes (lower case, upper case, digit, symbol) a
     /// password must contain (1 to 4, default 3).
     #[serde(default = "default_character_classes")]
     #[schemars(range(min = 1, max = 4))]
-    pub required_character_classes: u32,
+    pub required_character_classes: i32,
 }
 
-fn default_min_length() -> u32 {
+fn default_min_length() -> i32 {
     8
 }
 
-fn default_character_classes() -> u32 {
+fn default_character_classes() -> i32 {
     3
 }
 
@@ -302,19 +302,19 @@ pub struct Lockout {
     /// Failed attempts before the account is locked (1 to 100, default 10).
     #[serde(default = "default_lockout_threshold")]
     #[schemars(range(min = 1, max = 100))]
-    pub threshold: u32,
+    pub threshold: i32,
 
     /// How long the account stays locked, in seconds (5 to 86400, default 60).
     #[serde(default = "default_lockout_duration")]
     #[schemars(range(min = 5, max = 86400))]
-    pub duration_seconds: u32,
+    pub duration_seconds: i32,
 }
 
-fn default_lockout_threshold() -> u32 {
+fn default_lockout_threshold() -> i32 {
     10
 }
 
-fn default_lockout_duration() -> u32 {
+fn default_lockout_duration() -> i32 {
     60
 }
 

@@ -146,8 +146,8 @@ pub struct UserAttribute {
 
     /// Choices of a radio, dropdown or multi-select checkbox input.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(length(max = 50))]
-    #[x_kube(validation = Rule::new("self.all(o, self.exists_one(p, p.value == o.value))").message("options must not repeat a value"))]
+    #[schemars(length(max = 500))]
+    #[x_kube(merge_strategy = ListMerge::Map(vec!["value".into()]))]
     pub options: Option<Vec<AttributeOption>>,
 
     /// Regular expression (RE2 syntax) a text value must match.
@@ -231,7 +231,8 @@ pub struct TokenClaim {
 #[serde(rename_all = "camelCase")]
 pub struct Mfa {
     /// `Required`: after the first factor, a one-time passcode is sent to the customer's
-    /// email; `Off` (the default): no second factor.
+    /// email; `Disabled` (the default): no second factor. (Not `Off`: YAML 1.1 parsers, and
+    /// so kubectl, read an unquoted `Off` as the boolean false.)
     #[serde(default)]
     pub email_otp: MfaMode,
 }
@@ -243,7 +244,7 @@ pub struct Mfa {
 pub enum MfaMode {
     /// No second factor.
     #[default]
-    Off,
+    Disabled,
     /// A second factor on every sign-in.
     Required,
 }
@@ -288,19 +289,19 @@ pub struct CustomAuthenticationExtension {
     /// How long to wait for the endpoint, 200 to 2000 ms (default 2000).
     #[serde(default = "default_timeout_ms")]
     #[schemars(range(min = 200, max = 2000))]
-    pub timeout_in_milliseconds: u32,
+    pub timeout_in_milliseconds: i32,
 
     /// Retries after a timeout or error, 0 or 1 (default 1).
     #[serde(default = "default_retries")]
     #[schemars(range(min = 0, max = 1))]
-    pub maximum_retries: u32,
+    pub maximum_retries: i32,
 }
 
-fn default_timeout_ms() -> u32 {
+fn default_timeout_ms() -> i32 {
     2000
 }
 
-fn default_retries() -> u32 {
+fn default_retries() -> i32 {
     1
 }
 
