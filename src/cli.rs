@@ -24,6 +24,8 @@ pub enum Command {
         #[arg(long, value_name = "DIR")]
         out_dir: Option<PathBuf>,
     },
+    /// Run the embedded identity runtime: OpenID Connect provider, hosted pages and admin API.
+    Runtime(Box<crate::runtime::RuntimeConfig>),
 }
 
 /// Errors of the command-line front end.
@@ -37,6 +39,9 @@ pub enum CliError {
         /// Underlying serializer error.
         source: serde_saphyr::SerializeError,
     },
+    /// The identity runtime failed to start or stopped with an error.
+    #[error(transparent)]
+    Runtime(#[from] crate::runtime::RuntimeError),
     /// A file could not be written.
     #[error("failed to write {path}: {source}")]
     Write {
@@ -54,6 +59,7 @@ pub enum CliError {
 pub fn run(cli: Cli) -> Result<(), CliError> {
     match cli.command {
         Command::Crds { out_dir } => write_crds(out_dir.as_deref()),
+        Command::Runtime(config) => Ok(crate::runtime::run(*config)?),
     }
 }
 

@@ -1,0 +1,825 @@
+//! Objects of the admin API (tenant, client, user flow, branding), shaped like the CRD specs, and
+//! their validation.
+//!
+//! Each object is sent whole with `PUT` and read back with `GET` for drift checks. Nested
+//! types that mean the same thing in Kubernetes and in the runtime are the CRD's own types;
+//! references to other Kubernetes objects (secrets, ConfigMaps, app names) are replaced by
+//! what they resolve to (secret hashes, client IDs).
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::api::app_registration::{AppType, ExposedApi};
+use crate::api::branding::{BrandingProperties, LocalizedStrings};
+use crate::api::customer_tenant::{CustomAttribute, IdentityProviderType, Lockout, PasswordPolicy};
+use crate::api::user_flow::{Extensions, Mfa, SignIn, TokenClaim, UserAttribute};
+
+use super::crypto::{self, SigningAlgorithm};
+
+/// At most this many client secrets are active at once (the current one and, during a
+/// rotation overlap, the previous one).
+pub const MAX_CLIENT_SECRETS: usize = 2;
+
+/// A tenant has at most this many user flows (as in Entra External ID).
+pub const MAX_USER_FLOWS: usize = 10;
+
+/// Shortest access-token lifetime the runtime accepts. The CRD narrows this to 5 minutes;
+/// the runtime accepts shorter ones so tests can watch a token expire.
+pub const MIN_ACCESS_TOKEN_LIFETIME_SECONDS: i64 = 1;
+
+/// Longest access-token lifetime (24 hours).
+pub const MAX_ACCESS_TOKEN_LIFETIME_SECONDS: i64 = 24 * 3600;
+
+/// Default access-token lifetime (1 hour).
+pub const DEFAULT_ACCESS_TOKEN_LIFETIME_SECONDS: i64 = 3600;
+
+/// One reason an object was refused, with the field it concerns.
+#[derive(Serialize, Clone, Debug, PartialEq, Eq)]
+pub struct FieldError {
+    /// Path of the field, for example `redirectUris[1]`.
+    pub field: String,
+    /// Why the value was refused.
+    pub reason: String,
+}
+
+impl FieldError {
+    fn new(field: impl Into<String>, reason: impl Into<String>) -> Self {
+        Self {
+            field: field.into(),
+            reason: reason.into(),
+        }
+    }
+}
+
+/// A customer tenant (`PUT /admin/v1/tenants/{subdomain}`), mirroring `CustomerTenantSpec`.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct TenantSpec {
+    /// Optional on create: the tenant ID (UUID) to use instead of a generated one. Immutable;
+    /// not part of the stored spec (it is returned as `tenantId` beside it).
+    #[serde(default, skip_serializing)]
+    pub tenant_id: Option<String>,
+
+    /// Optional: must equal the subdomain in the path when given.
+    #[serde(default, skip_serializing)]
+    pub subdomain: Option<String>,
+
+    /// Human-readable name of the tenant.
+    pub display_name: String,
+
+    /// ISO 3166-1 alpha-2 country code of the data location.
+    pub country_code: String,
+
+    /// Language of hosted pages when the browser asks for none that is supported.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default_locale: Option<String>,
+
+    /// Languages the hosted pages offer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub supported_locales: Option<Vec<String>>,
+
+    /// Tenant-wide custom user attributes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub custom_attributes: Option<Vec<CustomAttribute>>,
+
+    /// External identity providers (their client secrets arrive in a later API version).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub identity_providers: Option<Vec<IdentityProviderSpec>>,
+
+    /// Sender of one-time passcodes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<EmailSpec>,
+
+    /// Password rules of local accounts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password_policy: Option<PasswordPolicy>,
+
+    /// Lockout after failed sign-in attempts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lockout: Option<Lockout>,
+
+    /// Algorithm of signing keys generated from now on (`ES256` by default, or `RS256`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signing_algorithm: Option<SigningAlgorithm>,
+}
+
+/// An external identity provider of a tenant, as the runtime receives it.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct IdentityProviderSpec {
+    /// Name user flows use in `signIn.methods`.
+    pub name: String,
+    /// `google`, `facebook` or `oidc`.
+    #[serde(rename = "type")]
+    pub provider_type: IdentityProviderType,
+    /// Label of the sign-in button.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub display_name: Option<String>,
+    /// OAuth client ID registered with the provider.
+    pub client_id: String,
+    /// Issuer of a generic OpenID Connect provider.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub issuer: Option<String>,
+    /// Scopes requested from the provider.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scopes: Option<Vec<String>>,
+}
+
+/// Email sender settings of a tenant.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct EmailSpec {
+    /// Sender address.
+    pub from_address: String,
+    /// Sender name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from_name: Option<String>,
+}
+
+/// An app registration (`PUT /admin/v1/tenants/{subdomain}/clients/{clientId}`), mirroring
+/// `AppRegistrationSpec`.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ClientSpec {
+    /// Name shown to customers.
+    pub display_name: String,
+
+    /// `web`, `spa`, `native` or `daemon`.
+    #[serde(rename = "type")]
+    pub app_type: AppType,
+
+    /// Exact redirect URIs.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub redirect_uris: Vec<String>,
+
+    /// Exact post-logout redirect URIs.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub post_logout_redirect_uris: Vec<String>,
+
+    /// The API this app exposes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exposed_api: Option<ExposedApi>,
+
+    /// Scopes of other apps' APIs this app may request.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub api_permissions: Vec<ApiPermissionSpec>,
+
+    /// Access-token lifetime such as `1h` or `90m`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub access_token_lifetime: Option<String>,
+
+    /// Up to two active client secrets, as hashes (a plain `value` is accepted and hashed
+    /// before storage; it is never stored or returned).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub client_secrets: Vec<ClientSecretSpec>,
+}
+
+/// Permission to request scopes of another app's API, by that app's client ID
+/// (Graph's `requiredResourceAccess.resourceAppId`).
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ApiPermissionSpec {
+    /// Client ID of the app exposing the API.
+    pub resource_app_id: String,
+    /// Scope values of that API this app may request.
+    pub scopes: Vec<String>,
+}
+
+/// A client secret: its hash and optional expiry.
+#[derive(Serialize, Deserialize, Clone, PartialEq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ClientSecretSpec {
+    /// `sha256:` followed by the lowercase hex SHA-256 of the secret.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hash: Option<String>,
+    /// The secret itself (at least 32 characters); hashed on arrival, never stored.
+    #[serde(default, skip_serializing)]
+    pub value: Option<String>,
+    /// When the secret stops working (RFC 3339); none means it does not expire.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<jiff::Timestamp>,
+}
+
+impl std::fmt::Debug for ClientSecretSpec {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("ClientSecretSpec")
+            .field("hash", &self.hash)
+            .field("value", &self.value.as_ref().map(|_| "[redacted]"))
+            .field("expires_at", &self.expires_at)
+            .finish()
+    }
+}
+
+/// A user flow (`PUT /admin/v1/tenants/{subdomain}/userflows/{name}`), mirroring
+/// `UserFlowSpec` with `applications` resolved to client IDs.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct UserFlowSpec {
+    /// Name of the flow.
+    pub display_name: String,
+    /// Client IDs of the apps this flow serves.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub applications: Vec<String>,
+    /// How customers sign in.
+    pub sign_in: SignIn,
+    /// What sign-up collects.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attributes: Option<Vec<UserAttribute>>,
+    /// Attributes added to tokens.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_claims: Option<Vec<TokenClaim>>,
+    /// Multifactor authentication.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mfa: Option<Mfa>,
+    /// Custom authentication extensions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub extensions: Option<Extensions>,
+}
+
+/// A tenant's branding (`PUT /admin/v1/tenants/{subdomain}/branding`), mirroring
+/// `BrandingSpec` without the tenant reference.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct BrandingSpec {
+    /// Branding for every language without its own localization.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default: Option<BrandingProperties>,
+    /// Overrides per BCP 47 language tag.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub localizations: Option<BTreeMap<String, BrandingProperties>>,
+    /// Text overrides per language and string key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub strings: Option<BTreeMap<String, LocalizedStrings>>,
+}
+
+fn is_dns_label(value: &str) -> bool {
+    let bytes = value.as_bytes();
+    !bytes.is_empty()
+        && bytes.len() <= 63
+        && bytes
+            .iter()
+            .all(|byte| byte.is_ascii_lowercase() || byte.is_ascii_digit() || *byte == b'-')
+        && bytes.first() != Some(&b'-')
+        && bytes.last() != Some(&b'-')
+}
+
+/// Whether `value` is a DNS label (RFC 1123), as tenant subdomains are.
+pub fn is_valid_subdomain(value: &str) -> bool {
+    is_dns_label(value)
+}
+
+/// Whether `value` is a Kubernetes-style object name (DNS subdomain), as user flow names are.
+pub fn is_valid_object_name(value: &str) -> bool {
+    value.len() <= 253 && value.split('.').all(is_dns_label)
+}
+
+/// Whether `value` is a UUID in its canonical hyphenated form.
+pub fn is_valid_uuid(value: &str) -> bool {
+    value.len() == 36 && uuid::Uuid::try_parse(value).is_ok()
+}
+
+fn is_bcp47(value: &str) -> bool {
+    let mut parts = value.split('-');
+    let primary_ok = parts.next().is_some_and(|primary| {
+        (2..=3).contains(&primary.len()) && primary.bytes().all(|byte| byte.is_ascii_alphabetic())
+    });
+    primary_ok
+        && parts.all(|part| {
+            (2..=8).contains(&part.len()) && part.bytes().all(|byte| byte.is_ascii_alphanumeric())
+        })
+        && value.len() <= 35
+}
+
+fn check_length(errors: &mut Vec<FieldError>, field: &str, value: &str, min: usize, max: usize) {
+    let length = value.chars().count();
+    if length < min || length > max {
+        errors.push(FieldError::new(
+            field,
+            format!("must be {min} to {max} characters long, found {length}"),
+        ));
+    }
+}
+
+/// Checks a tenant spec; an empty list means it is valid.
+pub fn validate_tenant(spec: &TenantSpec, subdomain: &str) -> Vec<FieldError> {
+    let mut errors = Vec::new();
+    if let Some(given) = &spec.subdomain
+        && given != subdomain
+    {
+        errors.push(FieldError::new(
+            "subdomain",
+            format!("must equal the subdomain in the path ({subdomain})"),
+        ));
+    }
+    if let Some(tenant_id) = &spec.tenant_id
+        && !is_valid_uuid(tenant_id)
+    {
+        errors.push(FieldError::new("tenantId", "must be a UUID"));
+    }
+    check_length(&mut errors, "displayName", &spec.display_name, 1, 256);
+    if spec.country_code.len() != 2 || !spec.country_code.bytes().all(|b| b.is_ascii_uppercase()) {
+        errors.push(FieldError::new(
+            "countryCode",
+            "must be an ISO 3166-1 alpha-2 code such as US or DE",
+        ));
+    }
+    if let Some(locale) = &spec.default_locale
+        && !is_bcp47(locale)
+    {
+        errors.push(FieldError::new(
+            "defaultLocale",
+            "must be a BCP 47 language tag",
+        ));
+    }
+    if let Some(locales) = &spec.supported_locales {
+        for (index, locale) in locales.iter().enumerate() {
+            if !is_bcp47(locale) {
+                errors.push(FieldError::new(
+                    format!("supportedLocales[{index}]"),
+                    "must be a BCP 47 language tag",
+                ));
+            }
+        }
+        if let Some(default) = &spec.default_locale
+            && !locales.contains(default)
+        {
+            errors.push(FieldError::new(
+                "defaultLocale",
+                "must be one of supportedLocales",
+            ));
+        }
+    }
+    if let Some(policy) = &spec.password_policy {
+        if !(8..=256).contains(&policy.min_length) {
+            errors.push(FieldError::new(
+                "passwordPolicy.minLength",
+                "must be 8 to 256",
+            ));
+        }
+        if !(1..=4).contains(&policy.required_character_classes) {
+            errors.push(FieldError::new(
+                "passwordPolicy.requiredCharacterClasses",
+                "must be 1 to 4",
+            ));
+        }
+    }
+    if let Some(lockout) = &spec.lockout {
+        if !(1..=100).contains(&lockout.threshold) {
+            errors.push(FieldError::new("lockout.threshold", "must be 1 to 100"));
+        }
+        if !(5..=86_400).contains(&lockout.duration_seconds) {
+            errors.push(FieldError::new(
+                "lockout.durationSeconds",
+                "must be 5 to 86400",
+            ));
+        }
+    }
+    errors
+}
+
+/// Parses a duration such as `1h`, `90m` or `1h30m15s` into seconds.
+pub fn parse_duration_seconds(text: &str) -> Option<i64> {
+    if text.is_empty() {
+        return None;
+    }
+    let mut total: i64 = 0;
+    let mut digits = String::new();
+    for character in text.chars() {
+        if character.is_ascii_digit() {
+            digits.push(character);
+            continue;
+        }
+        let unit = match character {
+            'h' => 3600,
+            'm' => 60,
+            's' => 1,
+            _ => return None,
+        };
+        let amount: i64 = digits.parse().ok()?;
+        digits.clear();
+        total = total.checked_add(amount.checked_mul(unit)?)?;
+    }
+    digits.is_empty().then_some(total)
+}
+
+/// Where a URI may be used as a redirect target.
+fn check_redirect_uri(uri: &str, app_type: AppType) -> Result<(), String> {
+    if uri.contains('#') || uri.contains('*') {
+        return Err("must not contain a fragment (#) or a wildcard (*)".into());
+    }
+    if uri
+        .chars()
+        .any(|character| character.is_whitespace() || character.is_control())
+    {
+        return Err("must not contain whitespace".into());
+    }
+    let Some((scheme, rest)) = uri.split_once(':') else {
+        return Err("must be an absolute URI".into());
+    };
+    let scheme_ok = scheme
+        .bytes()
+        .next()
+        .is_some_and(|b| b.is_ascii_lowercase())
+        && scheme.bytes().all(|byte| {
+            byte.is_ascii_lowercase() || byte.is_ascii_digit() || matches!(byte, b'+' | b'.' | b'-')
+        });
+    if !scheme_ok {
+        return Err("must start with a lowercase scheme".into());
+    }
+    match scheme {
+        "https" | "http" => {
+            let Some(after_slashes) = rest.strip_prefix("//") else {
+                return Err("must be an absolute URI with a host".into());
+            };
+            let authority = after_slashes.split(['/', '?']).next().unwrap_or_default();
+            if authority.is_empty() || authority.contains('@') {
+                return Err("must have a host and no user information".into());
+            }
+            let host = if authority.starts_with('[') {
+                authority
+                    .split(']')
+                    .next()
+                    .map(|h| format!("{h}]"))
+                    .unwrap_or_default()
+            } else {
+                authority.split(':').next().unwrap_or_default().to_string()
+            };
+            if scheme == "http" && !matches!(host.as_str(), "localhost" | "127.0.0.1" | "[::1]") {
+                return Err(
+                    "must use https (http is allowed only on localhost or 127.0.0.1)".into(),
+                );
+            }
+            Ok(())
+        }
+        "javascript" | "data" | "file" | "vbscript" => {
+            Err(format!("must not use the {scheme} scheme"))
+        }
+        _ if app_type == AppType::Native => {
+            if rest.is_empty() {
+                Err("must have a path after the custom scheme".into())
+            } else {
+                Ok(())
+            }
+        }
+        _ => Err("custom schemes are allowed only for native apps".into()),
+    }
+}
+
+/// Checks a client spec; an empty list means it is valid. `value` secrets are checked for
+/// length here and hashed by [`normalize_client`].
+pub fn validate_client(spec: &ClientSpec) -> Vec<FieldError> {
+    let mut errors = Vec::new();
+    check_length(&mut errors, "displayName", &spec.display_name, 1, 256);
+    let confidential = spec.app_type.is_confidential();
+    if spec.app_type == AppType::Daemon {
+        if !spec.redirect_uris.is_empty() {
+            errors.push(FieldError::new(
+                "redirectUris",
+                "daemon apps use client credentials only and cannot have redirect URIs",
+            ));
+        }
+        if !spec.post_logout_redirect_uris.is_empty() {
+            errors.push(FieldError::new(
+                "postLogoutRedirectUris",
+                "daemon apps cannot have post-logout redirect URIs",
+            ));
+        }
+    }
+    for (field, uris) in [
+        ("redirectUris", &spec.redirect_uris),
+        ("postLogoutRedirectUris", &spec.post_logout_redirect_uris),
+    ] {
+        if uris.len() > 100 {
+            errors.push(FieldError::new(field, "must have at most 100 entries"));
+        }
+        for (index, uri) in uris.iter().enumerate() {
+            let path = format!("{field}[{index}]");
+            if uri.is_empty() || uri.len() > 2048 {
+                errors.push(FieldError::new(&path, "must be 1 to 2048 characters long"));
+            } else if let Err(reason) = check_redirect_uri(uri, spec.app_type) {
+                errors.push(FieldError::new(&path, reason));
+            }
+            if uris[..index].contains(uri) {
+                errors.push(FieldError::new(&path, "duplicates an earlier entry"));
+            }
+        }
+    }
+    if let Some(api) = &spec.exposed_api {
+        if let Some(uri) = &api.identifier_uri
+            && (!(uri.starts_with("api://") || uri.starts_with("https://"))
+                || uri.ends_with('/')
+                || uri.len() < 7
+                || uri.len() > 1024)
+        {
+            errors.push(FieldError::new(
+                "exposedApi.identifierUri",
+                "must start with api:// or https://, must not end with / and must be at most 1024 characters",
+            ));
+        }
+        for (index, scope) in api.scopes.iter().flatten().enumerate() {
+            if !is_scope_value(&scope.value) {
+                errors.push(FieldError::new(
+                    format!("exposedApi.scopes[{index}].value"),
+                    "must be 1 to 120 characters: letters, digits and . _ : - (not first)",
+                ));
+            }
+        }
+    }
+    for (index, permission) in spec.api_permissions.iter().enumerate() {
+        if !is_valid_uuid(&permission.resource_app_id) {
+            errors.push(FieldError::new(
+                format!("apiPermissions[{index}].resourceAppId"),
+                "must be the client ID (UUID) of the app exposing the API",
+            ));
+        }
+        if permission.scopes.is_empty() {
+            errors.push(FieldError::new(
+                format!("apiPermissions[{index}].scopes"),
+                "must list at least one scope",
+            ));
+        }
+        for (scope_index, scope) in permission.scopes.iter().enumerate() {
+            if !is_scope_value(scope) {
+                errors.push(FieldError::new(
+                    format!("apiPermissions[{index}].scopes[{scope_index}]"),
+                    "must be a scope value such as orders.read",
+                ));
+            }
+        }
+    }
+    if let Some(lifetime) = &spec.access_token_lifetime {
+        match parse_duration_seconds(lifetime) {
+            Some(seconds)
+                if (MIN_ACCESS_TOKEN_LIFETIME_SECONDS..=MAX_ACCESS_TOKEN_LIFETIME_SECONDS)
+                    .contains(&seconds) => {}
+            Some(_) => errors.push(FieldError::new(
+                "accessTokenLifetime",
+                "must be between 1s and 24h",
+            )),
+            None => errors.push(FieldError::new(
+                "accessTokenLifetime",
+                "must be a duration such as 1h, 90m or 1h30m",
+            )),
+        }
+    }
+    if !confidential && !spec.client_secrets.is_empty() {
+        errors.push(FieldError::new(
+            "clientSecrets",
+            "spa and native apps are public clients and cannot have client secrets",
+        ));
+    }
+    if confidential && spec.client_secrets.is_empty() {
+        errors.push(FieldError::new(
+            "clientSecrets",
+            "web and daemon apps need at least one client secret",
+        ));
+    }
+    if spec.client_secrets.len() > MAX_CLIENT_SECRETS {
+        errors.push(FieldError::new(
+            "clientSecrets",
+            format!("must have at most {MAX_CLIENT_SECRETS} entries (current and previous)"),
+        ));
+    }
+    for (index, secret) in spec.client_secrets.iter().enumerate() {
+        let path = format!("clientSecrets[{index}]");
+        match (&secret.hash, &secret.value) {
+            (Some(hash), None) if crypto::is_client_secret_hash(hash) => {}
+            (Some(_), None) => errors.push(FieldError::new(
+                format!("{path}.hash"),
+                "must be sha256: followed by 64 lowercase hex digits",
+            )),
+            (None, Some(value)) if value.len() >= 32 && value.len() <= 512 => {}
+            (None, Some(_)) => errors.push(FieldError::new(
+                format!("{path}.value"),
+                "must be 32 to 512 characters (a high-entropy random secret)",
+            )),
+            _ => errors.push(FieldError::new(
+                path,
+                "must have exactly one of hash or value",
+            )),
+        }
+    }
+    errors
+}
+
+fn is_scope_value(value: &str) -> bool {
+    let bytes = value.as_bytes();
+    (1..=120).contains(&bytes.len())
+        && bytes[0].is_ascii_alphanumeric()
+        && bytes
+            .iter()
+            .all(|byte| byte.is_ascii_alphanumeric() || matches!(byte, b'.' | b'_' | b':' | b'-'))
+}
+
+/// Replaces plain secret values by their hashes, so only hashes are stored and returned.
+pub fn normalize_client(mut spec: ClientSpec) -> ClientSpec {
+    for secret in &mut spec.client_secrets {
+        if let Some(value) = secret.value.take() {
+            secret.hash = Some(crypto::client_secret_hash(&value));
+        }
+    }
+    spec
+}
+
+impl ClientSpec {
+    /// Access-token lifetime in seconds, defaulting to one hour.
+    pub fn access_token_lifetime_seconds(&self) -> i64 {
+        self.access_token_lifetime
+            .as_deref()
+            .and_then(parse_duration_seconds)
+            .unwrap_or(DEFAULT_ACCESS_TOKEN_LIFETIME_SECONDS)
+    }
+
+    /// Identifier URI of the exposed API, if set.
+    pub fn identifier_uri(&self) -> Option<&str> {
+        self.exposed_api
+            .as_ref()
+            .and_then(|api| api.identifier_uri.as_deref())
+    }
+
+    /// Scope values this app's API exposes.
+    pub fn exposed_scopes(&self) -> impl Iterator<Item = &str> {
+        self.exposed_api
+            .iter()
+            .flat_map(|api| api.scopes.iter().flatten())
+            .map(|scope| scope.value.as_str())
+    }
+
+    /// Whether `uri` is one of the registered redirect URIs (exact, case-sensitive string
+    /// comparison: no normalisation, no trailing-slash leniency, no wildcards).
+    pub fn has_redirect_uri(&self, uri: &str) -> bool {
+        self.redirect_uris
+            .iter()
+            .any(|registered| registered == uri)
+    }
+
+    /// Whether `uri` is one of the registered post-logout redirect URIs (exact match).
+    pub fn has_post_logout_redirect_uri(&self, uri: &str) -> bool {
+        self.post_logout_redirect_uris
+            .iter()
+            .any(|registered| registered == uri)
+    }
+
+    /// Whether a presented client secret matches an active (unexpired) secret hash.
+    pub fn secret_matches(&self, presented: &str, now: jiff::Timestamp) -> bool {
+        // Check every secret, so timing does not reveal which one matched.
+        self.client_secrets.iter().fold(false, |matched, secret| {
+            let active = secret.expires_at.is_none_or(|expiry| expiry > now);
+            let equal = secret
+                .hash
+                .as_deref()
+                .is_some_and(|hash| crypto::client_secret_matches(presented, hash));
+            matched | (active & equal)
+        })
+    }
+}
+
+/// Checks a user flow spec; an empty list means it is valid.
+pub fn validate_user_flow(spec: &UserFlowSpec) -> Vec<FieldError> {
+    let mut errors = Vec::new();
+    check_length(&mut errors, "displayName", &spec.display_name, 1, 256);
+    for (index, application) in spec.applications.iter().enumerate() {
+        if !is_valid_uuid(application) {
+            errors.push(FieldError::new(
+                format!("applications[{index}]"),
+                "must be a client ID (UUID)",
+            ));
+        }
+        if spec.applications[..index].contains(application) {
+            errors.push(FieldError::new(
+                format!("applications[{index}]"),
+                "duplicates an earlier entry",
+            ));
+        }
+    }
+    if spec.sign_in.methods.is_empty() || spec.sign_in.methods.len() > 10 {
+        errors.push(FieldError::new(
+            "signIn.methods",
+            "must list 1 to 10 methods",
+        ));
+    }
+    errors
+}
+
+/// Checks a branding spec; an empty list means it is valid.
+pub fn validate_branding(spec: &BrandingSpec) -> Vec<FieldError> {
+    let mut errors = Vec::new();
+    for (field, keys) in [
+        (
+            "localizations",
+            spec.localizations
+                .iter()
+                .flat_map(|map| map.keys())
+                .collect::<Vec<_>>(),
+        ),
+        (
+            "strings",
+            spec.strings
+                .iter()
+                .flat_map(|map| map.keys())
+                .collect::<Vec<_>>(),
+        ),
+    ] {
+        for key in keys {
+            if !is_bcp47(key) {
+                errors.push(FieldError::new(
+                    format!("{field}.{key}"),
+                    "keys must be BCP 47 language tags such as en, fr or de-CH",
+                ));
+            }
+        }
+    }
+    if let Some(strings) = &spec.strings {
+        for (language, texts) in strings {
+            for (key, text) in texts {
+                if text.chars().count() > 1024 {
+                    errors.push(FieldError::new(
+                        format!("strings.{language}.{key}"),
+                        "must be at most 1024 characters",
+                    ));
+                }
+            }
+        }
+    }
+    errors
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn web_client(redirect_uris: &[&str]) -> ClientSpec {
+        ClientSpec {
+            display_name: "Web".into(),
+            app_type: AppType::Web,
+            redirect_uris: redirect_uris.iter().map(|uri| uri.to_string()).collect(),
+            post_logout_redirect_uris: vec![],
+            exposed_api: None,
+            api_permissions: vec![],
+            access_token_lifetime: None,
+            client_secrets: vec![ClientSecretSpec {
+                hash: None,
+                value: Some("x".repeat(43)),
+                expires_at: None,
+            }],
+        }
+    }
+
+    #[test]
+    fn redirect_uris_match_exactly() {
+        let client = web_client(&["https://app.example.com/callback"]);
+        assert!(client.has_redirect_uri("https://app.example.com/callback"));
+        assert!(!client.has_redirect_uri("https://app.example.com/callback/"));
+        assert!(!client.has_redirect_uri("https://APP.example.com/callback"));
+        assert!(!client.has_redirect_uri("https://app.example.com/callback?x=1"));
+    }
+
+    #[test]
+    fn redirect_uri_rules_follow_the_app_type() {
+        assert!(validate_client(&web_client(&["http://127.0.0.1:3000/cb"])).is_empty());
+        assert!(validate_client(&web_client(&["https://app.example.com/cb"])).is_empty());
+        let errors = validate_client(&web_client(&["http://app.example.com/cb"]));
+        assert_eq!(errors[0].field, "redirectUris[0]");
+        assert!(!validate_client(&web_client(&["com.example.app:/cb"])).is_empty());
+        assert!(!validate_client(&web_client(&["https://a.example.com/cb#x"])).is_empty());
+        let mut native = web_client(&["com.example.app:/cb"]);
+        native.app_type = AppType::Native;
+        native.client_secrets.clear();
+        assert!(validate_client(&native).is_empty());
+    }
+
+    #[test]
+    fn client_secrets_are_hashed_and_checked_with_expiry() {
+        let client = normalize_client(web_client(&[]));
+        assert!(client.client_secrets[0].value.is_none());
+        let now = jiff::Timestamp::now();
+        assert!(client.secret_matches(&"x".repeat(43), now));
+        assert!(!client.secret_matches("wrong", now));
+        let mut expired = client.clone();
+        expired.client_secrets[0].expires_at = Some(now - jiff::SignedDuration::from_secs(1));
+        assert!(!expired.secret_matches(&"x".repeat(43), now));
+    }
+
+    #[test]
+    fn durations_parse_like_the_crd() {
+        assert_eq!(parse_duration_seconds("1h30m"), Some(5400));
+        assert_eq!(parse_duration_seconds("90s"), Some(90));
+        assert_eq!(parse_duration_seconds("1d"), None);
+        assert_eq!(parse_duration_seconds("10"), None);
+    }
+
+    #[test]
+    fn tenant_validation_names_the_field() {
+        let spec: TenantSpec = serde_json::from_value(serde_json::json!({
+            "displayName": "", "countryCode": "usa"
+        }))
+        .expect("shape");
+        let fields: Vec<_> = validate_tenant(&spec, "contoso")
+            .into_iter()
+            .map(|error| error.field)
+            .collect();
+        assert_eq!(fields, ["displayName", "countryCode"]);
+    }
+}

@@ -1,0 +1,1512 @@
+//! The OpenID Connect endpoints of every tenant: discovery, JWKS, authorize, token, userinfo and
+//! logout, on paths shaped like Entra External ID's.
+//!
+//! ```text
+//!  {publicUrl}/{subdomain}/v2.0/.well-known/openid-configuration
+//!  {publicUrl}/{subdomain}/discovery/v2.0/keys
+//!  {publicUrl}/{subdomain}/oauth2/v2.0/authorize | token | logout
+//!  {publicUrl}/{subdomain}/openid/v2.0/userinfo
+//! ```
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::rejection::FormRejection;
+use axum::extract::{Form, Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::middleware;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::get;
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use serde::{Deserialize, Serialize};
+use tower_http::cors::CorsLayer;
+
+use super::metrics::{self, ListenerMetrics};
+use super::model::{self, ClientSpec};
+use super::store::{self, CodeRecord, GrantRecord, Kind, Redemption, SessionRecord, StoreError};
+use super::tokens::{self, AccessTokenClaims, IdTokenClaims, TokenError};
+use super::{AppState, Tenant, crypto, pages};
+
+/// Lifetime of an authorization code (60 seconds: it is redeemed right after the redirect).
+pub const CODE_LIFETIME_SECONDS: i64 = 60;
+
+/// Lifetime of a pending authorization request while the customer signs in (15 minutes).
+pub const AUTHORIZATION_REQUEST_LIFETIME_SECONDS: i64 = 900;
+
+/// OpenID Connect scopes the runtime understands.
+pub const OIDC_SCOPES: [&str; 4] = ["openid", "profile", "email", "offline_access"];
+
+/// An OAuth 2.0 error response (RFC 6749 §5.2).
+#[derive(Debug)]
+pub struct OAuthError {
+    status: StatusCode,
+    error: &'static str,
+    description: String,
+    basic_challenge: bool,
+}
+
+impl OAuthError {
+    /// An error with HTTP status 400.
+    pub fn bad_request(error: &'static str, description: impl Into<String>) -> Self {
+        Self {
+            status: StatusCode::BAD_REQUEST,
+            error,
+            description: description.into(),
+            basic_challenge: false,
+        }
+    }
+
+    fn invalid_client(description: impl Into<String>, basic_used: bool) -> Self {
+        Self {
+            status: StatusCode::UNAUTHORIZED,
+            error: "invalid_client",
+            description: description.into(),
+            basic_challenge: basic_used,
+        }
+    }
+
+    fn server_error() -> Self {
+        Self {
+            status: StatusCode::INTERNAL_SERVER_ERROR,
+            error: "server_error",
+            description: "the server failed to complete the request".into(),
+            basic_challenge: false,
+        }
+    }
+
+    /// The OAuth error code.
+    pub fn code(&self) -> &'static str {
+        self.error
+    }
+}
+
+impl From<StoreError> for OAuthError {
+    fn from(error: StoreError) -> Self {
+        tracing::error!(error = %error, "OAuth request failed in storage");
+        OAuthError::server_error()
+    }
+}
+
+impl From<TokenError> for OAuthError {
+    fn from(error: TokenError) -> Self {
+        tracing::error!(error = %error, "OAuth request failed handling tokens");
+        OAuthError::server_error()
+    }
+}
+
+fn no_store(response: &mut Response) {
+    let headers = response.headers_mut();
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+}
+
+impl IntoResponse for OAuthError {
+    fn into_response(self) -> Response {
+        let mut response = (
+            self.status,
+            axum::Json(serde_json::json!({
+                "error": self.error,
+                "error_description": self.description,
+            })),
+        )
+            .into_response();
+        no_store(&mut response);
+        if self.basic_challenge {
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Basic realm=\"token\""),
+            );
+        }
+        response
+    }
+}
+
+/// The public listener's router: OpenID Connect endpoints and hosted pages.
+pub fn router(state: Arc<AppState>) -> Router {
+    // Browser apps (SPAs) call these cross-origin; none of them uses cookies.
+    let cors = CorsLayer::new()
+        .allow_origin(tower_http::cors::Any)
+        .allow_methods([axum::http::Method::GET, axum::http::Method::POST])
+        .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE]);
+    let listener_metrics = ListenerMetrics {
+        listener: "public",
+        metrics: state.metrics.clone(),
+    };
+    Router::new()
+        .route(
+            "/{tenant}/v2.0/.well-known/openid-configuration",
+            get(discovery).layer(cors.clone()),
+        )
+        .route(
+            "/{tenant}/discovery/v2.0/keys",
+            get(jwks).layer(cors.clone()),
+        )
+        .route("/{tenant}/oauth2/v2.0/authorize", get(authorize))
+        .route(
+            "/{tenant}/oauth2/v2.0/token",
+            axum::routing::post(token).layer(cors.clone()),
+        )
+        .route(
+            "/{tenant}/openid/v2.0/userinfo",
+            get(userinfo).post(userinfo).layer(cors),
+        )
+        .route(
+            "/{tenant}/oauth2/v2.0/logout",
+            get(logout).post(logout_form),
+        )
+        .merge(pages::router())
+        .route_layer(middleware::from_fn_with_state(
+            listener_metrics,
+            metrics::track,
+        ))
+        .fallback(|| async { (StatusCode::NOT_FOUND, "not found") })
+        .with_state(state)
+}
+
+async fn known_tenant(state: &AppState, subdomain: &str) -> Result<Option<Tenant>, StoreError> {
+    if !model::is_valid_subdomain(subdomain) {
+        return Ok(None);
+    }
+    state.tenant(subdomain).await
+}
+
+fn json_no_store<T: Serialize>(value: &T) -> Response {
+    let mut response = axum::Json(value).into_response();
+    no_store(&mut response);
+    response
+}
+
+// ---- discovery and keys ---------------------------------------------------------------------
+
+async fn discovery(
+    State(state): State<Arc<AppState>>,
+    Path(subdomain): Path<String>,
+) -> Result<Response, OAuthError> {
+    let Some(tenant) = known_tenant(&state, &subdomain).await? else {
+        return Ok((StatusCode::NOT_FOUND, "unknown tenant").into_response());
+    };
+    let base = format!("{}/{}", state.public_url, tenant.subdomain);
+    let document = serde_json::json!({
+        "issuer": state.issuer(&tenant.subdomain),
+        "authorization_endpoint": format!("{base}/oauth2/v2.0/authorize"),
+        "token_endpoint": format!("{base}/oauth2/v2.0/token"),
+        "userinfo_endpoint": format!("{base}/openid/v2.0/userinfo"),
+        "end_session_endpoint": format!("{base}/oauth2/v2.0/logout"),
+        "jwks_uri": format!("{base}/discovery/v2.0/keys"),
+        "response_types_supported": ["code"],
+        "response_modes_supported": ["query"],
+        "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials"],
+        "subject_types_supported": ["public"],
+        "id_token_signing_alg_values_supported": ["ES256", "RS256"],
+        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
+        "code_challenge_methods_supported": ["S256"],
+        "scopes_supported": OIDC_SCOPES,
+        "claims_supported": [
+            "iss", "sub", "aud", "exp", "iat", "nbf", "auth_time", "nonce", "tid", "oid", "ver",
+            "sid", "email", "name", "preferred_username"
+        ],
+        "prompt_values_supported": ["none", "login", "consent", "select_account"],
+        "ui_locales_supported": ["en"],
+        "claims_parameter_supported": false,
+        "request_parameter_supported": false,
+        "request_uri_parameter_supported": false,
+        "authorization_response_iss_parameter_supported": true,
+        "tenant_region_scope": tenant.spec.country_code,
+    });
+    Ok(axum::Json(document).into_response())
+}
+
+async fn jwks(
+    State(state): State<Arc<AppState>>,
+    Path(subdomain): Path<String>,
+) -> Result<Response, OAuthError> {
+    let Some(tenant) = known_tenant(&state, &subdomain).await? else {
+        return Ok((StatusCode::NOT_FOUND, "unknown tenant").into_response());
+    };
+    let keys = state.keyring.jwks(&state.store, &tenant.id).await?;
+    let mut response = axum::Json(keys).into_response();
+    // Short caching: a newly published next key must reach relying parties before use.
+    response.headers_mut().insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=300"),
+    );
+    Ok(response)
+}
+
+// ---- scopes ---------------------------------------------------------------------------------
+
+/// The API part of a scope request: which resource and which of its scopes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ResourceAccess {
+    /// Client ID of the resource app (the token audience).
+    pub resource_client_id: String,
+    /// Granted scope values (without the resource prefix).
+    pub scopes: Vec<String>,
+}
+
+/// Splits API scopes (`api://…/orders.read`) into one resource identifier and scope values.
+/// Returns `None` when there are no API scopes.
+///
+/// # Errors
+/// An `invalid_scope` description when scopes name several resources or are malformed.
+pub fn split_api_scopes(scopes: &[&str]) -> Result<Option<(String, Vec<String>)>, String> {
+    let mut resource: Option<String> = None;
+    let mut values = Vec::new();
+    for scope in scopes.iter().filter(|scope| !OIDC_SCOPES.contains(scope)) {
+        let Some((prefix, value)) = scope.rsplit_once('/') else {
+            return Err(format!(
+                "scope {scope} is not an OpenID Connect scope or an API scope such as api://<app>/<scope>"
+            ));
+        };
+        if value.is_empty() || !(prefix.starts_with("api://") || prefix.starts_with("https://")) {
+            return Err(format!("scope {scope} is not a valid API scope"));
+        }
+        match &resource {
+            Some(existing) if existing != prefix => {
+                return Err("scopes for more than one API cannot be requested at once".into());
+            }
+            _ => resource = Some(prefix.to_string()),
+        }
+        values.push(value.to_string());
+    }
+    Ok(resource.map(|resource| (resource, values)))
+}
+
+/// Decides which scopes of `resource` the `client` gets. `.default` means every permitted
+/// scope; otherwise each requested scope must be exposed by the resource and permitted to
+/// the client (an app may always use its own API).
+///
+/// # Errors
+/// An `invalid_scope` description.
+pub fn grant_api_scopes(
+    client_id: &str,
+    client: &ClientSpec,
+    resource_client_id: &str,
+    resource: &ClientSpec,
+    requested: &[String],
+) -> Result<Vec<String>, String> {
+    let own_api = client_id == resource_client_id;
+    let permitted: Vec<&str> = client
+        .api_permissions
+        .iter()
+        .filter(|permission| permission.resource_app_id == resource_client_id)
+        .flat_map(|permission| permission.scopes.iter().map(String::as_str))
+        .collect();
+    let has_permission_entry = client
+        .api_permissions
+        .iter()
+        .any(|permission| permission.resource_app_id == resource_client_id);
+    if !own_api && !has_permission_entry {
+        return Err("the client has no permission for this API (apiPermissions)".into());
+    }
+    let exposed: Vec<&str> = resource.exposed_scopes().collect();
+    let allowed = |scope: &str| exposed.contains(&scope) && (own_api || permitted.contains(&scope));
+    if requested.iter().any(|scope| scope == ".default") {
+        if requested.len() > 1 {
+            return Err(".default cannot be combined with other scopes of the same API".into());
+        }
+        return Ok(exposed
+            .iter()
+            .filter(|scope| allowed(scope))
+            .map(|scope| scope.to_string())
+            .collect());
+    }
+    for scope in requested {
+        if !exposed.contains(&scope.as_str()) {
+            return Err(format!("the API does not expose the scope {scope}"));
+        }
+        if !allowed(scope) {
+            return Err(format!("the client is not permitted the scope {scope}"));
+        }
+    }
+    Ok(requested.to_vec())
+}
+
+async fn resolve_resource(
+    state: &AppState,
+    tenant: &Tenant,
+    identifier: &str,
+) -> Result<Option<(String, ClientSpec)>, OAuthError> {
+    let document = match identifier.strip_prefix("api://") {
+        Some(id) if model::is_valid_uuid(id) => {
+            match state.store.document(Kind::Client, &tenant.id, id).await? {
+                Some(document) => Some(document),
+                None => {
+                    state
+                        .store
+                        .client_by_identifier_uri(&tenant.id, identifier)
+                        .await?
+                }
+            }
+        }
+        _ => {
+            state
+                .store
+                .client_by_identifier_uri(&tenant.id, identifier)
+                .await?
+        }
+    };
+    let Some(document) = document else {
+        return Ok(None);
+    };
+    let spec: ClientSpec = serde_json::from_str(&document.spec).map_err(|error| {
+        OAuthError::from(StoreError::Corrupt {
+            what: "client",
+            reason: error.to_string(),
+        })
+    })?;
+    Ok(Some((document.key, spec)))
+}
+
+/// Resolves requested scopes into the API access they grant (if any API scope was asked).
+async fn resolve_access(
+    state: &AppState,
+    tenant: &Tenant,
+    client_id: &str,
+    client: &ClientSpec,
+    scopes: &[&str],
+) -> Result<Option<ResourceAccess>, OAuthError> {
+    let Some((identifier, values)) = split_api_scopes(scopes)
+        .map_err(|reason| OAuthError::bad_request("invalid_scope", reason))?
+    else {
+        return Ok(None);
+    };
+    let (resource_client_id, resource) = resolve_resource(state, tenant, &identifier)
+        .await?
+        .ok_or_else(|| {
+            OAuthError::bad_request(
+                "invalid_scope",
+                format!("no API {identifier} in this tenant"),
+            )
+        })?;
+    let granted = grant_api_scopes(client_id, client, &resource_client_id, &resource, &values)
+        .map_err(|reason| OAuthError::bad_request("invalid_scope", reason))?;
+    Ok(Some(ResourceAccess {
+        resource_client_id,
+        scopes: granted,
+    }))
+}
+
+async fn load_client(
+    state: &AppState,
+    tenant: &Tenant,
+    client_id: &str,
+) -> Result<Option<ClientSpec>, OAuthError> {
+    let Some(document) = state
+        .store
+        .document(Kind::Client, &tenant.id, client_id)
+        .await?
+    else {
+        return Ok(None);
+    };
+    serde_json::from_str(&document.spec)
+        .map(Some)
+        .map_err(|error| {
+            OAuthError::from(StoreError::Corrupt {
+                what: "client",
+                reason: error.to_string(),
+            })
+        })
+}
+
+// ---- authorize ------------------------------------------------------------------------------
+
+/// Query parameters of the authorization endpoint.
+#[derive(Deserialize, Debug, Default)]
+pub struct AuthorizeQuery {
+    client_id: Option<String>,
+    redirect_uri: Option<String>,
+    response_type: Option<String>,
+    response_mode: Option<String>,
+    scope: Option<String>,
+    state: Option<String>,
+    nonce: Option<String>,
+    code_challenge: Option<String>,
+    code_challenge_method: Option<String>,
+    prompt: Option<String>,
+    login_hint: Option<String>,
+    ui_locales: Option<String>,
+    max_age: Option<String>,
+}
+
+/// A validated authorization request, kept while the customer signs in.
+#[derive(Serialize, Deserialize, Clone, Debug)]
+pub struct AuthorizationRequest {
+    /// The client.
+    pub client_id: String,
+    /// The exact registered redirect URI.
+    pub redirect_uri: String,
+    /// Requested scopes, space-separated.
+    pub scope: String,
+    /// `state` to echo.
+    pub state: Option<String>,
+    /// `nonce` for the ID token.
+    pub nonce: Option<String>,
+    /// PKCE S256 challenge.
+    pub code_challenge: Option<String>,
+    /// Email to prefill.
+    pub login_hint: Option<String>,
+    /// Preferred languages.
+    pub ui_locales: Option<String>,
+}
+
+/// Builds the redirect back to the client with `params` (plus `state` and `iss`).
+pub fn redirect_to_client(
+    redirect_uri: &str,
+    params: &[(&str, &str)],
+    state: Option<&str>,
+    issuer: &str,
+) -> Response {
+    let mut query: Vec<String> = params
+        .iter()
+        .map(|(name, value)| format!("{name}={}", encode_component(value)))
+        .collect();
+    if let Some(state) = state {
+        query.push(format!("state={}", encode_component(state)));
+    }
+    query.push(format!("iss={}", encode_component(issuer)));
+    let separator = if redirect_uri.contains('?') { '&' } else { '?' };
+    let location = format!("{redirect_uri}{separator}{}", query.join("&"));
+    let mut response = Redirect::to(&location).into_response();
+    no_store(&mut response);
+    response
+}
+
+/// Percent-encodes a query component.
+pub fn encode_component(value: &str) -> String {
+    percent_encoding::utf8_percent_encode(value, percent_encoding::NON_ALPHANUMERIC).to_string()
+}
+
+async fn authorize(
+    State(state): State<Arc<AppState>>,
+    Path(subdomain): Path<String>,
+    headers: HeaderMap,
+    Query(query): Query<AuthorizeQuery>,
+) -> Response {
+    match authorize_inner(&state, &subdomain, &headers, query).await {
+        Ok(response) => response,
+        Err(error) => {
+            tracing::error!(error = ?error, "authorization request failed");
+            pages::error_page(
+                &state,
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "server_error",
+                "The server failed to complete the request.",
+            )
+        }
+    }
+}
+
+async fn authorize_inner(
+    state: &AppState,
+    subdomain: &str,
+    headers: &HeaderMap,
+    query: AuthorizeQuery,
+) -> Result<Response, OAuthError> {
+    let page_error = |code: &'static str, description: &str| {
+        pages::error_page(state, StatusCode::BAD_REQUEST, code, description)
+    };
+    let Some(tenant) = known_tenant(state, subdomain).await? else {
+        return Ok(pages::error_page(
+            state,
+            StatusCode::NOT_FOUND,
+            "invalid_request",
+            "This tenant does not exist.",
+        ));
+    };
+    // Until client and redirect URI are known to be valid, errors are shown, never redirected.
+    let Some(client_id) = query.client_id.as_deref().filter(|id| !id.is_empty()) else {
+        return Ok(page_error(
+            "invalid_request",
+            "The client_id parameter is missing.",
+        ));
+    };
+    let Some(client) = load_client(state, &tenant, client_id).await? else {
+        return Ok(page_error(
+            "invalid_client",
+            "The application is not registered in this tenant.",
+        ));
+    };
+    let Some(redirect_uri) = query.redirect_uri.as_deref() else {
+        return Ok(page_error(
+            "invalid_request",
+            "The redirect_uri parameter is missing.",
+        ));
+    };
+    if !client.has_redirect_uri(redirect_uri) {
+        return Ok(page_error(
+            "invalid_request",
+            "The redirect_uri is not registered for this application (it must match exactly).",
+        ));
+    }
+    let issuer = state.issuer(&tenant.subdomain);
+    let reply_state = query.state.as_deref();
+    let redirect_error = |code: &str, description: &str| {
+        redirect_to_client(
+            redirect_uri,
+            &[("error", code), ("error_description", description)],
+            reply_state,
+            &issuer,
+        )
+    };
+    if query.response_type.as_deref() != Some("code") {
+        return Ok(redirect_error(
+            "unsupported_response_type",
+            "only response_type=code is supported",
+        ));
+    }
+    if query
+        .response_mode
+        .as_deref()
+        .is_some_and(|mode| mode != "query")
+    {
+        return Ok(redirect_error(
+            "invalid_request",
+            "only response_mode=query is supported",
+        ));
+    }
+    let scope = query.scope.clone().unwrap_or_default();
+    let scopes: Vec<&str> = scope.split_whitespace().collect();
+    if let Err(error) = resolve_access(state, &tenant, client_id, &client, &scopes).await {
+        return Ok(redirect_error(error.code(), &error.description));
+    }
+    let code_challenge = match (
+        query.code_challenge.as_deref(),
+        query.code_challenge_method.as_deref(),
+    ) {
+        (None, _) if !client.app_type.is_confidential() => {
+            return Ok(redirect_error(
+                "invalid_request",
+                "PKCE is required for public clients: send code_challenge with code_challenge_method=S256",
+            ));
+        }
+        (None, _) => None,
+        (Some(_), method) if method != Some("S256") => {
+            return Ok(redirect_error(
+                "invalid_request",
+                "only code_challenge_method=S256 is supported",
+            ));
+        }
+        (Some(challenge), _) if !crypto::is_valid_code_challenge(challenge) => {
+            return Ok(redirect_error(
+                "invalid_request",
+                "code_challenge must be 43 base64url characters",
+            ));
+        }
+        (Some(challenge), _) => Some(challenge.to_string()),
+    };
+    let prompts: Vec<&str> = query
+        .prompt
+        .as_deref()
+        .unwrap_or_default()
+        .split_whitespace()
+        .collect();
+    if prompts.contains(&"none") && prompts.len() > 1 {
+        return Ok(redirect_error(
+            "invalid_request",
+            "prompt=none cannot be combined with other values",
+        ));
+    }
+    let max_age: Option<i64> = match query.max_age.as_deref() {
+        None => None,
+        Some(text) => match text.parse::<i64>() {
+            Ok(seconds) if seconds >= 0 => Some(seconds),
+            _ => {
+                return Ok(redirect_error(
+                    "invalid_request",
+                    "max_age must be a non-negative integer",
+                ));
+            }
+        },
+    };
+    let request = AuthorizationRequest {
+        client_id: client_id.to_string(),
+        redirect_uri: redirect_uri.to_string(),
+        scope: scopes.join(" "),
+        state: query.state.clone(),
+        nonce: query.nonce.clone(),
+        code_challenge,
+        login_hint: query.login_hint.clone(),
+        ui_locales: query.ui_locales.clone(),
+    };
+    let force_login = prompts
+        .iter()
+        .any(|prompt| matches!(*prompt, "login" | "select_account"));
+    if !force_login && let Some(session) = pages::current_session(state, &tenant, headers).await? {
+        let fresh_enough =
+            max_age.is_none_or(|max_age| store::now() - session.auth_time <= max_age);
+        if fresh_enough {
+            return complete_authorization(state, &tenant, &request, &session).await;
+        }
+    }
+    if prompts.contains(&"none") {
+        return Ok(redirect_error(
+            "login_required",
+            "the user is not signed in",
+        ));
+    }
+    let request_id = crypto::random_token(24);
+    let parameters = serde_json::to_string(&request).map_err(|_| OAuthError::server_error())?;
+    state
+        .store
+        .create_authorization_request(
+            &tenant.id,
+            &request_id,
+            &parameters,
+            store::now() + AUTHORIZATION_REQUEST_LIFETIME_SECONDS,
+        )
+        .await?;
+    Ok(Redirect::to(&format!(
+        "{}/{}/signin?request={request_id}",
+        state.public_url, tenant.subdomain
+    ))
+    .into_response())
+}
+
+/// Issues an authorization code for a signed-in session and redirects back to the client.
+///
+/// # Errors
+/// Storage failure.
+pub async fn complete_authorization(
+    state: &AppState,
+    tenant: &Tenant,
+    request: &AuthorizationRequest,
+    session: &SessionRecord,
+) -> Result<Response, OAuthError> {
+    let code = crypto::random_token(32);
+    let grant = GrantRecord {
+        id: uuid::Uuid::new_v4().to_string(),
+        tenant_id: tenant.id.clone(),
+        client_id: request.client_id.clone(),
+        user_id: session.user_id.clone(),
+        session_id: Some(session.id.clone()),
+        scope: request.scope.clone(),
+        auth_time: session.auth_time,
+        revoked_at: None,
+    };
+    let record = CodeRecord {
+        grant_id: grant.id.clone(),
+        redirect_uri: request.redirect_uri.clone(),
+        code_challenge: request.code_challenge.clone(),
+        nonce: request.nonce.clone(),
+        expires_at: store::now() + CODE_LIFETIME_SECONDS,
+    };
+    state
+        .store
+        .create_grant_with_code(&grant, &crypto::token_digest(&code), &record)
+        .await?;
+    Ok(redirect_to_client(
+        &request.redirect_uri,
+        &[("code", &code)],
+        request.state.as_deref(),
+        &state.issuer(&tenant.subdomain),
+    ))
+}
+
+// ---- token ----------------------------------------------------------------------------------
+
+/// Decodes a `client_secret_basic` credential component (form-urlencoded per RFC 6749 §2.3.1).
+fn decode_basic_component(component: &str) -> String {
+    let spaced = component.replace('+', " ");
+    percent_encoding::percent_decode_str(&spaced)
+        .decode_utf8_lossy()
+        .into_owned()
+}
+
+/// Parses an `Authorization: Basic` header into client ID and secret.
+pub fn parse_basic_credentials(value: &str) -> Option<(String, String)> {
+    let encoded = value
+        .strip_prefix("Basic ")
+        .or_else(|| value.strip_prefix("basic "))?;
+    let decoded = STANDARD.decode(encoded.trim()).ok()?;
+    let decoded = String::from_utf8(decoded).ok()?;
+    let (id, secret) = decoded.split_once(':')?;
+    Some((decode_basic_component(id), decode_basic_component(secret)))
+}
+
+struct TokenRequest {
+    params: Vec<(String, String)>,
+}
+
+impl TokenRequest {
+    fn get(&self, name: &str) -> Option<&str> {
+        self.params
+            .iter()
+            .find(|(key, _)| key == name)
+            .map(|(_, value)| value.as_str())
+            .filter(|value| !value.is_empty())
+    }
+
+    fn duplicated(&self) -> Option<&str> {
+        self.params
+            .iter()
+            .enumerate()
+            .find_map(|(index, (key, _))| {
+                self.params[..index]
+                    .iter()
+                    .any(|(earlier, _)| earlier == key)
+                    .then_some(key.as_str())
+            })
+    }
+}
+
+struct AuthenticatedClient {
+    id: String,
+    spec: ClientSpec,
+}
+
+async fn authenticate_client(
+    state: &AppState,
+    tenant: &Tenant,
+    headers: &HeaderMap,
+    request: &TokenRequest,
+) -> Result<AuthenticatedClient, OAuthError> {
+    let basic = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .filter(|value| value.to_ascii_lowercase().starts_with("basic "));
+    let basic_used = basic.is_some();
+    let (client_id, secret) = match basic {
+        Some(value) => {
+            let (id, secret) = parse_basic_credentials(value).ok_or_else(|| {
+                OAuthError::invalid_client("the Basic authorization header is malformed", true)
+            })?;
+            if request.get("client_secret").is_some() {
+                return Err(OAuthError::bad_request(
+                    "invalid_request",
+                    "use exactly one client authentication method",
+                ));
+            }
+            if request
+                .get("client_id")
+                .is_some_and(|body_id| body_id != id)
+            {
+                return Err(OAuthError::bad_request(
+                    "invalid_request",
+                    "client_id in the body differs from the authenticated client",
+                ));
+            }
+            (id, Some(secret))
+        }
+        None => {
+            let id = request.get("client_id").ok_or_else(|| {
+                OAuthError::invalid_client("client authentication is required", false)
+            })?;
+            (
+                id.to_string(),
+                request.get("client_secret").map(str::to_string),
+            )
+        }
+    };
+    let Some(spec) = load_client(state, tenant, &client_id).await? else {
+        return Err(OAuthError::invalid_client("unknown client", basic_used));
+    };
+    match (spec.app_type.is_confidential(), secret) {
+        (true, None) => Err(OAuthError::invalid_client(
+            "this client must authenticate with its client secret",
+            basic_used,
+        )),
+        (true, Some(secret)) if !spec.secret_matches(&secret, jiff::Timestamp::now()) => Err(
+            OAuthError::invalid_client("client authentication failed", basic_used),
+        ),
+        (false, Some(_)) => Err(OAuthError::invalid_client(
+            "public clients have no client secret",
+            basic_used,
+        )),
+        _ => Ok(AuthenticatedClient {
+            id: client_id,
+            spec,
+        }),
+    }
+}
+
+async fn token(
+    State(state): State<Arc<AppState>>,
+    Path(subdomain): Path<String>,
+    headers: HeaderMap,
+    form: Result<Form<Vec<(String, String)>>, FormRejection>,
+) -> Response {
+    let Ok(Form(params)) = form else {
+        return OAuthError::bad_request(
+            "invalid_request",
+            "the body must be application/x-www-form-urlencoded",
+        )
+        .into_response();
+    };
+    let request = TokenRequest { params };
+    let grant_type = request.get("grant_type").unwrap_or_default().to_string();
+    let result = token_inner(&state, &subdomain, &headers, &request, &grant_type).await;
+    let outcome = match &result {
+        Ok(_) => "issued",
+        Err(error) => error.code(),
+    };
+    state.metrics.count_token(&grant_type, outcome);
+    match result {
+        Ok(response) => response,
+        Err(error) => {
+            tracing::info!(grant_type = %grant_type, error = error.code(), reason = %error.description, "token request refused");
+            error.into_response()
+        }
+    }
+}
+
+async fn token_inner(
+    state: &AppState,
+    subdomain: &str,
+    headers: &HeaderMap,
+    request: &TokenRequest,
+    grant_type: &str,
+) -> Result<Response, OAuthError> {
+    let Some(tenant) = known_tenant(state, subdomain).await? else {
+        return Err(OAuthError {
+            status: StatusCode::NOT_FOUND,
+            error: "invalid_request",
+            description: "unknown tenant".into(),
+            basic_challenge: false,
+        });
+    };
+    if let Some(name) = request.duplicated() {
+        return Err(OAuthError::bad_request(
+            "invalid_request",
+            format!("the parameter {name} is repeated"),
+        ));
+    }
+    let client = authenticate_client(state, &tenant, headers, request).await?;
+    match grant_type {
+        "client_credentials" => client_credentials(state, &tenant, &client, request).await,
+        "authorization_code" => authorization_code(state, &tenant, &client, request).await,
+        "refresh_token" => refresh_token(state, &tenant, &client, request).await,
+        "" => Err(OAuthError::bad_request(
+            "invalid_request",
+            "grant_type is missing",
+        )),
+        _ => Err(OAuthError::bad_request(
+            "unsupported_grant_type",
+            format!("grant_type {grant_type} is not supported"),
+        )),
+    }
+}
+
+async fn client_credentials(
+    state: &AppState,
+    tenant: &Tenant,
+    client: &AuthenticatedClient,
+    request: &TokenRequest,
+) -> Result<Response, OAuthError> {
+    if !client.spec.app_type.is_confidential() {
+        return Err(OAuthError::bad_request(
+            "unauthorized_client",
+            "public clients cannot use client credentials",
+        ));
+    }
+    let scope = request.get("scope").unwrap_or_default();
+    let scopes: Vec<&str> = scope.split_whitespace().collect();
+    if scopes.len() != 1 || !scopes[0].ends_with("/.default") {
+        return Err(OAuthError::bad_request(
+            "invalid_scope",
+            "client credentials need exactly one scope of the form api://<app>/.default",
+        ));
+    }
+    let access = resolve_access(state, tenant, &client.id, &client.spec, &scopes)
+        .await?
+        .ok_or_else(|| OAuthError::bad_request("invalid_scope", "an API scope is required"))?;
+    let now = store::now();
+    let lifetime = client.spec.access_token_lifetime_seconds();
+    let issuer = state.issuer(&tenant.subdomain);
+    let claims = tokens::access_token_claims(&tokens::AccessTokenInput {
+        issuer: &issuer,
+        tenant_id: &tenant.id,
+        client_id: &client.id,
+        audience: &access.resource_client_id,
+        user_id: None,
+        permissions: &access.scopes,
+        auth_time: None,
+        grant_id: None,
+        lifetime_seconds: lifetime,
+        now,
+    });
+    let access_token = state
+        .keyring
+        .sign(&state.store, &tenant.id, &claims, "at+jwt")
+        .await?;
+    Ok(json_no_store(&serde_json::json!({
+        "access_token": access_token,
+        "token_type": "Bearer",
+        "expires_in": lifetime,
+        "scope": scope,
+    })))
+}
+
+async fn authorization_code(
+    state: &AppState,
+    tenant: &Tenant,
+    client: &AuthenticatedClient,
+    request: &TokenRequest,
+) -> Result<Response, OAuthError> {
+    if client.spec.app_type == crate::api::AppType::Daemon {
+        return Err(OAuthError::bad_request(
+            "unauthorized_client",
+            "daemon apps use client credentials only",
+        ));
+    }
+    let code = request
+        .get("code")
+        .ok_or_else(|| OAuthError::bad_request("invalid_request", "code is missing"))?;
+    let invalid_grant = |reason: &str| OAuthError::bad_request("invalid_grant", reason);
+    let record = match state.store.redeem_code(&crypto::token_digest(code)).await? {
+        Redemption::Unknown => return Err(invalid_grant("the authorization code is not valid")),
+        Redemption::Replayed(record) => {
+            // RFC 6749 §4.1.2: a reused code revokes what was issued from it.
+            state.store.revoke_grant(&record.grant_id).await?;
+            tracing::warn!(tenant = %tenant.subdomain, client_id = %client.id, "authorization code reuse: grant revoked");
+            return Err(invalid_grant(
+                "the authorization code was already used; tokens issued from it are revoked",
+            ));
+        }
+        Redemption::Redeemed(record) => record,
+    };
+    let grant = state
+        .store
+        .grant(&record.grant_id)
+        .await?
+        .ok_or_else(|| invalid_grant("the authorization code is not valid"))?;
+    if grant.client_id != client.id || grant.tenant_id != tenant.id {
+        return Err(invalid_grant(
+            "the authorization code was issued to another client",
+        ));
+    }
+    if grant.revoked_at.is_some() {
+        return Err(invalid_grant("the authorization has been revoked"));
+    }
+    if record.expires_at <= store::now() {
+        return Err(invalid_grant("the authorization code has expired"));
+    }
+    if request.get("redirect_uri") != Some(record.redirect_uri.as_str()) {
+        return Err(invalid_grant(
+            "redirect_uri does not match the one of the authorization request",
+        ));
+    }
+    match (&record.code_challenge, request.get("code_verifier")) {
+        (Some(challenge), Some(verifier)) if crypto::pkce_s256_matches(verifier, challenge) => {}
+        (Some(_), Some(_)) => {
+            return Err(invalid_grant(
+                "the code_verifier does not match the code_challenge",
+            ));
+        }
+        (Some(_), None) => return Err(invalid_grant("code_verifier is required")),
+        (None, Some(_)) => {
+            return Err(invalid_grant(
+                "code_verifier was sent but the authorization request had no code_challenge",
+            ));
+        }
+        (None, None) => {}
+    }
+    issue_user_tokens(state, tenant, client, &grant, record.nonce.as_deref()).await
+}
+
+async fn refresh_token(
+    state: &AppState,
+    tenant: &Tenant,
+    client: &AuthenticatedClient,
+    request: &TokenRequest,
+) -> Result<Response, OAuthError> {
+    let presented = request
+        .get("refresh_token")
+        .ok_or_else(|| OAuthError::bad_request("invalid_request", "refresh_token is missing"))?;
+    let invalid_grant = |reason: &str| OAuthError::bad_request("invalid_grant", reason);
+    let record = match state
+        .store
+        .redeem_refresh_token(&crypto::token_digest(presented))
+        .await?
+    {
+        Redemption::Unknown => return Err(invalid_grant("the refresh token is not valid")),
+        Redemption::Replayed(record) => {
+            state.store.revoke_grant(&record.grant_id).await?;
+            tracing::warn!(tenant = %tenant.subdomain, client_id = %client.id, "refresh token reuse: token family revoked");
+            return Err(invalid_grant(
+                "the refresh token was already used; its token family is revoked",
+            ));
+        }
+        Redemption::Redeemed(record) => record,
+    };
+    let grant = state
+        .store
+        .grant(&record.grant_id)
+        .await?
+        .ok_or_else(|| invalid_grant("the refresh token is not valid"))?;
+    if grant.client_id != client.id || grant.tenant_id != tenant.id {
+        return Err(invalid_grant(
+            "the refresh token was issued to another client",
+        ));
+    }
+    if grant.revoked_at.is_some() {
+        return Err(invalid_grant("the refresh token has been revoked"));
+    }
+    if record.expires_at <= store::now() {
+        return Err(invalid_grant("the refresh token has expired"));
+    }
+    issue_user_tokens(state, tenant, client, &grant, None).await
+}
+
+async fn issue_user_tokens(
+    state: &AppState,
+    tenant: &Tenant,
+    client: &AuthenticatedClient,
+    grant: &GrantRecord,
+    nonce: Option<&str>,
+) -> Result<Response, OAuthError> {
+    let scopes: Vec<&str> = grant.scope.split_whitespace().collect();
+    let access = resolve_access(state, tenant, &client.id, &client.spec, &scopes).await?;
+    let user = state
+        .store
+        .user(&tenant.id, &grant.user_id)
+        .await?
+        .ok_or_else(|| OAuthError::bad_request("invalid_grant", "the user no longer exists"))?;
+    let now = store::now();
+    let issuer = state.issuer(&tenant.subdomain);
+    let lifetime = client.spec.access_token_lifetime_seconds();
+    let oidc_scopes: Vec<String> = scopes
+        .iter()
+        .filter(|scope| OIDC_SCOPES.contains(scope) && **scope != "offline_access")
+        .map(|scope| scope.to_string())
+        .collect();
+    let (audience, permissions) = match &access {
+        Some(access) => (access.resource_client_id.clone(), access.scopes.clone()),
+        None => (client.id.clone(), oidc_scopes),
+    };
+    let access_claims = tokens::access_token_claims(&tokens::AccessTokenInput {
+        issuer: &issuer,
+        tenant_id: &tenant.id,
+        client_id: &client.id,
+        audience: &audience,
+        user_id: Some(&user.id),
+        permissions: &permissions,
+        auth_time: Some(grant.auth_time),
+        grant_id: Some(&grant.id),
+        lifetime_seconds: lifetime,
+        now,
+    });
+    let access_token = state
+        .keyring
+        .sign(&state.store, &tenant.id, &access_claims, "at+jwt")
+        .await?;
+    let mut body = serde_json::json!({
+        "access_token": access_token,
+        "token_type": "Bearer",
+        "expires_in": lifetime,
+        "scope": grant.scope,
+    });
+    if scopes.contains(&"openid") {
+        let id_claims = tokens::id_token_claims(&tokens::IdTokenInput {
+            issuer: &issuer,
+            tenant_id: &tenant.id,
+            client_id: &client.id,
+            user_id: &user.id,
+            email: &user.email,
+            display_name: user.display_name.as_deref(),
+            scopes: &scopes,
+            nonce,
+            auth_time: grant.auth_time,
+            session_id: grant.session_id.as_deref(),
+            now,
+        });
+        body["id_token"] = serde_json::Value::String(
+            state
+                .keyring
+                .sign(&state.store, &tenant.id, &id_claims, "JWT")
+                .await?,
+        );
+    }
+    if scopes.contains(&"offline_access") {
+        let refresh = crypto::random_token(32);
+        state
+            .store
+            .create_refresh_token(
+                &grant.id,
+                &crypto::token_digest(&refresh),
+                now + tokens::REFRESH_TOKEN_LIFETIME_SECONDS,
+            )
+            .await?;
+        body["refresh_token"] = serde_json::Value::String(refresh);
+    }
+    Ok(json_no_store(&body))
+}
+
+// ---- userinfo -------------------------------------------------------------------------------
+
+fn bearer_error(status: StatusCode, error: &str, description: &str) -> Response {
+    let challenge = format!("Bearer error=\"{error}\", error_description=\"{description}\"");
+    let mut response = (
+        status,
+        axum::Json(serde_json::json!({ "error": error, "error_description": description })),
+    )
+        .into_response();
+    if let Ok(value) = HeaderValue::from_str(&challenge) {
+        response
+            .headers_mut()
+            .insert(header::WWW_AUTHENTICATE, value);
+    }
+    no_store(&mut response);
+    response
+}
+
+async fn userinfo(
+    State(state): State<Arc<AppState>>,
+    Path(subdomain): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    match userinfo_inner(&state, &subdomain, &headers).await {
+        Ok(response) => response,
+        Err(error) => {
+            tracing::error!(error = ?error, "userinfo failed");
+            OAuthError::server_error().into_response()
+        }
+    }
+}
+
+async fn userinfo_inner(
+    state: &AppState,
+    subdomain: &str,
+    headers: &HeaderMap,
+) -> Result<Response, OAuthError> {
+    let Some(tenant) = known_tenant(state, subdomain).await? else {
+        return Ok((StatusCode::NOT_FOUND, "unknown tenant").into_response());
+    };
+    let Some(token) = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.strip_prefix("Bearer "))
+    else {
+        let mut response = (StatusCode::UNAUTHORIZED, "").into_response();
+        response
+            .headers_mut()
+            .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        return Ok(response);
+    };
+    let issuer = state.issuer(&tenant.subdomain);
+    let claims: AccessTokenClaims = match state
+        .keyring
+        .verify(&state.store, &tenant.id, &issuer, token.trim(), true)
+        .await
+    {
+        Ok(claims) => claims,
+        Err(TokenError::Invalid(reason)) => {
+            return Ok(bearer_error(
+                StatusCode::UNAUTHORIZED,
+                "invalid_token",
+                &reason,
+            ));
+        }
+        Err(other) => return Err(other.into()),
+    };
+    let Some(grant_id) = claims.grant_id.as_deref() else {
+        return Ok(bearer_error(
+            StatusCode::UNAUTHORIZED,
+            "invalid_token",
+            "the token is not a user access token",
+        ));
+    };
+    let scopes: Vec<&str> = claims
+        .scp
+        .as_deref()
+        .unwrap_or_default()
+        .split(' ')
+        .collect();
+    let grant = state.store.grant(grant_id).await?;
+    let Some(grant) = grant.filter(|grant| grant.revoked_at.is_none()) else {
+        return Ok(bearer_error(
+            StatusCode::UNAUTHORIZED,
+            "invalid_token",
+            "the token has been revoked",
+        ));
+    };
+    let granted: Vec<&str> = grant.scope.split_whitespace().collect();
+    if !granted.contains(&"openid") {
+        return Ok(bearer_error(
+            StatusCode::FORBIDDEN,
+            "insufficient_scope",
+            "the token was not issued with the openid scope",
+        ));
+    }
+    let Some(user) = state.store.user(&tenant.id, &claims.sub).await? else {
+        return Ok(bearer_error(
+            StatusCode::UNAUTHORIZED,
+            "invalid_token",
+            "the user no longer exists",
+        ));
+    };
+    let mut body = serde_json::json!({
+        "sub": user.id,
+        "oid": user.id,
+        "tid": tenant.id,
+    });
+    if granted.contains(&"email") || scopes.contains(&"email") {
+        body["email"] = serde_json::Value::String(user.email.clone());
+    }
+    if granted.contains(&"profile") {
+        body["preferred_username"] = serde_json::Value::String(user.email.clone());
+        if let Some(name) = &user.display_name {
+            body["name"] = serde_json::Value::String(name.clone());
+        }
+    }
+    Ok(json_no_store(&body))
+}
+
+// ---- logout ---------------------------------------------------------------------------------
+
+/// Parameters of RP-initiated logout.
+#[derive(Deserialize, Debug, Default)]
+pub struct LogoutQuery {
+    id_token_hint: Option<String>,
+    post_logout_redirect_uri: Option<String>,
+    state: Option<String>,
+    client_id: Option<String>,
+}
+
+async fn logout(
+    State(state): State<Arc<AppState>>,
+    Path(subdomain): Path<String>,
+    headers: HeaderMap,
+    Query(query): Query<LogoutQuery>,
+) -> Response {
+    logout_common(&state, &subdomain, &headers, query).await
+}
+
+async fn logout_form(
+    State(state): State<Arc<AppState>>,
+    Path(subdomain): Path<String>,
+    headers: HeaderMap,
+    form: Result<Form<LogoutQuery>, FormRejection>,
+) -> Response {
+    let query = form.map(|Form(query)| query).unwrap_or_default();
+    logout_common(&state, &subdomain, &headers, query).await
+}
+
+async fn logout_common(
+    state: &AppState,
+    subdomain: &str,
+    headers: &HeaderMap,
+    query: LogoutQuery,
+) -> Response {
+    match logout_inner(state, subdomain, headers, query).await {
+        Ok(response) => response,
+        Err(error) => {
+            tracing::error!(error = ?error, "logout failed");
+            pages::error_page(
+                state,
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "server_error",
+                "The server failed to sign you out.",
+            )
+        }
+    }
+}
+
+async fn logout_inner(
+    state: &AppState,
+    subdomain: &str,
+    headers: &HeaderMap,
+    query: LogoutQuery,
+) -> Result<Response, OAuthError> {
+    let Some(tenant) = known_tenant(state, subdomain).await? else {
+        return Ok(pages::error_page(
+            state,
+            StatusCode::NOT_FOUND,
+            "invalid_request",
+            "This tenant does not exist.",
+        ));
+    };
+    let issuer = state.issuer(&tenant.subdomain);
+    let hinted_client = match query.id_token_hint.as_deref() {
+        Some(hint) => {
+            match state
+                .keyring
+                .verify::<IdTokenClaims>(&state.store, &tenant.id, &issuer, hint, false)
+                .await
+            {
+                Ok(claims) => Some(claims.aud),
+                Err(TokenError::Invalid(_)) => {
+                    return Ok(pages::error_page(
+                        state,
+                        StatusCode::BAD_REQUEST,
+                        "invalid_request",
+                        "The id_token_hint is not a token of this tenant.",
+                    ));
+                }
+                Err(other) => return Err(other.into()),
+            }
+        }
+        None => None,
+    };
+    if let (Some(hinted), Some(given)) = (&hinted_client, &query.client_id)
+        && hinted != given
+    {
+        return Ok(pages::error_page(
+            state,
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "client_id does not match the id_token_hint.",
+        ));
+    }
+    let client_id = hinted_client.or(query.client_id.clone());
+    let redirect = match query.post_logout_redirect_uri.as_deref() {
+        None => None,
+        Some(uri) => {
+            let client = match &client_id {
+                Some(id) => load_client(state, &tenant, id).await?,
+                None => None,
+            };
+            match client {
+                Some(client) if client.has_post_logout_redirect_uri(uri) => Some(uri.to_string()),
+                Some(_) => {
+                    return Ok(pages::error_page(
+                        state,
+                        StatusCode::BAD_REQUEST,
+                        "invalid_request",
+                        "The post_logout_redirect_uri is not registered for this application.",
+                    ));
+                }
+                None => {
+                    return Ok(pages::error_page(
+                        state,
+                        StatusCode::BAD_REQUEST,
+                        "invalid_request",
+                        "A post_logout_redirect_uri needs id_token_hint or client_id to identify the application.",
+                    ));
+                }
+            }
+        }
+    };
+    let clear_cookie = pages::end_session(state, &tenant, headers).await?;
+    let mut response = match redirect {
+        Some(uri) => {
+            let location = match &query.state {
+                Some(reply_state) => {
+                    let separator = if uri.contains('?') { '&' } else { '?' };
+                    format!("{uri}{separator}state={}", encode_component(reply_state))
+                }
+                None => uri,
+            };
+            Redirect::to(&location).into_response()
+        }
+        None => pages::signed_out_page(state, &tenant),
+    };
+    response
+        .headers_mut()
+        .append(header::SET_COOKIE, clear_cookie);
+    no_store(&mut response);
+    Ok(response)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::AppType;
+    use crate::api::app_registration::{ApiScope, ExposedApi};
+    use crate::runtime::model::ApiPermissionSpec;
+
+    fn client(app_type: AppType) -> ClientSpec {
+        ClientSpec {
+            display_name: "App".into(),
+            app_type,
+            redirect_uris: vec![],
+            post_logout_redirect_uris: vec![],
+            exposed_api: None,
+            api_permissions: vec![],
+            access_token_lifetime: None,
+            client_secrets: vec![],
+        }
+    }
+
+    fn api(scopes: &[&str]) -> ClientSpec {
+        let mut spec = client(AppType::Web);
+        spec.exposed_api = Some(ExposedApi {
+            identifier_uri: Some("api://orders".into()),
+            scopes: Some(
+                scopes
+                    .iter()
+                    .map(|value| ApiScope {
+                        value: value.to_string(),
+                        admin_consent_display_name: None,
+                        admin_consent_description: None,
+                        user_consent_display_name: None,
+                        user_consent_description: None,
+                    })
+                    .collect(),
+            ),
+        });
+        spec
+    }
+
+    #[test]
+    fn api_scopes_must_name_one_resource() {
+        assert_eq!(split_api_scopes(&["openid", "email"]), Ok(None));
+        assert_eq!(
+            split_api_scopes(&["openid", "api://orders/orders.read"]),
+            Ok(Some(("api://orders".into(), vec!["orders.read".into()])))
+        );
+        assert!(split_api_scopes(&["api://a/x", "api://b/y"]).is_err());
+        assert!(split_api_scopes(&["orders.read"]).is_err());
+    }
+
+    #[test]
+    fn api_scopes_need_a_permission_unless_the_api_is_the_clients_own() {
+        let resource = api(&["orders.read", "orders.write"]);
+        let mut caller = client(AppType::Daemon);
+        let requested = vec![".default".to_string()];
+        assert!(grant_api_scopes("caller", &caller, "api-id", &resource, &requested).is_err());
+        caller.api_permissions.push(ApiPermissionSpec {
+            resource_app_id: "api-id".into(),
+            scopes: vec!["orders.read".into()],
+        });
+        assert_eq!(
+            grant_api_scopes("caller", &caller, "api-id", &resource, &requested),
+            Ok(vec!["orders.read".to_string()])
+        );
+        assert!(
+            grant_api_scopes(
+                "caller",
+                &caller,
+                "api-id",
+                &resource,
+                &["orders.write".into()]
+            )
+            .is_err()
+        );
+        assert_eq!(
+            grant_api_scopes("api-id", &resource, "api-id", &resource, &requested)
+                .map(|scopes| scopes.len()),
+            Ok(2)
+        );
+    }
+
+    #[test]
+    fn basic_credentials_are_form_decoded() {
+        let header = format!("Basic {}", STANDARD.encode("my%20client:s3cr%3At"));
+        assert_eq!(
+            parse_basic_credentials(&header),
+            Some(("my client".into(), "s3cr:t".into()))
+        );
+        assert_eq!(parse_basic_credentials("Bearer x"), None);
+    }
+
+    #[test]
+    fn client_redirects_carry_state_and_issuer() {
+        let response = redirect_to_client(
+            "https://app.example.com/cb",
+            &[("code", "abc")],
+            Some("x y"),
+            "https://id.example.com/t/v2.0",
+        );
+        let location = response
+            .headers()
+            .get(header::LOCATION)
+            .and_then(|value| value.to_str().ok())
+            .unwrap_or_default();
+        assert_eq!(
+            location,
+            "https://app.example.com/cb?code=abc&state=x%20y&iss=https%3A%2F%2Fid%2Eexample%2Ecom%2Ft%2Fv2%2E0"
+        );
+    }
+}

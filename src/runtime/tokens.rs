@@ -1,0 +1,588 @@
+//! Signed JWTs: ID- and access-token claims, per-tenant signing keys with rotation, and
+//! verification of the runtime's own tokens.
+//!
+//! ```text
+//!  rotate:   next ──▶ current ──▶ retired (kept in JWKS until its tokens expired) ──▶ gone
+//!             ▲ new key generated here, published before it ever signs
+//! ```
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+use super::crypto::{self, CryptoError, KeyEncryptionKey, SigningAlgorithm};
+use super::store::{self, SigningKeyRecord, Store, StoreError, key_state};
+
+/// Lifetime of ID tokens (1 hour).
+pub const ID_TOKEN_LIFETIME_SECONDS: i64 = 3600;
+
+/// Lifetime of each refresh token (14 days; every use rotates it).
+pub const REFRESH_TOKEN_LIFETIME_SECONDS: i64 = 14 * 24 * 3600;
+
+/// How long a retired key stays in JWKS: the longest token lifetime (24 h access tokens)
+/// plus five minutes of clock skew, so no token it signed is left without its key.
+pub const RETIRED_KEY_GRACE_SECONDS: i64 = 24 * 3600 + 300;
+
+/// The `ver` claim of every token, as Entra's v2.0 endpoints issue.
+pub const TOKEN_VERSION: &str = "2.0";
+
+/// Errors of signing and verifying tokens.
+#[derive(Debug, thiserror::Error)]
+pub enum TokenError {
+    /// Storage failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// A key could not be generated or unsealed.
+    #[error(transparent)]
+    Crypto(#[from] CryptoError),
+    /// The tenant has no current signing key.
+    #[error("tenant {0} has no current signing key")]
+    NoCurrentKey(String),
+    /// A stored key is unusable.
+    #[error("signing key {kid} is unusable: {reason}")]
+    BadKey {
+        /// Key ID.
+        kid: String,
+        /// Why.
+        reason: String,
+    },
+    /// Signing failed.
+    #[error("failed to sign a token: {0}")]
+    Sign(#[source] jsonwebtoken::errors::Error),
+    /// The presented token is not valid (reason is safe to show the caller).
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// Claims of an ID token.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct IdTokenClaims {
+    /// Issuer.
+    pub iss: String,
+    /// Subject: the user's object ID.
+    pub sub: String,
+    /// Audience: the client ID.
+    pub aud: String,
+    /// Expiry.
+    pub exp: i64,
+    /// Issued at.
+    pub iat: i64,
+    /// Not before.
+    pub nbf: i64,
+    /// Tenant ID.
+    pub tid: String,
+    /// User object ID.
+    pub oid: String,
+    /// Token version, `2.0`.
+    pub ver: String,
+    /// Nonce from the authorization request.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nonce: Option<String>,
+    /// When the user authenticated.
+    pub auth_time: i64,
+    /// Session ID.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sid: Option<String>,
+    /// Email (scope `email`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    /// Display name (scope `profile`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Username (scope `profile`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub preferred_username: Option<String>,
+}
+
+/// Claims of an access token (user or app).
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct AccessTokenClaims {
+    /// Issuer.
+    pub iss: String,
+    /// Subject: the user's object ID, or the client ID for app tokens.
+    pub sub: String,
+    /// Audience: the resource's client ID (or the requesting client's own ID when only
+    /// OpenID Connect scopes were requested).
+    pub aud: String,
+    /// Expiry.
+    pub exp: i64,
+    /// Issued at.
+    pub iat: i64,
+    /// Not before.
+    pub nbf: i64,
+    /// Unique token ID.
+    pub jti: String,
+    /// Tenant ID.
+    pub tid: String,
+    /// Object ID of the user or app.
+    pub oid: String,
+    /// Token version, `2.0`.
+    pub ver: String,
+    /// The client the token was issued to.
+    pub azp: String,
+    /// Delegated scopes, space-separated (user tokens).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scp: Option<String>,
+    /// Application permissions (app tokens).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub roles: Option<Vec<String>>,
+    /// When the user authenticated (user tokens).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auth_time: Option<i64>,
+    /// The grant the token belongs to (user tokens), checked at userinfo so that revoking
+    /// a grant (code or refresh-token replay) also stops its access tokens.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grant_id: Option<String>,
+}
+
+/// What an ID token says about the user and the authorization.
+pub struct IdTokenInput<'a> {
+    /// Issuer URL of the tenant.
+    pub issuer: &'a str,
+    /// Tenant ID.
+    pub tenant_id: &'a str,
+    /// Client ID (audience).
+    pub client_id: &'a str,
+    /// User object ID.
+    pub user_id: &'a str,
+    /// User email.
+    pub email: &'a str,
+    /// User display name.
+    pub display_name: Option<&'a str>,
+    /// Granted scopes.
+    pub scopes: &'a [&'a str],
+    /// Nonce to echo.
+    pub nonce: Option<&'a str>,
+    /// Authentication time.
+    pub auth_time: i64,
+    /// Session ID.
+    pub session_id: Option<&'a str>,
+    /// Issue time.
+    pub now: i64,
+}
+
+/// Builds ID-token claims; `email` and `profile` claims appear only with those scopes.
+pub fn id_token_claims(input: &IdTokenInput<'_>) -> IdTokenClaims {
+    let has = |scope: &str| input.scopes.contains(&scope);
+    IdTokenClaims {
+        iss: input.issuer.to_string(),
+        sub: input.user_id.to_string(),
+        aud: input.client_id.to_string(),
+        exp: input.now + ID_TOKEN_LIFETIME_SECONDS,
+        iat: input.now,
+        nbf: input.now,
+        tid: input.tenant_id.to_string(),
+        oid: input.user_id.to_string(),
+        ver: TOKEN_VERSION.to_string(),
+        nonce: input.nonce.map(str::to_string),
+        auth_time: input.auth_time,
+        sid: input.session_id.map(str::to_string),
+        email: has("email").then(|| input.email.to_string()),
+        name: has("profile")
+            .then(|| input.display_name.map(str::to_string))
+            .flatten(),
+        preferred_username: has("profile").then(|| input.email.to_string()),
+    }
+}
+
+/// Whose access token is issued and for what.
+pub struct AccessTokenInput<'a> {
+    /// Issuer URL of the tenant.
+    pub issuer: &'a str,
+    /// Tenant ID.
+    pub tenant_id: &'a str,
+    /// The client the token is issued to.
+    pub client_id: &'a str,
+    /// Audience.
+    pub audience: &'a str,
+    /// The user, or `None` for an app token (client credentials).
+    pub user_id: Option<&'a str>,
+    /// Delegated scopes (user tokens) or application permissions (app tokens).
+    pub permissions: &'a [String],
+    /// Authentication time (user tokens).
+    pub auth_time: Option<i64>,
+    /// Grant (user tokens).
+    pub grant_id: Option<&'a str>,
+    /// Lifetime in seconds.
+    pub lifetime_seconds: i64,
+    /// Issue time.
+    pub now: i64,
+}
+
+/// Builds access-token claims: `scp` for user tokens, `roles` for app tokens.
+pub fn access_token_claims(input: &AccessTokenInput<'_>) -> AccessTokenClaims {
+    let subject = input.user_id.unwrap_or(input.client_id);
+    let (scp, roles) = match input.user_id {
+        Some(_) => (Some(input.permissions.join(" ")), None),
+        None if input.permissions.is_empty() => (None, None),
+        None => (None, Some(input.permissions.to_vec())),
+    };
+    AccessTokenClaims {
+        iss: input.issuer.to_string(),
+        sub: subject.to_string(),
+        aud: input.audience.to_string(),
+        exp: input.now + input.lifetime_seconds,
+        iat: input.now,
+        nbf: input.now,
+        jti: uuid::Uuid::new_v4().to_string(),
+        tid: input.tenant_id.to_string(),
+        oid: subject.to_string(),
+        ver: TOKEN_VERSION.to_string(),
+        azp: input.client_id.to_string(),
+        scp,
+        roles,
+        auth_time: input.auth_time,
+        grant_id: input.grant_id.map(str::to_string),
+    }
+}
+
+struct SigningMaterial {
+    algorithm: Algorithm,
+    encoding: EncodingKey,
+}
+
+/// Per-tenant signing keys: generation, rotation, JWKS, signing and verification. Private
+/// keys live sealed in the database; unsealed copies are cached by key ID.
+pub struct Keyring {
+    kek: Arc<KeyEncryptionKey>,
+    signing: RwLock<HashMap<String, Arc<SigningMaterial>>>,
+    verifying: RwLock<HashMap<String, Arc<(Algorithm, DecodingKey)>>>,
+}
+
+impl std::fmt::Debug for Keyring {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.write_str("Keyring(..)")
+    }
+}
+
+fn jws_algorithm(name: &str) -> Option<Algorithm> {
+    match SigningAlgorithm::parse(name)? {
+        SigningAlgorithm::Es256 => Some(Algorithm::ES256),
+        SigningAlgorithm::Rs256 => Some(Algorithm::RS256),
+    }
+}
+
+fn seal_context(tenant_id: &str, kid: &str) -> Vec<u8> {
+    format!("signing-key/{tenant_id}/{kid}").into_bytes()
+}
+
+impl Keyring {
+    /// A keyring sealing keys with `kek`.
+    pub fn new(kek: Arc<KeyEncryptionKey>) -> Self {
+        Self {
+            kek,
+            signing: RwLock::new(HashMap::new()),
+            verifying: RwLock::new(HashMap::new()),
+        }
+    }
+
+    fn new_key(
+        &self,
+        tenant_id: &str,
+        algorithm: SigningAlgorithm,
+        state: &str,
+    ) -> Result<SigningKeyRecord, TokenError> {
+        let kid = uuid::Uuid::new_v4().simple().to_string();
+        let generated = crypto::generate_signing_key(algorithm, &kid)?;
+        let sealed = self
+            .kek
+            .seal(&generated.private_der, &seal_context(tenant_id, &kid))?;
+        Ok(SigningKeyRecord {
+            kid,
+            algorithm: algorithm.as_str().to_string(),
+            state: state.to_string(),
+            sealed_private_key: sealed,
+            public_jwk: generated.public_jwk.to_string(),
+            created_at: store::now(),
+            retire_after: None,
+        })
+    }
+
+    /// Makes sure the tenant has a current and a next key, generating what is missing.
+    /// Safe to call repeatedly (for example on every tenant `PUT`).
+    ///
+    /// # Errors
+    /// Key generation or storage failure.
+    pub async fn ensure_keys(
+        &self,
+        store: &Store,
+        tenant_id: &str,
+        algorithm: SigningAlgorithm,
+    ) -> Result<(), TokenError> {
+        let keys = store.signing_keys(tenant_id).await?;
+        for state in [key_state::CURRENT, key_state::NEXT] {
+            if !keys.iter().any(|key| key.state == state) {
+                let key = self.generate_blocking(tenant_id, algorithm, state).await?;
+                store.insert_signing_key(tenant_id, &key).await?;
+            }
+        }
+        Ok(())
+    }
+
+    async fn generate_blocking(
+        &self,
+        tenant_id: &str,
+        algorithm: SigningAlgorithm,
+        state: &str,
+    ) -> Result<SigningKeyRecord, TokenError> {
+        // RSA generation takes long enough to stall an async worker; ECDSA is instant.
+        match algorithm {
+            SigningAlgorithm::Es256 => self.new_key(tenant_id, algorithm, state),
+            SigningAlgorithm::Rs256 => {
+                tokio::task::block_in_place(|| self.new_key(tenant_id, algorithm, state))
+            }
+        }
+    }
+
+    /// Rotates the tenant's keys: next becomes current, current retires and stays published
+    /// for [`RETIRED_KEY_GRACE_SECONDS`], and a new next key of `algorithm` is published.
+    ///
+    /// # Errors
+    /// Key generation or storage failure.
+    pub async fn rotate(
+        &self,
+        store: &Store,
+        tenant_id: &str,
+        algorithm: SigningAlgorithm,
+    ) -> Result<(), TokenError> {
+        self.ensure_keys(store, tenant_id, algorithm).await?;
+        let next = self
+            .generate_blocking(tenant_id, algorithm, key_state::NEXT)
+            .await?;
+        store
+            .rotate_signing_keys(tenant_id, &next, store::now() + RETIRED_KEY_GRACE_SECONDS)
+            .await?;
+        Ok(())
+    }
+
+    /// The tenant's published keys as a JWK set.
+    ///
+    /// # Errors
+    /// Storage failure or a corrupt stored JWK.
+    pub async fn jwks(
+        &self,
+        store: &Store,
+        tenant_id: &str,
+    ) -> Result<serde_json::Value, TokenError> {
+        let keys = store
+            .signing_keys(tenant_id)
+            .await?
+            .into_iter()
+            .map(|key| {
+                serde_json::from_str::<serde_json::Value>(&key.public_jwk).map_err(|error| {
+                    TokenError::BadKey {
+                        kid: key.kid.clone(),
+                        reason: error.to_string(),
+                    }
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(serde_json::json!({ "keys": keys }))
+    }
+
+    fn signing_material(
+        &self,
+        tenant_id: &str,
+        key: &SigningKeyRecord,
+    ) -> Result<Arc<SigningMaterial>, TokenError> {
+        if let Some(material) = self
+            .signing
+            .read()
+            .ok()
+            .and_then(|cache| cache.get(&key.kid).cloned())
+        {
+            return Ok(material);
+        }
+        let der = self
+            .kek
+            .open(&key.sealed_private_key, &seal_context(tenant_id, &key.kid))?;
+        let algorithm = jws_algorithm(&key.algorithm).ok_or_else(|| TokenError::BadKey {
+            kid: key.kid.clone(),
+            reason: format!("unknown algorithm {}", key.algorithm),
+        })?;
+        let encoding = match algorithm {
+            Algorithm::RS256 => EncodingKey::from_rsa_der(&der),
+            _ => EncodingKey::from_ec_der(&der),
+        };
+        let material = Arc::new(SigningMaterial {
+            algorithm,
+            encoding,
+        });
+        if let Ok(mut cache) = self.signing.write() {
+            cache.insert(key.kid.clone(), material.clone());
+        }
+        Ok(material)
+    }
+
+    /// Signs `claims` with the tenant's current key; `token_type` becomes the `typ` header.
+    ///
+    /// # Errors
+    /// No current key, an unusable key, or a signing failure.
+    pub async fn sign<T: Serialize>(
+        &self,
+        store: &Store,
+        tenant_id: &str,
+        claims: &T,
+        token_type: &str,
+    ) -> Result<String, TokenError> {
+        let keys = store.signing_keys(tenant_id).await?;
+        let current = keys
+            .iter()
+            .find(|key| key.state == key_state::CURRENT)
+            .ok_or_else(|| TokenError::NoCurrentKey(tenant_id.to_string()))?;
+        let material = self.signing_material(tenant_id, current)?;
+        let mut header = Header::new(material.algorithm);
+        header.kid = Some(current.kid.clone());
+        header.typ = Some(token_type.to_string());
+        jsonwebtoken::encode(&header, claims, &material.encoding).map_err(TokenError::Sign)
+    }
+
+    fn verifying_key(
+        &self,
+        key: &SigningKeyRecord,
+    ) -> Result<Arc<(Algorithm, DecodingKey)>, TokenError> {
+        if let Some(cached) = self
+            .verifying
+            .read()
+            .ok()
+            .and_then(|cache| cache.get(&key.kid).cloned())
+        {
+            return Ok(cached);
+        }
+        let bad = |reason: String| TokenError::BadKey {
+            kid: key.kid.clone(),
+            reason,
+        };
+        let jwk: serde_json::Value =
+            serde_json::from_str(&key.public_jwk).map_err(|error| bad(error.to_string()))?;
+        let component = |name: &str| jwk[name].as_str().unwrap_or_default().to_string();
+        let algorithm =
+            jws_algorithm(&key.algorithm).ok_or_else(|| bad("unknown algorithm".into()))?;
+        let decoding = match algorithm {
+            Algorithm::RS256 => DecodingKey::from_rsa_components(&component("n"), &component("e")),
+            _ => DecodingKey::from_ec_components(&component("x"), &component("y")),
+        }
+        .map_err(|error| bad(error.to_string()))?;
+        let entry = Arc::new((algorithm, decoding));
+        if let Ok(mut cache) = self.verifying.write() {
+            cache.insert(key.kid.clone(), entry.clone());
+        }
+        Ok(entry)
+    }
+
+    /// Verifies a token issued by the tenant: signature by a published key, issuer, and
+    /// (when `check_expiry`) `exp`/`nbf` with no leeway, since the runtime issued it on the
+    /// same clock.
+    ///
+    /// # Errors
+    /// [`TokenError::Invalid`] with a reason that can be shown to the caller.
+    pub async fn verify<T: DeserializeOwned>(
+        &self,
+        store: &Store,
+        tenant_id: &str,
+        issuer: &str,
+        token: &str,
+        check_expiry: bool,
+    ) -> Result<T, TokenError> {
+        let header = jsonwebtoken::decode_header(token)
+            .map_err(|_| TokenError::Invalid("the token is not a JWT".into()))?;
+        let kid = header
+            .kid
+            .ok_or_else(|| TokenError::Invalid("the token has no key ID".into()))?;
+        let keys = store.signing_keys(tenant_id).await?;
+        let key = keys
+            .iter()
+            .find(|key| key.kid == kid)
+            .ok_or_else(|| TokenError::Invalid("the token is signed by an unknown key".into()))?;
+        let verifying = self.verifying_key(key)?;
+        if header.alg != verifying.0 {
+            return Err(TokenError::Invalid(
+                "the token's algorithm does not match its key".into(),
+            ));
+        }
+        let mut validation = Validation::new(verifying.0);
+        validation.leeway = 0;
+        validation.validate_aud = false;
+        validation.validate_exp = check_expiry;
+        validation.validate_nbf = check_expiry;
+        validation.set_issuer(&[issuer]);
+        validation.required_spec_claims = ["exp", "iss", "sub"]
+            .into_iter()
+            .map(str::to_string)
+            .collect();
+        jsonwebtoken::decode::<T>(token, &verifying.1, &validation)
+            .map(|data| data.claims)
+            .map_err(|error| match error.kind() {
+                jsonwebtoken::errors::ErrorKind::ExpiredSignature => {
+                    TokenError::Invalid("the token has expired".into())
+                }
+                jsonwebtoken::errors::ErrorKind::InvalidIssuer => {
+                    TokenError::Invalid("the token was issued by another tenant".into())
+                }
+                _ => TokenError::Invalid("the token is not valid".into()),
+            })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn id_tokens_carry_the_required_claims_and_only_granted_profile_data() {
+        let input = IdTokenInput {
+            issuer: "https://id.example.com/contoso/v2.0",
+            tenant_id: "t1",
+            client_id: "c1",
+            user_id: "u1",
+            email: "ann@example.com",
+            display_name: Some("Ann"),
+            scopes: &["openid", "email"],
+            nonce: Some("n-0S6"),
+            auth_time: 100,
+            session_id: None,
+            now: 1000,
+        };
+        let claims = id_token_claims(&input);
+        assert_eq!(claims.iss, "https://id.example.com/contoso/v2.0");
+        assert_eq!((claims.sub.as_str(), claims.oid.as_str()), ("u1", "u1"));
+        assert_eq!(claims.aud, "c1");
+        assert_eq!(claims.exp, 1000 + ID_TOKEN_LIFETIME_SECONDS);
+        assert_eq!((claims.iat, claims.nbf), (1000, 1000));
+        assert_eq!(claims.ver, "2.0");
+        assert_eq!(claims.nonce.as_deref(), Some("n-0S6"));
+        assert_eq!(claims.email.as_deref(), Some("ann@example.com"));
+        assert_eq!(claims.name, None);
+    }
+
+    #[test]
+    fn app_tokens_carry_roles_and_user_tokens_carry_scp() {
+        let permissions = vec!["orders.read".to_string()];
+        let mut input = AccessTokenInput {
+            issuer: "iss",
+            tenant_id: "t1",
+            client_id: "daemon",
+            audience: "api",
+            user_id: None,
+            permissions: &permissions,
+            auth_time: None,
+            grant_id: None,
+            lifetime_seconds: 600,
+            now: 50,
+        };
+        let app = access_token_claims(&input);
+        assert_eq!(app.sub, "daemon");
+        assert_eq!(app.roles, Some(permissions.clone()));
+        assert_eq!(app.scp, None);
+        assert_eq!(app.exp, 650);
+        input.user_id = Some("u1");
+        let user = access_token_claims(&input);
+        assert_eq!(user.sub, "u1");
+        assert_eq!(user.scp.as_deref(), Some("orders.read"));
+        assert_eq!(user.roles, None);
+        assert_eq!(user.azp, "daemon");
+    }
+}

@@ -1,0 +1,233 @@
+//! Storage and signing-key behaviour of the identity runtime against a real database: a
+//! temporary SQLite file, or PostgreSQL when `CIAM_TEST_DATABASE_URL` names one.
+
+use std::sync::Arc;
+
+use ciam_operator::runtime::crypto::{KeyEncryptionKey, SigningAlgorithm};
+use ciam_operator::runtime::store::{
+    self, CodeRecord, GrantRecord, Redemption, Store, UserRecord, key_state,
+};
+use ciam_operator::runtime::tokens::{AccessTokenClaims, Keyring};
+
+struct TestDatabase {
+    url: String,
+    file: Option<std::path::PathBuf>,
+}
+
+impl TestDatabase {
+    fn new() -> Self {
+        match std::env::var("CIAM_TEST_DATABASE_URL") {
+            Ok(url) if !url.is_empty() => Self { url, file: None },
+            _ => {
+                let file =
+                    std::env::temp_dir().join(format!("ciam-store-{}.db", uuid::Uuid::new_v4()));
+                Self {
+                    url: format!("sqlite://{}", file.display()),
+                    file: Some(file),
+                }
+            }
+        }
+    }
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        if let Some(file) = &self.file {
+            for suffix in ["", "-wal", "-shm"] {
+                let _ = std::fs::remove_file(format!("{}{suffix}", file.display()));
+            }
+        }
+    }
+}
+
+async fn tenant(store: &Store) -> String {
+    let subdomain = format!("t{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
+    let (document, created) = store
+        .put_tenant(
+            &subdomain,
+            None,
+            r#"{"displayName":"T","countryCode":"US"}"#,
+        )
+        .await
+        .expect("create tenant");
+    assert!(created);
+    document.tenant_id
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn migrations_are_idempotent_and_tenant_ids_are_immutable() {
+    let database = TestDatabase::new();
+    let store = Store::connect(&database.url).await.expect("connect");
+    let again = Store::connect(&database.url)
+        .await
+        .expect("connect a second time");
+    again.ping().await.expect("ping");
+    let subdomain = format!("t{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
+    let id = uuid::Uuid::new_v4().to_string();
+    let (first, created) = store
+        .put_tenant(&subdomain, Some(&id), "{}")
+        .await
+        .expect("create");
+    assert!(created);
+    assert_eq!(first.tenant_id, id);
+    let (second, created) = store
+        .put_tenant(&subdomain, None, "{}")
+        .await
+        .expect("update");
+    assert!(!created);
+    assert_eq!(second.tenant_id, id);
+    let other = uuid::Uuid::new_v4().to_string();
+    assert!(matches!(
+        store.put_tenant(&subdomain, Some(&other), "{}").await,
+        Err(store::StoreError::Conflict(_))
+    ));
+    assert!(store.delete_tenant(&subdomain).await.expect("delete"));
+    assert!(!store.delete_tenant(&subdomain).await.expect("delete again"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn codes_and_refresh_tokens_redeem_exactly_once() {
+    let database = TestDatabase::new();
+    let store = Store::connect(&database.url).await.expect("connect");
+    let tenant_id = tenant(&store).await;
+    let user = UserRecord {
+        id: uuid::Uuid::new_v4().to_string(),
+        email: "ann@example.com".into(),
+        password_hash: "$argon2id$placeholder".into(),
+        display_name: None,
+        failed_sign_ins: 0,
+        locked_until: 0,
+    };
+    store.create_user(&tenant_id, &user).await.expect("user");
+    assert!(matches!(
+        store
+            .create_user(
+                &tenant_id,
+                &UserRecord {
+                    id: uuid::Uuid::new_v4().to_string(),
+                    ..user.clone()
+                }
+            )
+            .await,
+        Err(store::StoreError::Conflict(_))
+    ));
+    let grant = GrantRecord {
+        id: uuid::Uuid::new_v4().to_string(),
+        tenant_id: tenant_id.clone(),
+        client_id: "client".into(),
+        user_id: user.id.clone(),
+        session_id: None,
+        scope: "openid".into(),
+        auth_time: store::now(),
+        revoked_at: None,
+    };
+    let code = CodeRecord {
+        grant_id: grant.id.clone(),
+        redirect_uri: "https://app.example.com/cb".into(),
+        code_challenge: None,
+        nonce: Some("n".into()),
+        expires_at: store::now() + 60,
+    };
+    store
+        .create_grant_with_code(&grant, "code-digest", &code)
+        .await
+        .expect("grant");
+    assert!(matches!(
+        store.redeem_code("code-digest").await,
+        Ok(Redemption::Redeemed(_))
+    ));
+    assert!(matches!(
+        store.redeem_code("code-digest").await,
+        Ok(Redemption::Replayed(_))
+    ));
+    assert!(matches!(
+        store.redeem_code("other").await,
+        Ok(Redemption::Unknown)
+    ));
+
+    store
+        .create_refresh_token(&grant.id, "refresh-digest", store::now() + 60)
+        .await
+        .expect("refresh token");
+    assert!(matches!(
+        store.redeem_refresh_token("refresh-digest").await,
+        Ok(Redemption::Redeemed(_))
+    ));
+    assert!(matches!(
+        store.redeem_refresh_token("refresh-digest").await,
+        Ok(Redemption::Replayed(_))
+    ));
+    store.revoke_grant(&grant.id).await.expect("revoke");
+    let revoked = store.grant(&grant.id).await.expect("read").expect("exists");
+    assert!(revoked.revoked_at.is_some());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rotation_publishes_the_next_key_first_and_keeps_the_old_one() {
+    let database = TestDatabase::new();
+    let store = Store::connect(&database.url).await.expect("connect");
+    let tenant_id = tenant(&store).await;
+    let kek = Arc::new(KeyEncryptionKey::from_file_contents(&[9u8; 32]).expect("key"));
+    let keyring = Keyring::new(kek);
+    keyring
+        .ensure_keys(&store, &tenant_id, SigningAlgorithm::Es256)
+        .await
+        .expect("keys");
+    keyring
+        .ensure_keys(&store, &tenant_id, SigningAlgorithm::Es256)
+        .await
+        .expect("keys are not duplicated");
+    let keys = store.signing_keys(&tenant_id).await.expect("keys");
+    assert_eq!(keys.len(), 2);
+    let next = keys
+        .iter()
+        .find(|key| key.state == key_state::NEXT)
+        .expect("next key")
+        .kid
+        .clone();
+
+    let issuer = "https://id.example.com/t/v2.0";
+    let claims = serde_json::json!({
+        "iss": issuer, "sub": "s", "aud": "a", "exp": store::now() + 60, "iat": store::now(),
+        "nbf": store::now(), "jti": "j", "tid": tenant_id, "oid": "s", "ver": "2.0", "azp": "a",
+    });
+    let before = keyring
+        .sign(&store, &tenant_id, &claims, "at+jwt")
+        .await
+        .expect("sign");
+    keyring
+        .rotate(&store, &tenant_id, SigningAlgorithm::Es256)
+        .await
+        .expect("rotate");
+    let keys = store.signing_keys(&tenant_id).await.expect("keys");
+    assert_eq!(keys.len(), 3);
+    let current = keys
+        .iter()
+        .find(|key| key.state == key_state::CURRENT)
+        .expect("current key");
+    assert_eq!(current.kid, next, "the published next key becomes current");
+    assert_eq!(
+        keys.iter()
+            .filter(|key| key.state == key_state::RETIRED)
+            .count(),
+        1
+    );
+    let verified: AccessTokenClaims = keyring
+        .verify(&store, &tenant_id, issuer, &before, true)
+        .await
+        .expect("a token signed before the rotation still verifies");
+    assert_eq!(verified.sub, "s");
+    assert!(
+        keyring
+            .verify::<AccessTokenClaims>(&store, &tenant_id, "https://other/v2.0", &before, true)
+            .await
+            .is_err(),
+        "the issuer is checked"
+    );
+    let jwks = keyring.jwks(&store, &tenant_id).await.expect("jwks");
+    assert_eq!(jwks["keys"].as_array().map(Vec::len), Some(3));
+    assert!(
+        !jwks.to_string().contains("\"d\""),
+        "no private key material"
+    );
+}
