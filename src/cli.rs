@@ -26,6 +26,8 @@ pub enum Command {
     },
     /// Run the embedded identity runtime: OpenID Connect provider, hosted pages and admin API.
     Runtime(Box<crate::runtime::RuntimeConfig>),
+    /// Run the operator: reconcile the ciam.dev resources into the identity runtime.
+    Controller(crate::controller::ControllerConfig),
 }
 
 /// Errors of the command-line front end.
@@ -42,6 +44,9 @@ pub enum CliError {
     /// The identity runtime failed to start or stopped with an error.
     #[error(transparent)]
     Runtime(#[from] crate::runtime::RuntimeError),
+    /// The operator could not start.
+    #[error(transparent)]
+    Controller(#[from] crate::controller::StartError),
     /// A file could not be written.
     #[error("failed to write {path}: {source}")]
     Write {
@@ -60,6 +65,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
     match cli.command {
         Command::Crds { out_dir } => write_crds(out_dir.as_deref()),
         Command::Runtime(config) => Ok(crate::runtime::run(*config)?),
+        Command::Controller(config) => Ok(crate::controller::start(config)?),
     }
 }
 

@@ -6,5 +6,7 @@
 #![forbid(unsafe_code)]
 
 pub mod api;
+pub mod backend;
 pub mod cli;
+pub mod controller;
 pub mod runtime;

@@ -1,0 +1,311 @@
+//! Client of the embedded identity runtime's admin API (`/admin/v1/…`).
+
+use std::time::Duration;
+
+use reqwest::{Method, StatusCode};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use super::{Backend, BackendError, ObservedTenant};
+use crate::runtime::model::{BrandingSpec, ClientSpec, TenantSpec, UserFlowSpec};
+
+/// The embedded runtime's admin API, reached with a bearer token.
+#[derive(Clone)]
+pub struct EmbeddedBackend {
+    http: reqwest::Client,
+    base_url: String,
+    token: String,
+}
+
+impl std::fmt::Debug for EmbeddedBackend {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("EmbeddedBackend")
+            .field("base_url", &self.base_url)
+            .field("token", &"[redacted]")
+            .finish()
+    }
+}
+
+/// An object the admin API wraps with metadata: `{ "spec": … }`.
+#[derive(serde::Deserialize)]
+struct Wrapped<T> {
+    spec: T,
+}
+
+impl EmbeddedBackend {
+    /// A client of the admin API at `base_url` (for example `http://127.0.0.1:9091`).
+    ///
+    /// # Errors
+    /// Fails when the HTTP client cannot be built (no TLS provider installed).
+    pub fn new(base_url: &str, token: String, timeout: Duration) -> Result<Self, reqwest::Error> {
+        let http = reqwest::Client::builder()
+            .timeout(timeout)
+            .connect_timeout(timeout)
+            .build()?;
+        Ok(Self {
+            http,
+            base_url: base_url.trim_end_matches('/').to_string(),
+            token,
+        })
+    }
+
+    async fn call<B: Serialize + Sync, T: DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&B>,
+        operation: impl Fn() -> String,
+    ) -> Result<Option<T>, BackendError> {
+        let url = format!("{}/admin/v1/{path}", self.base_url);
+        let mut request = self.http.request(method, &url).bearer_auth(&self.token);
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        let response = request
+            .send()
+            .await
+            .map_err(|error| BackendError::Unavailable {
+                operation: operation(),
+                detail: without_url(error),
+            })?;
+        let status = response.status();
+        if status == StatusCode::NOT_FOUND {
+            return Ok(None);
+        }
+        if status == StatusCode::NO_CONTENT {
+            return Ok(None);
+        }
+        let text = response
+            .text()
+            .await
+            .map_err(|error| BackendError::Unavailable {
+                operation: operation(),
+                detail: without_url(error),
+            })?;
+        if status.is_success() {
+            if text.is_empty() {
+                return Ok(None);
+            }
+            return serde_json::from_str(&text).map(Some).map_err(|error| {
+                BackendError::Unavailable {
+                    operation: operation(),
+                    detail: format!("unexpected response: {error}"),
+                }
+            });
+        }
+        let detail = problem_detail(status, &text);
+        if status.is_server_error()
+            || status == StatusCode::TOO_MANY_REQUESTS
+            || status == StatusCode::UNAUTHORIZED
+        {
+            Err(BackendError::Unavailable {
+                operation: operation(),
+                detail,
+            })
+        } else {
+            Err(BackendError::Rejected {
+                operation: operation(),
+                detail,
+            })
+        }
+    }
+
+    async fn put<B: Serialize + Sync, T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &B,
+        operation: impl Fn() -> String,
+    ) -> Result<T, BackendError> {
+        let response = self.call(Method::PUT, path, Some(body), &operation).await?;
+        response.ok_or_else(|| BackendError::NotFound {
+            operation: operation(),
+            detail: "the tenant does not exist in the identity runtime".to_string(),
+        })
+    }
+
+    async fn get<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        operation: impl Fn() -> String,
+    ) -> Result<Option<T>, BackendError> {
+        self.call::<(), T>(Method::GET, path, None, operation).await
+    }
+
+    async fn delete(&self, path: &str, operation: impl Fn() -> String) -> Result<(), BackendError> {
+        self.call::<(), serde_json::Value>(Method::DELETE, path, None, operation)
+            .await
+            .map(|_| ())
+    }
+}
+
+/// A transport error's description without the URL (which is not secret, but noisy).
+fn without_url(error: reqwest::Error) -> String {
+    let kind = if error.is_timeout() {
+        "timed out"
+    } else if error.is_connect() {
+        "connection refused or unreachable"
+    } else {
+        "request failed"
+    };
+    format!("{kind}: {}", error.without_url())
+}
+
+/// The `detail` and field errors of an `application/problem+json` body, or the status.
+fn problem_detail(status: StatusCode, body: &str) -> String {
+    let Ok(problem) = serde_json::from_str::<serde_json::Value>(body) else {
+        return format!("HTTP {status}");
+    };
+    let mut detail = problem["detail"].as_str().unwrap_or("").to_string();
+    if let Some(errors) = problem["errors"].as_array() {
+        let fields: Vec<String> = errors
+            .iter()
+            .map(|error| {
+                format!(
+                    "{}: {}",
+                    error["field"].as_str().unwrap_or("?"),
+                    error["reason"].as_str().unwrap_or("?")
+                )
+            })
+            .collect();
+        if !fields.is_empty() {
+            detail = format!("{detail} ({})", fields.join("; "));
+        }
+    }
+    if detail.is_empty() {
+        format!("HTTP {status}")
+    } else {
+        detail
+    }
+}
+
+impl Backend for EmbeddedBackend {
+    async fn apply_tenant(
+        &self,
+        subdomain: &str,
+        tenant: &TenantSpec,
+    ) -> Result<ObservedTenant, BackendError> {
+        self.put(&format!("tenants/{subdomain}"), tenant, || {
+            format!("apply tenant {subdomain}")
+        })
+        .await
+    }
+
+    async fn observe_tenant(
+        &self,
+        subdomain: &str,
+    ) -> Result<Option<ObservedTenant>, BackendError> {
+        self.get(&format!("tenants/{subdomain}"), || {
+            format!("observe tenant {subdomain}")
+        })
+        .await
+    }
+
+    async fn delete_tenant(&self, subdomain: &str) -> Result<(), BackendError> {
+        self.delete(&format!("tenants/{subdomain}"), || {
+            format!("delete tenant {subdomain}")
+        })
+        .await
+    }
+
+    async fn apply_client(
+        &self,
+        subdomain: &str,
+        client_id: &str,
+        client: &ClientSpec,
+    ) -> Result<(), BackendError> {
+        self.put::<_, serde_json::Value>(
+            &format!("tenants/{subdomain}/clients/{client_id}"),
+            client,
+            || format!("apply client {client_id} in tenant {subdomain}"),
+        )
+        .await
+        .map(|_| ())
+    }
+
+    async fn observe_client(
+        &self,
+        subdomain: &str,
+        client_id: &str,
+    ) -> Result<Option<ClientSpec>, BackendError> {
+        let wrapped: Option<Wrapped<ClientSpec>> = self
+            .get(&format!("tenants/{subdomain}/clients/{client_id}"), || {
+                format!("observe client {client_id} in tenant {subdomain}")
+            })
+            .await?;
+        Ok(wrapped.map(|wrapped| wrapped.spec))
+    }
+
+    async fn delete_client(&self, subdomain: &str, client_id: &str) -> Result<(), BackendError> {
+        self.delete(&format!("tenants/{subdomain}/clients/{client_id}"), || {
+            format!("delete client {client_id} in tenant {subdomain}")
+        })
+        .await
+    }
+
+    async fn apply_user_flow(
+        &self,
+        subdomain: &str,
+        name: &str,
+        flow: &UserFlowSpec,
+    ) -> Result<(), BackendError> {
+        self.put::<_, serde_json::Value>(
+            &format!("tenants/{subdomain}/userflows/{name}"),
+            flow,
+            || format!("apply user flow {name} in tenant {subdomain}"),
+        )
+        .await
+        .map(|_| ())
+    }
+
+    async fn observe_user_flow(
+        &self,
+        subdomain: &str,
+        name: &str,
+    ) -> Result<Option<UserFlowSpec>, BackendError> {
+        let wrapped: Option<Wrapped<UserFlowSpec>> = self
+            .get(&format!("tenants/{subdomain}/userflows/{name}"), || {
+                format!("observe user flow {name} in tenant {subdomain}")
+            })
+            .await?;
+        Ok(wrapped.map(|wrapped| wrapped.spec))
+    }
+
+    async fn delete_user_flow(&self, subdomain: &str, name: &str) -> Result<(), BackendError> {
+        self.delete(&format!("tenants/{subdomain}/userflows/{name}"), || {
+            format!("delete user flow {name} in tenant {subdomain}")
+        })
+        .await
+    }
+
+    async fn apply_branding(
+        &self,
+        subdomain: &str,
+        branding: &BrandingSpec,
+    ) -> Result<(), BackendError> {
+        self.put::<_, serde_json::Value>(&format!("tenants/{subdomain}/branding"), branding, || {
+            format!("apply branding of tenant {subdomain}")
+        })
+        .await
+        .map(|_| ())
+    }
+
+    async fn observe_branding(
+        &self,
+        subdomain: &str,
+    ) -> Result<Option<BrandingSpec>, BackendError> {
+        let wrapped: Option<Wrapped<BrandingSpec>> = self
+            .get(&format!("tenants/{subdomain}/branding"), || {
+                format!("observe branding of tenant {subdomain}")
+            })
+            .await?;
+        Ok(wrapped.map(|wrapped| wrapped.spec))
+    }
+
+    async fn delete_branding(&self, subdomain: &str) -> Result<(), BackendError> {
+        self.delete(&format!("tenants/{subdomain}/branding"), || {
+            format!("delete branding of tenant {subdomain}")
+        })
+        .await
+    }
+}

@@ -1,0 +1,157 @@
+//! The seam between the operator and an identity runtime: complete desired state in,
+//! idempotent applies, observations for drift checks.
+//!
+//! Every `apply_*` takes the whole object and may be repeated; every `delete_*` succeeds when
+//! the object is already gone; every `observe_*` returns `None` for an absent object.
+
+pub mod embedded;
+
+use std::future::Future;
+
+use crate::runtime::model::{BrandingSpec, ClientSpec, TenantSpec, UserFlowSpec};
+
+/// A tenant as the backend reports it.
+#[derive(Clone, Debug, PartialEq, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ObservedTenant {
+    /// Identifier of the tenant (UUID), the `tid` claim.
+    pub tenant_id: String,
+    /// Authority URL apps configure.
+    pub authority: String,
+    /// Issuer of the tenant's tokens.
+    pub issuer: String,
+    /// OpenID Connect discovery document URL.
+    pub discovery_url: String,
+    /// The stored desired state.
+    pub spec: TenantSpec,
+}
+
+/// Errors of a backend call.
+#[derive(Debug, thiserror::Error)]
+pub enum BackendError {
+    /// The backend could not be reached or failed on its side; retrying may succeed.
+    #[error("failed to {operation}: the identity backend is unavailable: {detail}")]
+    Unavailable {
+        /// What was attempted, for example `apply client 1f2e…`.
+        operation: String,
+        /// Why, without any secret.
+        detail: String,
+    },
+    /// The backend refused the desired state; retrying the same state will not help.
+    #[error("failed to {operation}: the identity backend rejected it: {detail}")]
+    Rejected {
+        /// What was attempted.
+        operation: String,
+        /// The backend's explanation (field and reason).
+        detail: String,
+    },
+    /// The object the call needs (usually the tenant) does not exist in the backend.
+    #[error("failed to {operation}: {detail}")]
+    NotFound {
+        /// What was attempted.
+        operation: String,
+        /// What is missing.
+        detail: String,
+    },
+}
+
+impl BackendError {
+    /// Whether retrying with backoff may succeed without a spec change.
+    pub fn is_transient(&self) -> bool {
+        matches!(self, Self::Unavailable { .. } | Self::NotFound { .. })
+    }
+
+    /// Short label for metrics.
+    pub fn metric_label(&self) -> &'static str {
+        match self {
+            Self::Unavailable { .. } => "unavailable",
+            Self::Rejected { .. } => "rejected",
+            Self::NotFound { .. } => "not_found",
+        }
+    }
+}
+
+/// An identity runtime the operator reconciles into.
+pub trait Backend: Send + Sync + 'static {
+    /// Creates or replaces the tenant `subdomain`, keeping `tenant_id` when given on creation.
+    fn apply_tenant(
+        &self,
+        subdomain: &str,
+        tenant: &TenantSpec,
+    ) -> impl Future<Output = Result<ObservedTenant, BackendError>> + Send;
+
+    /// Reads the tenant back.
+    fn observe_tenant(
+        &self,
+        subdomain: &str,
+    ) -> impl Future<Output = Result<Option<ObservedTenant>, BackendError>> + Send;
+
+    /// Removes the tenant and everything in it.
+    fn delete_tenant(
+        &self,
+        subdomain: &str,
+    ) -> impl Future<Output = Result<(), BackendError>> + Send;
+
+    /// Creates or replaces a client.
+    fn apply_client(
+        &self,
+        subdomain: &str,
+        client_id: &str,
+        client: &ClientSpec,
+    ) -> impl Future<Output = Result<(), BackendError>> + Send;
+
+    /// Reads a client back (secret hashes only).
+    fn observe_client(
+        &self,
+        subdomain: &str,
+        client_id: &str,
+    ) -> impl Future<Output = Result<Option<ClientSpec>, BackendError>> + Send;
+
+    /// Removes a client.
+    fn delete_client(
+        &self,
+        subdomain: &str,
+        client_id: &str,
+    ) -> impl Future<Output = Result<(), BackendError>> + Send;
+
+    /// Creates or replaces a user flow.
+    fn apply_user_flow(
+        &self,
+        subdomain: &str,
+        name: &str,
+        flow: &UserFlowSpec,
+    ) -> impl Future<Output = Result<(), BackendError>> + Send;
+
+    /// Reads a user flow back.
+    fn observe_user_flow(
+        &self,
+        subdomain: &str,
+        name: &str,
+    ) -> impl Future<Output = Result<Option<UserFlowSpec>, BackendError>> + Send;
+
+    /// Removes a user flow.
+    fn delete_user_flow(
+        &self,
+        subdomain: &str,
+        name: &str,
+    ) -> impl Future<Output = Result<(), BackendError>> + Send;
+
+    /// Creates or replaces the tenant's branding.
+    fn apply_branding(
+        &self,
+        subdomain: &str,
+        branding: &BrandingSpec,
+    ) -> impl Future<Output = Result<(), BackendError>> + Send;
+
+    /// Reads the tenant's branding back.
+    fn observe_branding(
+        &self,
+        subdomain: &str,
+    ) -> impl Future<Output = Result<Option<BrandingSpec>, BackendError>> + Send;
+
+    /// Removes the tenant's branding.
+    fn delete_branding(
+        &self,
+        subdomain: &str,
+    ) -> impl Future<Output = Result<(), BackendError>> + Send;
+}

@@ -1,0 +1,819 @@
+//! Reconciles an `AppRegistration` into a runtime client and writes its credentials Secret.
+//!
+//! Crash safety: the client ID and secret are written to the Secret before the runtime learns
+//! the secret's hash, and are read back from the Secret on every reconcile, so a crash at any
+//! point leaves either the old working credentials or the new ones, never none.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::Stream;
+use k8s_openapi::ByteString;
+use k8s_openapi::api::core::v1::{Namespace, Secret};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use kube::api::{Api, Patch, PatchParams};
+use kube::runtime::controller::{Action, Controller};
+use kube::runtime::finalizer::{Event as FinalizerEvent, finalizer};
+use kube::runtime::reflector::ObjectRef;
+use kube::runtime::watcher;
+use kube::{Resource, ResourceExt};
+
+use super::conditions::{self, reasons};
+use super::desired::desired_client;
+use super::{Context, Error, FIELD_MANAGER, FINALIZER, MANAGED_BY_LABEL, now};
+use crate::api::customer_tenant::NamespacesFrom;
+use crate::api::{AppRegistration, AppRegistrationStatus, CustomerTenant, DeletionPolicy};
+use crate::backend::Backend;
+use crate::runtime::crypto::{client_secret_hash, random_token};
+use crate::runtime::model::{ApiPermissionSpec, ClientSecretSpec};
+
+/// Keys of the credentials Secret, usable with `envFrom`.
+pub mod keys {
+    /// The app's client ID.
+    pub const CLIENT_ID: &str = "CLIENT_ID";
+    /// The app's client secret (confidential apps only).
+    pub const CLIENT_SECRET: &str = "CLIENT_SECRET";
+    /// The tenant's ID.
+    pub const TENANT_ID: &str = "TENANT_ID";
+    /// The tenant's issuer.
+    pub const ISSUER_URL: &str = "ISSUER_URL";
+    /// The tenant's authority.
+    pub const AUTHORITY: &str = "AUTHORITY";
+    /// The tenant's discovery document.
+    pub const DISCOVERY_URL: &str = "DISCOVERY_URL";
+}
+
+/// Annotations the operator keeps on the Secret to drive rotation. Hashes of high-entropy
+/// secrets, not secrets.
+mod annotations {
+    pub const ISSUED_AT: &str = "ciam.dev/secret-issued-at";
+    pub const PREVIOUS_HASH: &str = "ciam.dev/previous-secret-hash";
+    pub const PREVIOUS_EXPIRES_AT: &str = "ciam.dev/previous-secret-expires-at";
+}
+
+type ControllerError =
+    kube::runtime::controller::Error<kube::runtime::finalizer::Error<Error>, watcher::Error>;
+
+/// The controller of `AppRegistration`s: also woken by their tenant and their Secret.
+pub fn controller<B: Backend>(
+    context: Arc<Context<B>>,
+) -> impl Stream<Item = Result<(ObjectRef<AppRegistration>, Action), ControllerError>> {
+    let client = context.client.clone();
+    let apps = Api::<AppRegistration>::all(client.clone());
+    let controller = Controller::new(apps, watcher::Config::default());
+    let store = controller.store();
+    controller
+        .owns(
+            Api::<Secret>::all(client.clone()),
+            watcher::Config::default()
+                .labels(&format!("{}={}", MANAGED_BY_LABEL.0, MANAGED_BY_LABEL.1)),
+        )
+        .watches(
+            Api::<CustomerTenant>::all(client),
+            watcher::Config::default(),
+            move |tenant| {
+                let tenant_namespace = tenant.namespace().unwrap_or_default();
+                let tenant_name = tenant.name_any();
+                store
+                    .state()
+                    .into_iter()
+                    .filter(|app| {
+                        let app_namespace = app.namespace().unwrap_or_default();
+                        app.spec.tenant_ref.name == tenant_name
+                            && app
+                                .spec
+                                .tenant_ref
+                                .namespace
+                                .as_deref()
+                                .unwrap_or(&app_namespace)
+                                == tenant_namespace
+                    })
+                    .map(|app| ObjectRef::from_obj(&*app))
+                    .collect::<Vec<_>>()
+            },
+        )
+        .shutdown_on_signal()
+        .run(reconcile, error_policy, context)
+}
+
+async fn reconcile<B: Backend>(
+    app: Arc<AppRegistration>,
+    context: Arc<Context<B>>,
+) -> Result<Action, kube::runtime::finalizer::Error<Error>> {
+    let api = Api::<AppRegistration>::namespaced(
+        context.client.clone(),
+        &app.namespace().unwrap_or_default(),
+    );
+    finalizer(&api, FINALIZER, app, |event| async {
+        match event {
+            FinalizerEvent::Apply(app) => apply(&app, &context).await,
+            FinalizerEvent::Cleanup(app) => cleanup(&app, &context).await,
+        }
+    })
+    .await
+}
+
+fn error_policy<B: Backend>(
+    app: Arc<AppRegistration>,
+    error: &kube::runtime::finalizer::Error<Error>,
+    _context: Arc<Context<B>>,
+) -> Action {
+    tracing::warn!(app = %app.name_any(), namespace = ?app.namespace(), error = %error, "reconcile failed");
+    Action::requeue(Duration::from_secs(5))
+}
+
+/// The tenant an app may use, or why not.
+enum TenantResolution {
+    Ready {
+        tenant: Box<CustomerTenant>,
+        subdomain: String,
+    },
+    NotUsable {
+        reason: &'static str,
+        message: String,
+    },
+}
+
+async fn resolve_tenant<B: Backend>(
+    app: &AppRegistration,
+    context: &Context<B>,
+) -> Result<TenantResolution, Error> {
+    let app_namespace = app.namespace().unwrap_or_default();
+    let tenant_namespace = app
+        .spec
+        .tenant_ref
+        .namespace
+        .clone()
+        .unwrap_or_else(|| app_namespace.clone());
+    let name = &app.spec.tenant_ref.name;
+    let tenant = Api::<CustomerTenant>::namespaced(context.client.clone(), &tenant_namespace)
+        .get_opt(name)
+        .await
+        .map_err(Error::kube(format!(
+            "read CustomerTenant {tenant_namespace}/{name}"
+        )))?;
+    let Some(tenant) = tenant else {
+        return Ok(TenantResolution::NotUsable {
+            reason: reasons::TENANT_NOT_FOUND,
+            message: format!("CustomerTenant {tenant_namespace}/{name} does not exist"),
+        });
+    };
+    if tenant_namespace != app_namespace
+        && !namespace_allowed(&tenant, &app_namespace, context).await?
+    {
+        return Ok(TenantResolution::NotUsable {
+            reason: reasons::REF_NOT_PERMITTED,
+            message: format!(
+                "CustomerTenant {tenant_namespace}/{name} does not allow references from namespace {app_namespace}; add it to spec.allowedNamespaces"
+            ),
+        });
+    }
+    let ready = tenant.status.as_ref().is_some_and(|status| {
+        status.tenant_id.is_some()
+            && conditions::find_ready(&status.conditions).is_some_and(|c| c.status == "True")
+    });
+    if !ready {
+        return Ok(TenantResolution::NotUsable {
+            reason: reasons::TENANT_NOT_READY,
+            message: format!("CustomerTenant {tenant_namespace}/{name} is not Ready yet"),
+        });
+    }
+    let subdomain = tenant.spec.subdomain.clone();
+    Ok(TenantResolution::Ready {
+        tenant: Box::new(tenant),
+        subdomain,
+    })
+}
+
+/// Whether the tenant's `allowedNamespaces` selects `namespace`.
+async fn namespace_allowed<B: Backend>(
+    tenant: &CustomerTenant,
+    namespace: &str,
+    context: &Context<B>,
+) -> Result<bool, Error> {
+    let Some(allowed) = &tenant.spec.allowed_namespaces else {
+        return Ok(false);
+    };
+    match allowed.from {
+        NamespacesFrom::Same => Ok(false),
+        NamespacesFrom::All => Ok(true),
+        NamespacesFrom::Selector => {
+            let Some(selector) = &allowed.selector else {
+                return Ok(false);
+            };
+            let labels = Api::<Namespace>::all(context.client.clone())
+                .get(namespace)
+                .await
+                .map_err(Error::kube(format!("read Namespace {namespace}")))?
+                .metadata
+                .labels
+                .unwrap_or_default();
+            Ok(selector_matches(selector, &labels))
+        }
+    }
+}
+
+/// Evaluates a label selector against a label set.
+fn selector_matches(
+    selector: &k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector,
+    labels: &BTreeMap<String, String>,
+) -> bool {
+    let labels_match = selector.match_labels.as_ref().is_none_or(|wanted| {
+        wanted
+            .iter()
+            .all(|(key, value)| labels.get(key) == Some(value))
+    });
+    let expressions_match = selector
+        .match_expressions
+        .as_ref()
+        .is_none_or(|expressions| {
+            expressions.iter().all(|expression| {
+                let values = expression.values.clone().unwrap_or_default();
+                let actual = labels.get(&expression.key);
+                match expression.operator.as_str() {
+                    "In" => actual.is_some_and(|value| values.contains(value)),
+                    "NotIn" => actual.is_none_or(|value| !values.contains(value)),
+                    "Exists" => actual.is_some(),
+                    "DoesNotExist" => actual.is_none(),
+                    _ => false,
+                }
+            })
+        });
+    labels_match && expressions_match
+}
+
+/// The credentials an app holds after this reconcile.
+struct Credentials {
+    client_id: String,
+    /// The current client secret, for confidential apps.
+    secret: Option<String>,
+    /// Hashes and expiries the runtime must accept.
+    accepted: Vec<ClientSecretSpec>,
+    /// Annotations to keep on the Secret.
+    annotations: BTreeMap<String, String>,
+    /// When the current secret is due for rotation.
+    expires_at: Option<jiff::Timestamp>,
+}
+
+fn secret_string(secret: Option<&Secret>, key: &str) -> Option<String> {
+    secret
+        .and_then(|secret| secret.data.as_ref())
+        .and_then(|data| data.get(key))
+        .and_then(|value| String::from_utf8(value.0.clone()).ok())
+        .filter(|value| !value.is_empty())
+}
+
+/// Decides the client ID and secrets from what already exists, generating only what is
+/// missing and rotating when due. Pure apart from the random generator and the clock.
+fn plan_credentials(
+    app: &AppRegistration,
+    existing: Option<&Secret>,
+    brought_secret: Option<String>,
+    now: jiff::Timestamp,
+) -> Credentials {
+    let client_id = app
+        .status
+        .as_ref()
+        .and_then(|status| status.client_id.clone())
+        .or_else(|| secret_string(existing, keys::CLIENT_ID))
+        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+    let mut annotations = BTreeMap::new();
+    if !app.spec.app_type.is_confidential() {
+        return Credentials {
+            client_id,
+            secret: None,
+            accepted: Vec::new(),
+            annotations,
+            expires_at: None,
+        };
+    }
+    if let Some(brought) = brought_secret {
+        let accepted = vec![ClientSecretSpec {
+            hash: Some(client_secret_hash(&brought)),
+            value: None,
+            expires_at: None,
+        }];
+        return Credentials {
+            client_id,
+            secret: Some(brought),
+            accepted,
+            annotations,
+            expires_at: None,
+        };
+    }
+    let existing_annotations = existing
+        .map(|secret| secret.annotations().clone())
+        .unwrap_or_default();
+    let issued_at = existing_annotations
+        .get(annotations::ISSUED_AT)
+        .and_then(|value| value.parse::<jiff::Timestamp>().ok());
+    let current = secret_string(existing, keys::CLIENT_SECRET);
+    let rotation = app
+        .spec
+        .credentials
+        .as_ref()
+        .and_then(|credentials| credentials.rotation.as_ref());
+    let every = rotation
+        .and_then(|rotation| crate::runtime::model::parse_duration_seconds(&rotation.every));
+    let overlap = rotation
+        .and_then(|rotation| crate::runtime::model::parse_duration_seconds(&rotation.overlap));
+
+    let mut previous: Option<(String, jiff::Timestamp)> = existing_annotations
+        .get(annotations::PREVIOUS_HASH)
+        .zip(existing_annotations.get(annotations::PREVIOUS_EXPIRES_AT))
+        .and_then(|(hash, expires)| Some((hash.clone(), expires.parse::<jiff::Timestamp>().ok()?)))
+        .filter(|(_, expires)| *expires > now);
+
+    let (secret, issued_at) = match (current, issued_at, every) {
+        (Some(current), Some(issued), Some(every))
+            if now.as_second() - issued.as_second() >= every =>
+        {
+            let overlap = overlap.unwrap_or(0);
+            let expires = jiff::Timestamp::from_second(now.as_second() + overlap).unwrap_or(now);
+            previous = Some((client_secret_hash(&current), expires));
+            (random_token(32), now)
+        }
+        (Some(current), issued, _) => (current, issued.unwrap_or(now)),
+        (None, _, _) => (random_token(32), now),
+    };
+    annotations.insert(annotations::ISSUED_AT.into(), issued_at.to_string());
+    let mut accepted = vec![ClientSecretSpec {
+        hash: Some(client_secret_hash(&secret)),
+        value: None,
+        expires_at: None,
+    }];
+    if let Some((hash, expires)) = previous {
+        annotations.insert(annotations::PREVIOUS_HASH.into(), hash.clone());
+        annotations.insert(annotations::PREVIOUS_EXPIRES_AT.into(), expires.to_string());
+        accepted.push(ClientSecretSpec {
+            hash: Some(hash),
+            value: None,
+            expires_at: Some(expires),
+        });
+    }
+    let expires_at =
+        every.and_then(|every| jiff::Timestamp::from_second(issued_at.as_second() + every).ok());
+    Credentials {
+        client_id,
+        secret: Some(secret),
+        accepted,
+        annotations,
+        expires_at,
+    }
+}
+
+fn secret_name(app: &AppRegistration) -> String {
+    app.spec
+        .credentials
+        .as_ref()
+        .and_then(|credentials| credentials.secret_name.clone())
+        .unwrap_or_else(|| format!("{}-credentials", app.name_any()))
+}
+
+async fn apply<B: Backend>(app: &AppRegistration, context: &Context<B>) -> Result<Action, Error> {
+    let namespace = app.namespace().unwrap_or_default();
+    let generation = app.metadata.generation;
+    let mut status = app.status.clone().unwrap_or_default();
+    status.observed_generation = generation;
+
+    let (tenant, subdomain) = match resolve_tenant(app, context).await? {
+        TenantResolution::Ready { tenant, subdomain } => (tenant, subdomain),
+        TenantResolution::NotUsable { reason, message } => {
+            status.conditions = conditions::merge(
+                &status.conditions,
+                conditions::ready(false, reason, message.clone(), generation, now()),
+            );
+            write_status(app, context, status).await?;
+            return Ok(Action::requeue(Duration::from_secs(30)));
+        }
+    };
+    let tenant_status = tenant.status.clone().unwrap_or_default();
+
+    let secrets = Api::<Secret>::namespaced(context.client.clone(), &namespace);
+    let name = secret_name(app);
+    let existing = secrets
+        .get_opt(&name)
+        .await
+        .map_err(Error::kube(format!("read Secret {namespace}/{name}")))?;
+
+    let brought_secret = match app
+        .spec
+        .credentials
+        .as_ref()
+        .and_then(|c| c.existing_secret_ref.as_ref())
+    {
+        None => None,
+        Some(reference) => {
+            let key = reference
+                .key
+                .clone()
+                .unwrap_or_else(|| keys::CLIENT_SECRET.into());
+            let user_secret =
+                secrets
+                    .get_opt(&reference.name)
+                    .await
+                    .map_err(Error::kube(format!(
+                        "read Secret {namespace}/{}",
+                        reference.name
+                    )))?;
+            match secret_string(user_secret.as_ref(), &key).filter(|value| value.len() >= 32) {
+                Some(value) => Some(value),
+                None => {
+                    let message = format!(
+                        "credentials.existingSecretRef: Secret {} must exist with key {key} holding at least 32 characters",
+                        reference.name
+                    );
+                    status.conditions = conditions::merge(
+                        &status.conditions,
+                        conditions::ready(
+                            false,
+                            reasons::SECRET_INVALID,
+                            message,
+                            generation,
+                            now(),
+                        ),
+                    );
+                    write_status(app, context, status).await?;
+                    return Ok(Action::requeue(Duration::from_secs(30)));
+                }
+            }
+        }
+    };
+
+    let credentials = plan_credentials(
+        app,
+        existing.as_ref(),
+        brought_secret,
+        jiff::Timestamp::now(),
+    );
+
+    // 1. The Secret first: whatever the runtime will accept is already in the app's hands.
+    write_secret(
+        app,
+        context,
+        &name,
+        &credentials,
+        &tenant_status,
+        existing.as_ref(),
+    )
+    .await?;
+
+    // 2. Then the runtime.
+    let (permissions, pending) = resolve_permissions(app, context).await?;
+    let desired = desired_client(&app.spec, credentials.accepted.clone(), permissions);
+    let outcome = async {
+        let observed = context
+            .backend
+            .observe_client(&subdomain, &credentials.client_id)
+            .await?;
+        if observed.as_ref() != Some(&desired) {
+            context
+                .backend
+                .apply_client(&subdomain, &credentials.client_id, &desired)
+                .await?;
+        }
+        Ok::<_, crate::backend::BackendError>(())
+    }
+    .await;
+
+    // 3. Then the status.
+    status.client_id = Some(credentials.client_id.clone());
+    status.secret_name = Some(name);
+    status.secret_expires_at = credentials.expires_at.map(Time);
+    let result = match outcome {
+        Ok(()) if !pending.is_empty() => {
+            let message = format!(
+                "the client is registered; waiting for apiPermissions targets to get a client ID: {}",
+                pending.join(", ")
+            );
+            status.conditions = conditions::merge(
+                &status.conditions,
+                conditions::ready(
+                    false,
+                    reasons::API_PERMISSION_PENDING,
+                    message,
+                    generation,
+                    now(),
+                ),
+            );
+            Ok(Action::requeue(Duration::from_secs(2)))
+        }
+        Ok(()) => {
+            status.conditions = conditions::merge(
+                &status.conditions,
+                conditions::ready(
+                    true,
+                    reasons::RECONCILED,
+                    "the client is registered and its credentials are in the Secret",
+                    generation,
+                    now(),
+                ),
+            );
+            let mut requeue = context.resync;
+            if let Some(expires) = credentials.expires_at {
+                let until = u64::try_from(expires.as_second() - jiff::Timestamp::now().as_second())
+                    .unwrap_or(0);
+                requeue = requeue.min(Duration::from_secs(until.max(1)));
+            }
+            Ok(Action::requeue(requeue))
+        }
+        Err(error) => {
+            let reason = if error.is_transient() {
+                reasons::BACKEND_UNAVAILABLE
+            } else {
+                reasons::BACKEND_REJECTED
+            };
+            status.conditions = conditions::merge(
+                &status.conditions,
+                conditions::ready(false, reason, error.to_string(), generation, now()),
+            );
+            Err(Error::Backend(error))
+        }
+    };
+    write_status(app, context, status).await?;
+    result
+}
+
+/// Resolves `apiPermissions` to the client IDs of the apps exposing them; returns the
+/// resolved ones and the names of those without a client ID yet.
+async fn resolve_permissions<B: Backend>(
+    app: &AppRegistration,
+    context: &Context<B>,
+) -> Result<(Vec<ApiPermissionSpec>, Vec<String>), Error> {
+    let mut resolved = Vec::new();
+    let mut pending = Vec::new();
+    for permission in app.spec.api_permissions.iter().flatten() {
+        let namespace = permission
+            .app_namespace
+            .clone()
+            .unwrap_or_else(|| app.namespace().unwrap_or_default());
+        let target = Api::<AppRegistration>::namespaced(context.client.clone(), &namespace)
+            .get_opt(&permission.app_name)
+            .await
+            .map_err(Error::kube(format!(
+                "read AppRegistration {namespace}/{}",
+                permission.app_name
+            )))?;
+        if let Some(client_id) = target
+            .and_then(|target| target.status)
+            .and_then(|status| status.client_id)
+        {
+            resolved.push(ApiPermissionSpec {
+                resource_app_id: client_id,
+                scopes: permission.scopes.clone(),
+            });
+        } else {
+            pending.push(format!("{namespace}/{}", permission.app_name));
+        }
+    }
+    Ok((resolved, pending))
+}
+
+async fn write_secret<B: Backend>(
+    app: &AppRegistration,
+    context: &Context<B>,
+    name: &str,
+    credentials: &Credentials,
+    tenant: &crate::api::CustomerTenantStatus,
+    existing: Option<&Secret>,
+) -> Result<(), Error> {
+    let mut data = BTreeMap::new();
+    let mut put = |key: &str, value: Option<&str>| {
+        if let Some(value) = value {
+            data.insert(key.to_string(), ByteString(value.as_bytes().to_vec()));
+        }
+    };
+    put(keys::CLIENT_ID, Some(&credentials.client_id));
+    put(keys::CLIENT_SECRET, credentials.secret.as_deref());
+    put(keys::TENANT_ID, tenant.tenant_id.as_deref());
+    put(keys::ISSUER_URL, tenant.issuer.as_deref());
+    put(keys::AUTHORITY, tenant.authority.as_deref());
+    put(keys::DISCOVERY_URL, tenant.discovery_url.as_deref());
+
+    let template = app
+        .spec
+        .credentials
+        .as_ref()
+        .and_then(|c| c.secret_template.as_ref());
+    let mut labels = template.and_then(|t| t.labels.clone()).unwrap_or_default();
+    labels.insert(MANAGED_BY_LABEL.0.into(), MANAGED_BY_LABEL.1.into());
+    let mut annotations = template
+        .and_then(|t| t.annotations.clone())
+        .unwrap_or_default();
+    annotations.extend(credentials.annotations.clone());
+
+    let unchanged = existing.is_some_and(|secret| {
+        secret.data.as_ref() == Some(&data)
+            && labels
+                .iter()
+                .all(|(k, v)| secret.labels().get(k) == Some(v))
+            && annotations
+                .iter()
+                .all(|(k, v)| secret.annotations().get(k) == Some(v))
+    });
+    if unchanged {
+        return Ok(());
+    }
+    let owner = app
+        .controller_owner_ref(&())
+        .ok_or_else(|| Error::Waiting("the AppRegistration has no uid yet".into()))?;
+    let secret = Secret {
+        metadata: kube::api::ObjectMeta {
+            name: Some(name.to_string()),
+            labels: Some(labels),
+            annotations: Some(annotations),
+            owner_references: Some(vec![owner]),
+            ..Default::default()
+        },
+        data: Some(data),
+        type_: Some("Opaque".into()),
+        ..Default::default()
+    };
+    let mut patch = serde_json::to_value(&secret)
+        .map_err(|error| Error::Waiting(format!("failed to encode the Secret: {error}")))?;
+    patch["apiVersion"] = "v1".into();
+    patch["kind"] = "Secret".into();
+    Api::<Secret>::namespaced(context.client.clone(), &app.namespace().unwrap_or_default())
+        .patch(
+            name,
+            &PatchParams::apply(FIELD_MANAGER).force(),
+            &Patch::Apply(&patch),
+        )
+        .await
+        .map_err(Error::kube(format!("write Secret {name}")))?;
+    Ok(())
+}
+
+async fn cleanup<B: Backend>(app: &AppRegistration, context: &Context<B>) -> Result<Action, Error> {
+    if app.spec.deletion_policy == DeletionPolicy::Retain {
+        return Ok(Action::await_change());
+    }
+    let Some(client_id) = app
+        .status
+        .as_ref()
+        .and_then(|status| status.client_id.clone())
+    else {
+        // Never reached the runtime.
+        return Ok(Action::await_change());
+    };
+    let app_namespace = app.namespace().unwrap_or_default();
+    let tenant_namespace = app
+        .spec
+        .tenant_ref
+        .namespace
+        .clone()
+        .unwrap_or(app_namespace);
+    let tenant = Api::<CustomerTenant>::namespaced(context.client.clone(), &tenant_namespace)
+        .get_opt(&app.spec.tenant_ref.name)
+        .await
+        .map_err(Error::kube("read the app's CustomerTenant"))?;
+    if let Some(tenant) = tenant {
+        context
+            .backend
+            .delete_client(&tenant.spec.subdomain, &client_id)
+            .await?;
+    }
+    Ok(Action::await_change())
+}
+
+async fn write_status<B: Backend>(
+    app: &AppRegistration,
+    context: &Context<B>,
+    status: AppRegistrationStatus,
+) -> Result<(), Error> {
+    if app.status.as_ref() == Some(&status) {
+        return Ok(());
+    }
+    let api = Api::<AppRegistration>::namespaced(
+        context.client.clone(),
+        &app.namespace().unwrap_or_default(),
+    );
+    let patch = serde_json::json!({ "apiVersion": "ciam.dev/v1alpha1", "kind": "AppRegistration", "status": status });
+    api.patch_status(
+        &app.name_any(),
+        &PatchParams::apply(FIELD_MANAGER).force(),
+        &Patch::Apply(&patch),
+    )
+    .await
+    .map_err(Error::kube(format!(
+        "write status of AppRegistration {}",
+        app.name_any()
+    )))?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn app(spec: serde_json::Value) -> AppRegistration {
+        serde_json::from_value(serde_json::json!({
+            "apiVersion": "ciam.dev/v1alpha1", "kind": "AppRegistration",
+            "metadata": { "name": "shop", "namespace": "apps", "uid": "u1" },
+            "spec": spec
+        }))
+        .expect("valid app")
+    }
+
+    fn secret_with(data: &[(&str, &str)], annotations: &[(&str, &str)]) -> Secret {
+        Secret {
+            data: Some(
+                data.iter()
+                    .map(|(k, v)| (k.to_string(), ByteString(v.as_bytes().to_vec())))
+                    .collect(),
+            ),
+            metadata: kube::api::ObjectMeta {
+                annotations: Some(
+                    annotations
+                        .iter()
+                        .map(|(k, v)| (k.to_string(), v.to_string()))
+                        .collect(),
+                ),
+                ..Default::default()
+            },
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn existing_credentials_are_reused() {
+        let web = app(
+            serde_json::json!({ "tenantRef": {"name": "t"}, "displayName": "Shop", "type": "web" }),
+        );
+        let secret = secret_with(
+            &[
+                ("CLIENT_ID", "c-1"),
+                ("CLIENT_SECRET", "s".repeat(43).as_str()),
+            ],
+            &[],
+        );
+        let plan = plan_credentials(&web, Some(&secret), None, jiff::Timestamp::now());
+        assert_eq!(plan.client_id, "c-1");
+        assert_eq!(plan.secret.as_deref(), Some("s".repeat(43).as_str()));
+        assert_eq!(plan.accepted.len(), 1);
+    }
+
+    #[test]
+    fn a_due_rotation_keeps_the_previous_secret_for_the_overlap() {
+        let web = app(serde_json::json!({
+            "tenantRef": {"name": "t"}, "displayName": "Shop", "type": "web",
+            "credentials": { "rotation": { "every": "1h", "overlap": "10m" } }
+        }));
+        let old = "o".repeat(43);
+        let secret = secret_with(
+            &[("CLIENT_ID", "c-1"), ("CLIENT_SECRET", &old)],
+            &[("ciam.dev/secret-issued-at", "2026-01-01T00:00:00Z")],
+        );
+        let now: jiff::Timestamp = "2026-01-01T01:00:01Z".parse().unwrap();
+        let plan = plan_credentials(&web, Some(&secret), None, now);
+        assert_ne!(plan.secret.as_deref(), Some(old.as_str()));
+        assert_eq!(plan.accepted.len(), 2);
+        assert_eq!(
+            plan.accepted[1].hash.as_deref(),
+            Some(client_secret_hash(&old).as_str())
+        );
+        assert_eq!(
+            plan.accepted[1].expires_at,
+            Some("2026-01-01T01:10:01Z".parse().unwrap())
+        );
+        assert_eq!(
+            plan.expires_at,
+            Some("2026-01-01T02:00:01Z".parse().unwrap())
+        );
+    }
+
+    #[test]
+    fn public_clients_get_no_secret() {
+        let spa = app(
+            serde_json::json!({ "tenantRef": {"name": "t"}, "displayName": "SPA", "type": "spa" }),
+        );
+        let plan = plan_credentials(&spa, None, None, jiff::Timestamp::now());
+        assert!(plan.secret.is_none() && plan.accepted.is_empty());
+        assert_eq!(plan.client_id.len(), 36);
+    }
+
+    #[test]
+    fn selectors_match_labels_and_expressions() {
+        let selector: k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector = serde_json::from_value(serde_json::json!({
+            "matchLabels": { "team": "shop" },
+            "matchExpressions": [{ "key": "env", "operator": "In", "values": ["prod", "staging"] }]
+        }))
+        .unwrap();
+        let labels = |pairs: &[(&str, &str)]| {
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect()
+        };
+        assert!(selector_matches(
+            &selector,
+            &labels(&[("team", "shop"), ("env", "prod")])
+        ));
+        assert!(!selector_matches(
+            &selector,
+            &labels(&[("team", "shop"), ("env", "dev")])
+        ));
+        assert!(!selector_matches(&selector, &labels(&[("env", "prod")])));
+    }
+}

@@ -1,0 +1,241 @@
+//! Reconciles a `CustomerTenant` into a runtime tenant and reports its issuer and identifiers.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::Stream;
+use kube::api::{Api, ListParams, Patch, PatchParams};
+use kube::runtime::controller::{Action, Controller};
+use kube::runtime::events::{Event, EventType};
+use kube::runtime::finalizer::{Event as FinalizerEvent, finalizer};
+use kube::runtime::watcher;
+use kube::{Resource, ResourceExt};
+
+use super::conditions::{self, reasons};
+use super::desired::{desired_tenant, tenant_matches};
+use super::{Context, Error, FIELD_MANAGER, FINALIZER, now};
+use crate::api::{AppRegistration, CustomerTenant, CustomerTenantStatus, DeletionPolicy};
+use crate::backend::{Backend, BackendError};
+
+/// The controller of `CustomerTenant`s.
+pub fn controller<B: Backend>(
+    context: Arc<Context<B>>,
+) -> impl Stream<
+    Item = Result<
+        (kube::runtime::reflector::ObjectRef<CustomerTenant>, Action),
+        kube::runtime::controller::Error<kube::runtime::finalizer::Error<Error>, watcher::Error>,
+    >,
+> {
+    let tenants = Api::<CustomerTenant>::all(context.client.clone());
+    Controller::new(tenants, watcher::Config::default())
+        .shutdown_on_signal()
+        .run(reconcile, error_policy, context)
+}
+
+async fn reconcile<B: Backend>(
+    tenant: Arc<CustomerTenant>,
+    context: Arc<Context<B>>,
+) -> Result<Action, kube::runtime::finalizer::Error<Error>> {
+    let namespace = tenant.namespace().unwrap_or_default();
+    let api = Api::<CustomerTenant>::namespaced(context.client.clone(), &namespace);
+    finalizer(&api, FINALIZER, tenant, |event| async {
+        match event {
+            FinalizerEvent::Apply(tenant) => apply(&tenant, &context).await,
+            FinalizerEvent::Cleanup(tenant) => cleanup(&tenant, &context).await,
+        }
+    })
+    .await
+}
+
+fn error_policy<B: Backend>(
+    tenant: Arc<CustomerTenant>,
+    error: &kube::runtime::finalizer::Error<Error>,
+    _context: Arc<Context<B>>,
+) -> Action {
+    tracing::warn!(tenant = %tenant.name_any(), namespace = ?tenant.namespace(), error = %error, "reconcile failed");
+    Action::requeue(Duration::from_secs(5))
+}
+
+async fn apply<B: Backend>(tenant: &CustomerTenant, context: &Context<B>) -> Result<Action, Error> {
+    let subdomain = &tenant.spec.subdomain;
+    let known_id = tenant
+        .status
+        .as_ref()
+        .and_then(|status| status.tenant_id.as_deref());
+    let desired = desired_tenant(&tenant.spec, known_id);
+
+    let outcome = async {
+        let observed = context.backend.observe_tenant(subdomain).await?;
+        match observed {
+            Some(observed) if tenant_matches(&observed.spec, &desired) => Ok((observed, false)),
+            previous => {
+                let applied = context.backend.apply_tenant(subdomain, &desired).await?;
+                Ok::<_, BackendError>((applied, previous.is_some()))
+            }
+        }
+    }
+    .await;
+
+    let (apps, flows) = count_dependents(tenant, context).await?;
+    let mut status = tenant.status.clone().unwrap_or_default();
+    status.app_count = Some(apps);
+    status.user_flow_count = Some(flows);
+    let generation = tenant.metadata.generation;
+    let result = match outcome {
+        Ok((observed, corrected)) => {
+            let was_ready = status.observed_generation == generation
+                && conditions::find_ready(&status.conditions).is_some_and(|c| c.status == "True");
+            if corrected && was_ready {
+                publish(
+                    context,
+                    tenant,
+                    "DriftCorrected",
+                    "the runtime's tenant differed from the spec and was restored",
+                )
+                .await;
+            }
+            status.tenant_id = Some(observed.tenant_id);
+            status.issuer = Some(observed.issuer);
+            status.authority = Some(observed.authority);
+            status.discovery_url = Some(observed.discovery_url);
+            status.conditions = conditions::merge(
+                &status.conditions,
+                conditions::ready(
+                    true,
+                    reasons::RECONCILED,
+                    "the tenant is serving",
+                    generation,
+                    now(),
+                ),
+            );
+            Ok(Action::requeue(context.resync))
+        }
+        Err(error) => {
+            let reason = if error.is_transient() {
+                reasons::BACKEND_UNAVAILABLE
+            } else {
+                reasons::BACKEND_REJECTED
+            };
+            status.conditions = conditions::merge(
+                &status.conditions,
+                conditions::ready(false, reason, error.to_string(), generation, now()),
+            );
+            Err(Error::Backend(error))
+        }
+    };
+    status.observed_generation = generation;
+    write_status(tenant, context, status).await?;
+    result
+}
+
+async fn cleanup<B: Backend>(
+    tenant: &CustomerTenant,
+    context: &Context<B>,
+) -> Result<Action, Error> {
+    let (apps, flows) = count_dependents(tenant, context).await?;
+    if apps + flows > 0 {
+        let message =
+            format!("{apps} AppRegistrations and {flows} UserFlows still reference this tenant");
+        let mut status = tenant.status.clone().unwrap_or_default();
+        status.conditions = conditions::merge(
+            &status.conditions,
+            conditions::ready(
+                false,
+                reasons::DEPENDENTS_EXIST,
+                message.clone(),
+                tenant.metadata.generation,
+                now(),
+            ),
+        );
+        write_status(tenant, context, status).await?;
+        return Err(Error::DependentsExist(message));
+    }
+    if tenant.spec.deletion_policy == DeletionPolicy::Delete {
+        context
+            .backend
+            .delete_tenant(&tenant.spec.subdomain)
+            .await?;
+    }
+    Ok(Action::await_change())
+}
+
+/// Counts the AppRegistrations and UserFlows (in any namespace) that reference the tenant.
+async fn count_dependents<B: Backend>(
+    tenant: &CustomerTenant,
+    context: &Context<B>,
+) -> Result<(i32, i32), Error> {
+    let namespace = tenant.namespace().unwrap_or_default();
+    let name = tenant.name_any();
+    let apps = Api::<AppRegistration>::all(context.client.clone())
+        .list(&ListParams::default())
+        .await
+        .map_err(Error::kube("list AppRegistrations"))?;
+    let app_count = apps
+        .items
+        .iter()
+        .filter(|app| {
+            let app_namespace = app.namespace().unwrap_or_default();
+            app.spec.tenant_ref.name == name
+                && app
+                    .spec
+                    .tenant_ref
+                    .namespace
+                    .as_deref()
+                    .unwrap_or(&app_namespace)
+                    == namespace
+        })
+        .count();
+    Ok((i32::try_from(app_count).unwrap_or(i32::MAX), 0))
+}
+
+async fn write_status<B: Backend>(
+    tenant: &CustomerTenant,
+    context: &Context<B>,
+    status: CustomerTenantStatus,
+) -> Result<(), Error> {
+    if tenant.status.as_ref() == Some(&status) {
+        return Ok(());
+    }
+    let api = Api::<CustomerTenant>::namespaced(
+        context.client.clone(),
+        &tenant.namespace().unwrap_or_default(),
+    );
+    let patch = serde_json::json!({
+        "apiVersion": "ciam.dev/v1alpha1",
+        "kind": "CustomerTenant",
+        "status": status,
+    });
+    api.patch_status(
+        &tenant.name_any(),
+        &PatchParams::apply(FIELD_MANAGER).force(),
+        &Patch::Apply(&patch),
+    )
+    .await
+    .map_err(Error::kube(format!(
+        "write status of CustomerTenant {}",
+        tenant.name_any()
+    )))?;
+    Ok(())
+}
+
+async fn publish<B: Backend>(
+    context: &Context<B>,
+    tenant: &CustomerTenant,
+    reason: &str,
+    note: &str,
+) {
+    let event = Event {
+        type_: EventType::Normal,
+        reason: reason.into(),
+        note: Some(note.into()),
+        action: "Reconcile".into(),
+        secondary: None,
+    };
+    if let Err(error) = context
+        .recorder
+        .publish(&event, &tenant.object_ref(&()))
+        .await
+    {
+        tracing::warn!(error = %error, "failed to publish an event");
+    }
+}

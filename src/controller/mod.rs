@@ -1,0 +1,202 @@
+//! The operator: one kube-runtime controller per kind, reconciling resources into an identity
+//! backend.
+//!
+//! Each reconcile follows the same pipeline: resolve references → build the desired state
+//! (pure, in [`desired`]) → observe the backend and apply only the difference → write the
+//! credentials Secret → write status (only when it changed).
+
+pub mod app_registration;
+pub mod conditions;
+pub mod customer_tenant;
+pub mod desired;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::StreamExt;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use kube::Client;
+use kube::runtime::events::{Recorder, Reporter};
+
+use crate::backend::{Backend, BackendError};
+
+/// Field manager of every server-side apply the operator makes.
+pub const FIELD_MANAGER: &str = "ciam-operator";
+
+/// Finalizer that removes backend objects before a resource goes away.
+pub const FINALIZER: &str = "ciam.dev/cleanup";
+
+/// Label put on every Secret the operator writes.
+pub const MANAGED_BY_LABEL: (&str, &str) = ("app.kubernetes.io/managed-by", "ciam-operator");
+
+/// Shared state of the controllers.
+pub struct Context<B: Backend> {
+    /// Kubernetes client.
+    pub client: Client,
+    /// The identity backend.
+    pub backend: B,
+    /// Publishes Events on the reconciled objects.
+    pub recorder: Recorder,
+    /// How often a Ready object is re-checked against the backend for drift.
+    pub resync: Duration,
+}
+
+/// Errors of a reconcile.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A Kubernetes API call failed.
+    #[error("failed to {operation}: {source}")]
+    Kube {
+        /// What was attempted.
+        operation: String,
+        /// The client error.
+        source: kube::Error,
+    },
+    /// A backend call failed.
+    #[error(transparent)]
+    Backend(#[from] BackendError),
+    /// Deletion waits for other objects.
+    #[error("deletion waits for {0}")]
+    DependentsExist(String),
+    /// The object refers to something missing or not allowed; waits for a change.
+    #[error("{0}")]
+    Waiting(String),
+}
+
+impl Error {
+    /// Shorthand for a failed Kubernetes call.
+    pub fn kube(operation: impl Into<String>) -> impl FnOnce(kube::Error) -> Self {
+        let operation = operation.into();
+        move |source| Self::Kube { operation, source }
+    }
+
+    /// Whether retrying with backoff may succeed without a spec change.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            Self::Kube { .. } | Self::DependentsExist(_) | Self::Waiting(_) => true,
+            Self::Backend(error) => error.is_transient(),
+        }
+    }
+}
+
+/// The current time as a Kubernetes timestamp.
+pub fn now() -> Time {
+    Time(jiff::Timestamp::now())
+}
+
+/// Settings of the operator process.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    /// Drift re-check interval.
+    pub resync: Duration,
+}
+
+/// Runs every controller until the process is stopped.
+pub async fn run<B: Backend>(client: Client, backend: B, settings: Settings) {
+    let recorder = Recorder::new(
+        client.clone(),
+        Reporter {
+            controller: FIELD_MANAGER.into(),
+            instance: std::env::var("POD_NAME").ok(),
+        },
+    );
+    let context = Arc::new(Context {
+        client: client.clone(),
+        backend,
+        recorder,
+        resync: settings.resync,
+    });
+    let tenants = customer_tenant::controller(context.clone());
+    let apps = app_registration::controller(context.clone());
+    futures::future::join(tenants.for_each(|_| async {}), apps.for_each(|_| async {})).await;
+}
+
+/// Command-line settings of `ciam-operator controller`.
+#[derive(Clone, Debug, clap::Args)]
+pub struct ControllerConfig {
+    /// Base URL of the embedded runtime's admin API.
+    #[arg(
+        long,
+        env = "CIAM_BACKEND_URL",
+        default_value = "http://127.0.0.1:9091"
+    )]
+    pub backend_url: String,
+
+    /// File holding the admin API bearer token.
+    #[arg(long, env = "CIAM_BACKEND_TOKEN_FILE")]
+    pub backend_token_file: std::path::PathBuf,
+
+    /// Seconds between drift re-checks of a Ready object.
+    #[arg(long, env = "CIAM_RESYNC_SECONDS", default_value_t = 300)]
+    pub resync_seconds: u64,
+
+    /// Timeout of one backend request, in seconds.
+    #[arg(long, env = "CIAM_BACKEND_TIMEOUT_SECONDS", default_value_t = 10)]
+    pub backend_timeout_seconds: u64,
+}
+
+/// Errors that stop the operator from starting.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The token file could not be read.
+    #[error("failed to read the backend token from {path}: {source}")]
+    Token {
+        /// Its path.
+        path: std::path::PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// No Kubernetes configuration was found.
+    #[error("failed to configure the Kubernetes client: {0}")]
+    Kube(#[from] kube::Error),
+    /// The HTTP client could not be built.
+    #[error("failed to build the backend HTTP client: {0}")]
+    Http(#[from] reqwest::Error),
+    /// The async runtime could not start.
+    #[error("failed to start the async runtime: {0}")]
+    AsyncRuntime(#[source] std::io::Error),
+}
+
+/// Entry point of `ciam-operator controller`.
+///
+/// # Errors
+/// Returns what prevented the operator from starting; reconcile errors are reported on the
+/// objects instead.
+pub fn start(config: ControllerConfig) -> Result<(), StartError> {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,kube=warn")),
+        )
+        .try_init();
+    let token = std::fs::read_to_string(&config.backend_token_file)
+        .map_err(|source| StartError::Token {
+            path: config.backend_token_file.clone(),
+            source,
+        })?
+        .trim()
+        .to_string();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(StartError::AsyncRuntime)?;
+    runtime.block_on(async {
+        let client = Client::try_default().await?;
+        let backend = crate::backend::embedded::EmbeddedBackend::new(
+            &config.backend_url,
+            token,
+            Duration::from_secs(config.backend_timeout_seconds),
+        )?;
+        tracing::info!(backend = %config.backend_url, "operator starting");
+        run(
+            client,
+            backend,
+            Settings {
+                resync: Duration::from_secs(config.resync_seconds),
+            },
+        )
+        .await;
+        Ok(())
+    })
+}
