@@ -7,7 +7,7 @@ CARGO ?= cargo
 BIN := target/debug/ciam-operator
 CLUSTER := scripts/cluster.sh
 
-.PHONY: help build lint fmt crds crds-check cluster-up cluster-down cluster-status tools test test-unit test-e2e demo demo-down
+.PHONY: help build lint fmt crds cluster-up cluster-down cluster-status tools test test-runtime bench demo demo-down
 
 help: ## List the targets with one-line descriptions
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-16s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -37,9 +37,16 @@ cluster-down: ## Stop the local control plane and remove its state
 cluster-status: ## Show whether the local control plane is running
 	$(CLUSTER) status
 
-test: lint tools ## Every test: lint, unit tests and tests against the real local control plane
+test: lint tools ## Every test: lint, unit tests, the real control plane, the runtime end to end
 	$(CLUSTER) up
 	$(CARGO) test --locked -- --test-threads=4
+	scripts/test-runtime.sh
+
+test-runtime: ## Identity runtime end to end (openid-client + Chromium) on SQLite and PostgreSQL
+	scripts/test-runtime.sh
+
+bench: ## Benchmark the identity runtime: token throughput and latency, RSS, Argon2id time
+	bench/run.sh
 
 demo: build ## Start the control plane, install the CRDs, apply deploy/examples and show them
 	scripts/demo.sh

@@ -10,9 +10,9 @@ use std::time::Duration;
 
 use futures::Stream;
 use k8s_openapi::ByteString;
-use k8s_openapi::api::core::v1::{Namespace, Secret};
+use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
-use kube::api::{Api, Patch, PatchParams};
+use kube::api::{Api, ListParams, Patch, PatchParams};
 use kube::runtime::controller::{Action, Controller};
 use kube::runtime::finalizer::{Event as FinalizerEvent, finalizer};
 use kube::runtime::reflector::ObjectRef;
@@ -21,9 +21,9 @@ use kube::{Resource, ResourceExt};
 
 use super::conditions::{self, reasons};
 use super::desired::desired_client;
-use super::{Context, Error, FIELD_MANAGER, FINALIZER, MANAGED_BY_LABEL, now};
-use crate::api::customer_tenant::NamespacesFrom;
-use crate::api::{AppRegistration, AppRegistrationStatus, CustomerTenant, DeletionPolicy};
+use super::references::{TenantResolution, resolve_tenant};
+use super::{Context, Error, FIELD_MANAGER, FINALIZER, MANAGED_BY_LABEL, now, write_status};
+use crate::api::{AppRegistration, CustomerTenant, DeletionPolicy, UserFlow};
 use crate::backend::Backend;
 use crate::runtime::crypto::{client_secret_hash, random_token};
 use crate::runtime::model::{ApiPermissionSpec, ClientSecretSpec};
@@ -121,126 +121,6 @@ fn error_policy<B: Backend>(
 ) -> Action {
     tracing::warn!(app = %app.name_any(), namespace = ?app.namespace(), error = %error, "reconcile failed");
     Action::requeue(Duration::from_secs(5))
-}
-
-/// The tenant an app may use, or why not.
-enum TenantResolution {
-    Ready {
-        tenant: Box<CustomerTenant>,
-        subdomain: String,
-    },
-    NotUsable {
-        reason: &'static str,
-        message: String,
-    },
-}
-
-async fn resolve_tenant<B: Backend>(
-    app: &AppRegistration,
-    context: &Context<B>,
-) -> Result<TenantResolution, Error> {
-    let app_namespace = app.namespace().unwrap_or_default();
-    let tenant_namespace = app
-        .spec
-        .tenant_ref
-        .namespace
-        .clone()
-        .unwrap_or_else(|| app_namespace.clone());
-    let name = &app.spec.tenant_ref.name;
-    let tenant = Api::<CustomerTenant>::namespaced(context.client.clone(), &tenant_namespace)
-        .get_opt(name)
-        .await
-        .map_err(Error::kube(format!(
-            "read CustomerTenant {tenant_namespace}/{name}"
-        )))?;
-    let Some(tenant) = tenant else {
-        return Ok(TenantResolution::NotUsable {
-            reason: reasons::TENANT_NOT_FOUND,
-            message: format!("CustomerTenant {tenant_namespace}/{name} does not exist"),
-        });
-    };
-    if tenant_namespace != app_namespace
-        && !namespace_allowed(&tenant, &app_namespace, context).await?
-    {
-        return Ok(TenantResolution::NotUsable {
-            reason: reasons::REF_NOT_PERMITTED,
-            message: format!(
-                "CustomerTenant {tenant_namespace}/{name} does not allow references from namespace {app_namespace}; add it to spec.allowedNamespaces"
-            ),
-        });
-    }
-    let ready = tenant.status.as_ref().is_some_and(|status| {
-        status.tenant_id.is_some()
-            && conditions::find_ready(&status.conditions).is_some_and(|c| c.status == "True")
-    });
-    if !ready {
-        return Ok(TenantResolution::NotUsable {
-            reason: reasons::TENANT_NOT_READY,
-            message: format!("CustomerTenant {tenant_namespace}/{name} is not Ready yet"),
-        });
-    }
-    let subdomain = tenant.spec.subdomain.clone();
-    Ok(TenantResolution::Ready {
-        tenant: Box::new(tenant),
-        subdomain,
-    })
-}
-
-/// Whether the tenant's `allowedNamespaces` selects `namespace`.
-async fn namespace_allowed<B: Backend>(
-    tenant: &CustomerTenant,
-    namespace: &str,
-    context: &Context<B>,
-) -> Result<bool, Error> {
-    let Some(allowed) = &tenant.spec.allowed_namespaces else {
-        return Ok(false);
-    };
-    match allowed.from {
-        NamespacesFrom::Same => Ok(false),
-        NamespacesFrom::All => Ok(true),
-        NamespacesFrom::Selector => {
-            let Some(selector) = &allowed.selector else {
-                return Ok(false);
-            };
-            let labels = Api::<Namespace>::all(context.client.clone())
-                .get(namespace)
-                .await
-                .map_err(Error::kube(format!("read Namespace {namespace}")))?
-                .metadata
-                .labels
-                .unwrap_or_default();
-            Ok(selector_matches(selector, &labels))
-        }
-    }
-}
-
-/// Evaluates a label selector against a label set.
-fn selector_matches(
-    selector: &k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector,
-    labels: &BTreeMap<String, String>,
-) -> bool {
-    let labels_match = selector.match_labels.as_ref().is_none_or(|wanted| {
-        wanted
-            .iter()
-            .all(|(key, value)| labels.get(key) == Some(value))
-    });
-    let expressions_match = selector
-        .match_expressions
-        .as_ref()
-        .is_none_or(|expressions| {
-            expressions.iter().all(|expression| {
-                let values = expression.values.clone().unwrap_or_default();
-                let actual = labels.get(&expression.key);
-                match expression.operator.as_str() {
-                    "In" => actual.is_some_and(|value| values.contains(value)),
-                    "NotIn" => actual.is_none_or(|value| !values.contains(value)),
-                    "Exists" => actual.is_some(),
-                    "DoesNotExist" => actual.is_none(),
-                    _ => false,
-                }
-            })
-        });
-    labels_match && expressions_match
 }
 
 /// The credentials an app holds after this reconcile.
@@ -377,14 +257,20 @@ async fn apply<B: Backend>(app: &AppRegistration, context: &Context<B>) -> Resul
     let mut status = app.status.clone().unwrap_or_default();
     status.observed_generation = generation;
 
-    let (tenant, subdomain) = match resolve_tenant(app, context).await? {
+    let (tenant, subdomain) = match resolve_tenant(
+        &context.client,
+        &app.namespace().unwrap_or_default(),
+        &app.spec.tenant_ref,
+    )
+    .await?
+    {
         TenantResolution::Ready { tenant, subdomain } => (tenant, subdomain),
         TenantResolution::NotUsable { reason, message } => {
             status.conditions = conditions::merge(
                 &status.conditions,
                 conditions::ready(false, reason, message.clone(), generation, now()),
             );
-            write_status(app, context, status).await?;
+            write_status(&context.client, app, app.status.as_ref(), &status).await?;
             return Ok(Action::requeue(Duration::from_secs(30)));
         }
     };
@@ -434,7 +320,7 @@ async fn apply<B: Backend>(app: &AppRegistration, context: &Context<B>) -> Resul
                             now(),
                         ),
                     );
-                    write_status(app, context, status).await?;
+                    write_status(&context.client, app, app.status.as_ref(), &status).await?;
                     return Ok(Action::requeue(Duration::from_secs(30)));
                 }
             }
@@ -478,6 +364,7 @@ async fn apply<B: Backend>(app: &AppRegistration, context: &Context<B>) -> Resul
     .await;
 
     // 3. Then the status.
+    status.user_flow = serving_flow(app, context).await?;
     status.client_id = Some(credentials.client_id.clone());
     status.secret_name = Some(name);
     status.secret_expires_at = credentials.expires_at.map(Time);
@@ -531,8 +418,37 @@ async fn apply<B: Backend>(app: &AppRegistration, context: &Context<B>) -> Resul
             Err(Error::Backend(error))
         }
     };
-    write_status(app, context, status).await?;
+    write_status(&context.client, app, app.status.as_ref(), &status).await?;
     result
+}
+
+/// The oldest UserFlow in the app's namespace that lists it.
+async fn serving_flow<B: Backend>(
+    app: &AppRegistration,
+    context: &Context<B>,
+) -> Result<Option<String>, Error> {
+    let namespace = app.namespace().unwrap_or_default();
+    let mut flows: Vec<UserFlow> = Api::<UserFlow>::namespaced(context.client.clone(), &namespace)
+        .list(&ListParams::default())
+        .await
+        .map_err(Error::kube(format!("list UserFlows in {namespace}")))?
+        .items
+        .into_iter()
+        .filter(|flow| {
+            flow.spec
+                .applications
+                .iter()
+                .flatten()
+                .any(|listed| *listed == app.name_any())
+        })
+        .collect();
+    flows.sort_by_key(|flow| {
+        (
+            flow.creation_timestamp().map(|time| time.0),
+            flow.name_any(),
+        )
+    });
+    Ok(flows.first().map(ResourceExt::name_any))
 }
 
 /// Resolves `apiPermissions` to the client IDs of the apps exposing them; returns the
@@ -677,32 +593,6 @@ async fn cleanup<B: Backend>(app: &AppRegistration, context: &Context<B>) -> Res
     Ok(Action::await_change())
 }
 
-async fn write_status<B: Backend>(
-    app: &AppRegistration,
-    context: &Context<B>,
-    status: AppRegistrationStatus,
-) -> Result<(), Error> {
-    if app.status.as_ref() == Some(&status) {
-        return Ok(());
-    }
-    let api = Api::<AppRegistration>::namespaced(
-        context.client.clone(),
-        &app.namespace().unwrap_or_default(),
-    );
-    let patch = serde_json::json!({ "apiVersion": "ciam.dev/v1alpha1", "kind": "AppRegistration", "status": status });
-    api.patch_status(
-        &app.name_any(),
-        &PatchParams::apply(FIELD_MANAGER).force(),
-        &Patch::Apply(&patch),
-    )
-    .await
-    .map_err(Error::kube(format!(
-        "write status of AppRegistration {}",
-        app.name_any()
-    )))?;
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -791,29 +681,5 @@ mod tests {
         let plan = plan_credentials(&spa, None, None, jiff::Timestamp::now());
         assert!(plan.secret.is_none() && plan.accepted.is_empty());
         assert_eq!(plan.client_id.len(), 36);
-    }
-
-    #[test]
-    fn selectors_match_labels_and_expressions() {
-        let selector: k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector = serde_json::from_value(serde_json::json!({
-            "matchLabels": { "team": "shop" },
-            "matchExpressions": [{ "key": "env", "operator": "In", "values": ["prod", "staging"] }]
-        }))
-        .unwrap();
-        let labels = |pairs: &[(&str, &str)]| {
-            pairs
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect()
-        };
-        assert!(selector_matches(
-            &selector,
-            &labels(&[("team", "shop"), ("env", "prod")])
-        ));
-        assert!(!selector_matches(
-            &selector,
-            &labels(&[("team", "shop"), ("env", "dev")])
-        ));
-        assert!(!selector_matches(&selector, &labels(&[("env", "prod")])));
     }
 }

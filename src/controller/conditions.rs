@@ -30,6 +30,14 @@ pub mod reasons {
     pub const UNSUPPORTED_BY_BACKEND: &str = "UnsupportedByBackend";
     /// An `apiPermissions` target has no client ID yet.
     pub const API_PERMISSION_PENDING: &str = "ApiPermissionPending";
+    /// An app listed by a flow has no client ID yet.
+    pub const APPLICATION_PENDING: &str = "ApplicationPending";
+    /// An app is already served by an earlier user flow.
+    pub const APP_ALREADY_IN_FLOW: &str = "AppAlreadyInFlow";
+    /// The tenant already has the maximum number of user flows.
+    pub const TOO_MANY_USER_FLOWS: &str = "TooManyUserFlows";
+    /// The tenant already has an earlier Branding.
+    pub const BRANDING_ALREADY_DEFINED: &str = "BrandingAlreadyDefined";
     /// Deletion waits for dependents.
     pub const DEPENDENTS_EXIST: &str = "DependentsExist";
 }

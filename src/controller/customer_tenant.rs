@@ -4,17 +4,17 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures::Stream;
-use kube::api::{Api, ListParams, Patch, PatchParams};
+use kube::ResourceExt;
+use kube::api::{Api, ListParams};
 use kube::runtime::controller::{Action, Controller};
-use kube::runtime::events::{Event, EventType};
 use kube::runtime::finalizer::{Event as FinalizerEvent, finalizer};
 use kube::runtime::watcher;
-use kube::{Resource, ResourceExt};
 
 use super::conditions::{self, reasons};
 use super::desired::{desired_tenant, tenant_matches};
-use super::{Context, Error, FIELD_MANAGER, FINALIZER, now};
-use crate::api::{AppRegistration, CustomerTenant, CustomerTenantStatus, DeletionPolicy};
+use super::references::tenant_key;
+use super::{Context, Error, FINALIZER, now, publish, write_status};
+use crate::api::{AppRegistration, CustomerTenant, DeletionPolicy, UserFlow};
 use crate::backend::{Backend, BackendError};
 
 /// The controller of `CustomerTenant`s.
@@ -124,7 +124,7 @@ async fn apply<B: Backend>(tenant: &CustomerTenant, context: &Context<B>) -> Res
         }
     };
     status.observed_generation = generation;
-    write_status(tenant, context, status).await?;
+    write_status(&context.client, tenant, tenant.status.as_ref(), &status).await?;
     result
 }
 
@@ -147,7 +147,7 @@ async fn cleanup<B: Backend>(
                 now(),
             ),
         );
-        write_status(tenant, context, status).await?;
+        write_status(&context.client, tenant, tenant.status.as_ref(), &status).await?;
         return Err(Error::DependentsExist(message));
     }
     if tenant.spec.deletion_policy == DeletionPolicy::Delete {
@@ -164,78 +164,27 @@ async fn count_dependents<B: Backend>(
     tenant: &CustomerTenant,
     context: &Context<B>,
 ) -> Result<(i32, i32), Error> {
-    let namespace = tenant.namespace().unwrap_or_default();
-    let name = tenant.name_any();
+    let key = (tenant.namespace().unwrap_or_default(), tenant.name_any());
     let apps = Api::<AppRegistration>::all(context.client.clone())
         .list(&ListParams::default())
         .await
-        .map_err(Error::kube("list AppRegistrations"))?;
-    let app_count = apps
+        .map_err(Error::kube("list AppRegistrations"))?
         .items
         .iter()
-        .filter(|app| {
-            let app_namespace = app.namespace().unwrap_or_default();
-            app.spec.tenant_ref.name == name
-                && app
-                    .spec
-                    .tenant_ref
-                    .namespace
-                    .as_deref()
-                    .unwrap_or(&app_namespace)
-                    == namespace
+        .filter(|app| tenant_key(&app.namespace().unwrap_or_default(), &app.spec.tenant_ref) == key)
+        .count();
+    let flows = Api::<UserFlow>::all(context.client.clone())
+        .list(&ListParams::default())
+        .await
+        .map_err(Error::kube("list UserFlows"))?
+        .items
+        .iter()
+        .filter(|flow| {
+            tenant_key(&flow.namespace().unwrap_or_default(), &flow.spec.tenant_ref) == key
         })
         .count();
-    Ok((i32::try_from(app_count).unwrap_or(i32::MAX), 0))
-}
-
-async fn write_status<B: Backend>(
-    tenant: &CustomerTenant,
-    context: &Context<B>,
-    status: CustomerTenantStatus,
-) -> Result<(), Error> {
-    if tenant.status.as_ref() == Some(&status) {
-        return Ok(());
-    }
-    let api = Api::<CustomerTenant>::namespaced(
-        context.client.clone(),
-        &tenant.namespace().unwrap_or_default(),
-    );
-    let patch = serde_json::json!({
-        "apiVersion": "ciam.dev/v1alpha1",
-        "kind": "CustomerTenant",
-        "status": status,
-    });
-    api.patch_status(
-        &tenant.name_any(),
-        &PatchParams::apply(FIELD_MANAGER).force(),
-        &Patch::Apply(&patch),
-    )
-    .await
-    .map_err(Error::kube(format!(
-        "write status of CustomerTenant {}",
-        tenant.name_any()
-    )))?;
-    Ok(())
-}
-
-async fn publish<B: Backend>(
-    context: &Context<B>,
-    tenant: &CustomerTenant,
-    reason: &str,
-    note: &str,
-) {
-    let event = Event {
-        type_: EventType::Normal,
-        reason: reason.into(),
-        note: Some(note.into()),
-        action: "Reconcile".into(),
-        secondary: None,
-    };
-    if let Err(error) = context
-        .recorder
-        .publish(&event, &tenant.object_ref(&()))
-        .await
-    {
-        tracing::warn!(error = %error, "failed to publish an event");
-    }
+    Ok((
+        i32::try_from(apps).unwrap_or(i32::MAX),
+        i32::try_from(flows).unwrap_or(i32::MAX),
+    ))
 }

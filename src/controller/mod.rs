@@ -6,9 +6,12 @@
 //! credentials Secret → write status (only when it changed).
 
 pub mod app_registration;
+pub mod branding;
 pub mod conditions;
 pub mod customer_tenant;
 pub mod desired;
+pub mod references;
+pub mod user_flow;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -16,6 +19,7 @@ use std::time::Duration;
 use futures::StreamExt;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::Client;
+use kube::api::{Api, Patch, PatchParams};
 use kube::runtime::events::{Recorder, Reporter};
 
 use crate::backend::{Backend, BackendError};
@@ -108,7 +112,15 @@ pub async fn run<B: Backend>(client: Client, backend: B, settings: Settings) {
     });
     let tenants = customer_tenant::controller(context.clone());
     let apps = app_registration::controller(context.clone());
-    futures::future::join(tenants.for_each(|_| async {}), apps.for_each(|_| async {})).await;
+    let flows = user_flow::controller(context.clone());
+    let brandings = branding::controller(context.clone());
+    futures::future::join4(
+        tenants.for_each(|_| async {}),
+        apps.for_each(|_| async {}),
+        flows.for_each(|_| async {}),
+        brandings.for_each(|_| async {}),
+    )
+    .await;
 }
 
 /// Command-line settings of `ciam-operator controller`.
@@ -199,4 +211,69 @@ pub fn start(config: ControllerConfig) -> Result<(), StartError> {
         .await;
         Ok(())
     })
+}
+
+/// Writes `status` to the object's status subresource by server-side apply, unless it equals
+/// the current status (so a resync with nothing to change writes nothing).
+///
+/// # Errors
+/// Fails when the API server refuses the patch.
+pub async fn write_status<K, S>(
+    client: &Client,
+    object: &K,
+    current: Option<&S>,
+    status: &S,
+) -> Result<(), Error>
+where
+    K: kube::Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
+        + Clone
+        + serde::de::DeserializeOwned
+        + std::fmt::Debug,
+    S: serde::Serialize + PartialEq,
+{
+    if current == Some(status) {
+        return Ok(());
+    }
+    let name = object.meta().name.clone().unwrap_or_default();
+    let namespace = object.meta().namespace.clone().unwrap_or_default();
+    let patch = serde_json::json!({
+        "apiVersion": K::api_version(&()),
+        "kind": K::kind(&()),
+        "status": status,
+    });
+    Api::<K>::namespaced(client.clone(), &namespace)
+        .patch_status(
+            &name,
+            &PatchParams::apply(FIELD_MANAGER).force(),
+            &Patch::Apply(&patch),
+        )
+        .await
+        .map_err(Error::kube(format!(
+            "write status of {} {namespace}/{name}",
+            K::kind(&())
+        )))?;
+    Ok(())
+}
+
+/// Publishes a Normal Event on an object; failures are logged, never fatal.
+pub async fn publish<B: Backend, K: kube::Resource<DynamicType = ()>>(
+    context: &Context<B>,
+    object: &K,
+    reason: &str,
+    note: &str,
+) {
+    let event = kube::runtime::events::Event {
+        type_: kube::runtime::events::EventType::Normal,
+        reason: reason.into(),
+        note: Some(note.into()),
+        action: "Reconcile".into(),
+        secondary: None,
+    };
+    if let Err(error) = context
+        .recorder
+        .publish(&event, &object.object_ref(&()))
+        .await
+    {
+        tracing::warn!(error = %error, "failed to publish an event");
+    }
 }

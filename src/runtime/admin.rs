@@ -1,5 +1,7 @@
-//! The admin API: declarative `PUT`/`GET`/`DELETE` of tenants, clients, user flows and branding,
-//! plus signing-key rotation, health and metrics, on the admin listener.
+//! Serves the admin API: declarative tenants, clients, user flows, branding and signing keys.
+//!
+//! `PUT` takes a whole object, `GET` returns it for drift checks, `DELETE` removes it; the same
+//! listener serves `/healthz`, `/readyz` and `/metrics`.
 //!
 //! ```text
 //!  /admin/v1/tenants/{subdomain}                      tenant

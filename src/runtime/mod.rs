@@ -1,6 +1,7 @@
-//! The embedded identity runtime: an OpenID Connect provider with hosted pages (public
-//! listener) and a declarative admin API (admin listener), serving every tenant from one
-//! process.
+//! The embedded identity runtime: an OpenID Connect provider, hosted pages and an admin API.
+//!
+//! One process serves every tenant: OpenID Connect endpoints and hosted pages on the public
+//! listener, the declarative admin API on the admin listener.
 //!
 //! ```text
 //!  browsers, apps ──▶ public listener ── oidc (discovery, authorize, token, userinfo, logout)
@@ -17,6 +18,7 @@ pub mod model;
 pub mod oidc;
 pub mod pages;
 pub mod store;
+pub mod token_endpoint;
 pub mod tokens;
 
 use std::net::SocketAddr;

@@ -1,5 +1,4 @@
-//! Objects of the admin API (tenant, client, user flow, branding), shaped like the CRD specs, and
-//! their validation.
+//! Defines the admin API's objects, shaped like the CRD specs, and validates them.
 //!
 //! Each object is sent whole with `PUT` and read back with `GET` for drift checks. Nested
 //! types that mean the same thing in Kubernetes and in the runtime are the CRD's own types;

@@ -1,5 +1,7 @@
-//! Hosted pages: sign-in and sign-up forms (CSRF-protected, server-rendered), browser sessions
-//! and the error and signed-out pages.
+//! Renders the hosted sign-in and sign-up pages and keeps browser sessions.
+//!
+//! Forms are server-rendered and CSRF-protected; errors the client cannot be redirected to
+//! are shown as pages.
 //!
 //! ```text
 //!  /authorize ──(no session)──▶ /{subdomain}/signin?request=ID ◀──▶ /{subdomain}/signup?request=ID

@@ -1,5 +1,4 @@
-//! Signed JWTs: ID- and access-token claims, per-tenant signing keys with rotation, and
-//! verification of the runtime's own tokens.
+//! Builds, signs and verifies JWTs with per-tenant signing keys that rotate with overlap.
 //!
 //! ```text
 //!  rotate:   next ──▶ current ──▶ retired (kept in JWKS until its tokens expired) ──▶ gone

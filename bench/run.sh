@@ -1,0 +1,121 @@
+#!/usr/bin/env bash
+# Benchmarks the identity runtime (release build) on loopback:
+#   - client-credentials token throughput and p50/p99 latency at 1 and 64 connections (wrk);
+#   - runtime RSS idle, and peak RSS under load;
+#   - Argon2id hash and verify time at the runtime's parameters.
+# Storage is a temporary SQLite file. Every load run is bounded in time; everything started
+# here is stopped on exit.
+#
+# Environment:
+#   CIAM_BENCH_DURATION   seconds per load run (default 10)
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+DURATION="${CIAM_BENCH_DURATION:-10}"
+
+"$ROOT/scripts/install-deps.sh"
+cargo build --release --locked --bin ciam-operator >&2
+BIN="$ROOT/target/release/ciam-operator"
+
+WORK="$(mktemp -d "${TMPDIR:-/tmp}/ciam-bench.XXXXXX")"
+RUNTIME_PID=""
+cleanup() {
+  if [[ -n "$RUNTIME_PID" ]] && kill -0 "$RUNTIME_PID" 2>/dev/null; then
+    kill "$RUNTIME_PID"
+    wait "$RUNTIME_PID" 2>/dev/null || true
+  fi
+  rm -rf "$WORK"
+}
+trap cleanup EXIT INT TERM
+
+free_port() {
+  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
+}
+
+PUBLIC_PORT="$(free_port)"
+ADMIN_PORT="$(free_port)"
+PUBLIC="http://127.0.0.1:$PUBLIC_PORT"
+ADMIN="http://127.0.0.1:$ADMIN_PORT"
+ADMIN_TOKEN="$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+printf '%s' "$ADMIN_TOKEN" >"$WORK/admin-token"
+head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$WORK/kek"
+
+RUST_LOG=warn "$BIN" runtime \
+  --public-addr "127.0.0.1:$PUBLIC_PORT" --admin-addr "127.0.0.1:$ADMIN_PORT" \
+  --public-url "$PUBLIC" --admin-token-file "$WORK/admin-token" \
+  --key-encryption-key-file "$WORK/kek" --database "sqlite://$WORK/runtime.db" \
+  >"$WORK/runtime.log" 2>&1 &
+RUNTIME_PID=$!
+
+for _ in $(seq 1 300); do
+  if curl -fsS "$ADMIN/readyz" >/dev/null 2>&1; then break; fi
+  kill -0 "$RUNTIME_PID" 2>/dev/null || { cat "$WORK/runtime.log" >&2; exit 1; }
+  sleep 0.1
+done
+curl -fsS "$ADMIN/readyz" >/dev/null
+
+admin_put() {
+  curl -fsS -X PUT -H "Authorization: Bearer $ADMIN_TOKEN" -H 'Content-Type: application/json' \
+    "$ADMIN$1" -d "$2" >/dev/null
+}
+API_ID="$(python3 -c 'import uuid; print(uuid.uuid4())')"
+DAEMON_ID="$(python3 -c 'import uuid; print(uuid.uuid4())')"
+DAEMON_SECRET="$(head -c 32 /dev/urandom | base64 | tr -d '=+/\n' | head -c 43)"
+SECRET_HASH="sha256:$(printf '%s' "$DAEMON_SECRET" | sha256sum | cut -d' ' -f1)"
+admin_put /admin/v1/tenants/bench '{"displayName":"Bench","countryCode":"US"}'
+admin_put "/admin/v1/tenants/bench/clients/$API_ID" \
+  "{\"displayName\":\"API\",\"type\":\"web\",\"exposedApi\":{\"identifierUri\":\"api://bench\",\"scopes\":[{\"value\":\"read\"}]},\"clientSecrets\":[{\"hash\":\"sha256:$(printf x | sha256sum | cut -d' ' -f1)\"}]}"
+admin_put "/admin/v1/tenants/bench/clients/$DAEMON_ID" \
+  "{\"displayName\":\"Daemon\",\"type\":\"daemon\",\"apiPermissions\":[{\"resourceAppId\":\"$API_ID\",\"scopes\":[\"read\"]}],\"clientSecrets\":[{\"hash\":\"$SECRET_HASH\"}]}"
+
+TOKEN_URL="$PUBLIC/bench/oauth2/v2.0/token"
+BASIC="$(printf '%s:%s' "$DAEMON_ID" "$DAEMON_SECRET" | base64 -w0)"
+curl -fsS -H "Authorization: Basic $BASIC" "$TOKEN_URL" \
+  -d grant_type=client_credentials -d scope=api://bench/.default | grep -q access_token
+
+cat >"$WORK/token.lua" <<LUA
+wrk.method = "POST"
+wrk.body = "grant_type=client_credentials&scope=api%3A%2F%2Fbench%2F.default"
+wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"
+wrk.headers["Authorization"] = "Basic $BASIC"
+local failures = 0
+function response(status, headers, body)
+  if status ~= 200 then failures = failures + 1 end
+end
+function done(summary, latency, requests)
+  io.write(string.format("NON200 %d\n", failures))
+end
+LUA
+
+rss_kib() { awk '/^VmRSS/ {print $2}' "/proc/$RUNTIME_PID/status"; }
+hwm_kib() { awk '/^VmHWM/ {print $2}' "/proc/$RUNTIME_PID/status"; }
+
+# Warm up (connections, page cache, key cache).
+wrk -t1 -c4 -d2s -s "$WORK/token.lua" "$TOKEN_URL" >/dev/null
+IDLE_RSS="$(rss_kib)"
+
+declare -A RPS P50 P99 NON200
+for connections in 1 64; do
+  threads=$((connections < 2 ? connections : 2))
+  wrk -t"$threads" -c"$connections" -d"${DURATION}s" --latency -s "$WORK/token.lua" "$TOKEN_URL" \
+    >"$WORK/wrk-$connections.txt"
+  RPS[$connections]="$(awk '/^Requests\/sec:/ {print $2}' "$WORK/wrk-$connections.txt")"
+  P50[$connections]="$(awk '$1 == "50%" {print $2}' "$WORK/wrk-$connections.txt")"
+  P99[$connections]="$(awk '$1 == "99%" {print $2}' "$WORK/wrk-$connections.txt")"
+  NON200[$connections]="$(awk '/^NON200/ {print $2}' "$WORK/wrk-$connections.txt")"
+done
+LOAD_RSS="$(hwm_kib)"
+
+ARGON2="$(cargo test --release --locked --test runtime_argon2_timing -- --ignored --nocapture 2>/dev/null | grep '^ARGON2ID' || true)"
+
+echo
+echo "identity runtime benchmark ($(nproc) cores, SQLite, ES256, ${DURATION}s per run, wrk on the same machine)"
+printf '%-34s %14s %10s %10s %8s\n' "client_credentials token" "requests/s" "p50" "p99" "non-200"
+for connections in 1 64; do
+  printf '%-34s %14s %10s %10s %8s\n' "  $connections connection(s)" "${RPS[$connections]}" \
+    "${P50[$connections]}" "${P99[$connections]}" "${NON200[$connections]}"
+done
+printf 'runtime RSS idle (after warm-up)    %s MiB\n' "$(awk -v k="$IDLE_RSS" 'BEGIN {printf "%.1f", k/1024}')"
+printf 'runtime RSS peak under load         %s MiB\n' "$(awk -v k="$LOAD_RSS" 'BEGIN {printf "%.1f", k/1024}')"
+echo "argon2id (release build)            ${ARGON2:-not measured}"

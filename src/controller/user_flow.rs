@@ -1,0 +1,287 @@
+//! Reconciles a `UserFlow` into the runtime, enforcing one flow per app and ten per tenant.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::Stream;
+use kube::ResourceExt;
+use kube::api::{Api, ListParams};
+use kube::runtime::controller::{Action, Controller};
+use kube::runtime::finalizer::{Event as FinalizerEvent, finalizer};
+use kube::runtime::reflector::ObjectRef;
+use kube::runtime::watcher;
+
+use super::conditions::{self, reasons};
+use super::references::{TenantResolution, resolve_tenant, tenant_key};
+use super::{Context, Error, FINALIZER, now, write_status};
+use crate::api::user_flow::ResolvedApplication;
+use crate::api::{AppRegistration, UserFlow};
+use crate::backend::Backend;
+use crate::runtime::model::UserFlowSpec as RuntimeUserFlow;
+
+/// A tenant serves at most this many user flows.
+pub const MAX_USER_FLOWS_PER_TENANT: usize = 10;
+
+type ControllerError =
+    kube::runtime::controller::Error<kube::runtime::finalizer::Error<Error>, watcher::Error>;
+
+/// The controller of `UserFlow`s: also woken when an app they list changes.
+pub fn controller<B: Backend>(
+    context: Arc<Context<B>>,
+) -> impl Stream<Item = Result<(ObjectRef<UserFlow>, Action), ControllerError>> {
+    let client = context.client.clone();
+    let controller = Controller::new(
+        Api::<UserFlow>::all(client.clone()),
+        watcher::Config::default(),
+    );
+    let store = controller.store();
+    controller
+        .watches(
+            Api::<AppRegistration>::all(client),
+            watcher::Config::default(),
+            move |app| {
+                let namespace = app.namespace().unwrap_or_default();
+                let name = app.name_any();
+                store
+                    .state()
+                    .into_iter()
+                    .filter(|flow| {
+                        flow.namespace().as_deref() == Some(namespace.as_str())
+                            && flow
+                                .spec
+                                .applications
+                                .iter()
+                                .flatten()
+                                .any(|listed| *listed == name)
+                    })
+                    .map(|flow| ObjectRef::from_obj(&*flow))
+                    .collect::<Vec<_>>()
+            },
+        )
+        .shutdown_on_signal()
+        .run(reconcile, error_policy, context)
+}
+
+async fn reconcile<B: Backend>(
+    flow: Arc<UserFlow>,
+    context: Arc<Context<B>>,
+) -> Result<Action, kube::runtime::finalizer::Error<Error>> {
+    let api = Api::<UserFlow>::namespaced(
+        context.client.clone(),
+        &flow.namespace().unwrap_or_default(),
+    );
+    finalizer(&api, FINALIZER, flow, |event| async {
+        match event {
+            FinalizerEvent::Apply(flow) => apply(&flow, &context).await,
+            FinalizerEvent::Cleanup(flow) => cleanup(&flow, &context).await,
+        }
+    })
+    .await
+}
+
+fn error_policy<B: Backend>(
+    flow: Arc<UserFlow>,
+    error: &kube::runtime::finalizer::Error<Error>,
+    _context: Arc<Context<B>>,
+) -> Action {
+    tracing::warn!(flow = %flow.name_any(), namespace = ?flow.namespace(), error = %error, "reconcile failed");
+    Action::requeue(Duration::from_secs(5))
+}
+
+/// Orders objects by age, then name: the earlier object keeps working on a conflict.
+fn is_earlier(left: &UserFlow, right: &UserFlow) -> bool {
+    let key = |flow: &UserFlow| {
+        (
+            flow.creation_timestamp().map(|time| time.0),
+            flow.namespace(),
+            flow.name_any(),
+        )
+    };
+    key(left) < key(right)
+}
+
+/// Why a flow may not serve, judged against the other flows of its tenant. Pure.
+pub fn conflict(flow: &UserFlow, same_tenant: &[UserFlow]) -> Option<(&'static str, String)> {
+    let others: Vec<&UserFlow> = same_tenant
+        .iter()
+        .filter(|other| other.uid() != flow.uid())
+        .collect();
+    let earlier = others
+        .iter()
+        .filter(|other| is_earlier(other, flow))
+        .count();
+    if earlier >= MAX_USER_FLOWS_PER_TENANT {
+        return Some((
+            reasons::TOO_MANY_USER_FLOWS,
+            format!(
+                "the tenant already has {MAX_USER_FLOWS_PER_TENANT} user flows; delete one or use another tenant"
+            ),
+        ));
+    }
+    for app in flow.spec.applications.iter().flatten() {
+        if let Some(owner) = others.iter().find(|other| {
+            is_earlier(other, flow)
+                && other.namespace() == flow.namespace()
+                && other
+                    .spec
+                    .applications
+                    .iter()
+                    .flatten()
+                    .any(|listed| listed == app)
+        }) {
+            return Some((
+                reasons::APP_ALREADY_IN_FLOW,
+                format!(
+                    "AppRegistration {app} already belongs to UserFlow {}; an app belongs to at most one user flow",
+                    owner.name_any()
+                ),
+            ));
+        }
+    }
+    None
+}
+
+async fn apply<B: Backend>(flow: &UserFlow, context: &Context<B>) -> Result<Action, Error> {
+    let namespace = flow.namespace().unwrap_or_default();
+    let generation = flow.metadata.generation;
+    let mut status = flow.status.clone().unwrap_or_default();
+    status.observed_generation = generation;
+    let not_ready = |status: &mut crate::api::UserFlowStatus, reason: &str, message: String| {
+        status.conditions = conditions::merge(
+            &status.conditions,
+            conditions::ready(false, reason, message, generation, now()),
+        );
+    };
+
+    let subdomain = match resolve_tenant(&context.client, &namespace, &flow.spec.tenant_ref).await?
+    {
+        TenantResolution::Ready { subdomain, .. } => subdomain,
+        TenantResolution::NotUsable { reason, message } => {
+            not_ready(&mut status, reason, message);
+            write_status(&context.client, flow, flow.status.as_ref(), &status).await?;
+            return Ok(Action::requeue(Duration::from_secs(30)));
+        }
+    };
+
+    let tenant = tenant_key(&namespace, &flow.spec.tenant_ref);
+    let same_tenant: Vec<UserFlow> = Api::<UserFlow>::all(context.client.clone())
+        .list(&ListParams::default())
+        .await
+        .map_err(Error::kube("list UserFlows"))?
+        .items
+        .into_iter()
+        .filter(|other| {
+            tenant_key(
+                &other.namespace().unwrap_or_default(),
+                &other.spec.tenant_ref,
+            ) == tenant
+        })
+        .filter(|other| other.metadata.deletion_timestamp.is_none())
+        .collect();
+    if let Some((reason, message)) = conflict(flow, &same_tenant) {
+        not_ready(&mut status, reason, message);
+        write_status(&context.client, flow, flow.status.as_ref(), &status).await?;
+        return Ok(Action::await_change());
+    }
+
+    let apps = Api::<AppRegistration>::namespaced(context.client.clone(), &namespace);
+    let mut resolved = Vec::new();
+    let mut client_ids = Vec::new();
+    for name in flow.spec.applications.iter().flatten() {
+        let client_id = apps
+            .get_opt(name)
+            .await
+            .map_err(Error::kube(format!(
+                "read AppRegistration {namespace}/{name}"
+            )))?
+            .and_then(|app| app.status)
+            .and_then(|status| status.client_id);
+        client_ids.extend(client_id.clone());
+        resolved.push(ResolvedApplication {
+            name: name.clone(),
+            client_id,
+        });
+    }
+    status.applications = resolved;
+
+    let desired = RuntimeUserFlow {
+        display_name: flow.spec.display_name.clone(),
+        applications: client_ids,
+        sign_in: flow.spec.sign_in.clone(),
+        attributes: flow.spec.attributes.clone(),
+        token_claims: flow.spec.token_claims.clone(),
+        mfa: flow.spec.mfa.clone(),
+        extensions: flow.spec.extensions.clone(),
+    };
+    let name = flow.name_any();
+    let outcome = async {
+        let observed = context.backend.observe_user_flow(&subdomain, &name).await?;
+        if observed.as_ref() != Some(&desired) {
+            context
+                .backend
+                .apply_user_flow(&subdomain, &name, &desired)
+                .await?;
+        }
+        Ok::<_, crate::backend::BackendError>(
+            observed.is_some() && observed.as_ref() != Some(&desired),
+        )
+    }
+    .await;
+    let unresolved: Vec<&str> = status
+        .applications
+        .iter()
+        .filter(|app| app.client_id.is_none())
+        .map(|app| app.name.as_str())
+        .collect();
+    let result = match outcome {
+        Ok(_) if !unresolved.is_empty() => {
+            let message = format!(
+                "waiting for these AppRegistrations to get a client ID: {}",
+                unresolved.join(", ")
+            );
+            not_ready(&mut status, reasons::APPLICATION_PENDING, message);
+            Ok(Action::requeue(Duration::from_secs(5)))
+        }
+        Ok(_) => {
+            status.conditions = conditions::merge(
+                &status.conditions,
+                conditions::ready(
+                    true,
+                    reasons::RECONCILED,
+                    "the user flow serves its applications",
+                    generation,
+                    now(),
+                ),
+            );
+            Ok(Action::requeue(context.resync))
+        }
+        Err(error) => {
+            let reason = if error.is_transient() {
+                reasons::BACKEND_UNAVAILABLE
+            } else {
+                reasons::BACKEND_REJECTED
+            };
+            not_ready(&mut status, reason, error.to_string());
+            Err(Error::Backend(error))
+        }
+    };
+    write_status(&context.client, flow, flow.status.as_ref(), &status).await?;
+    result
+}
+
+async fn cleanup<B: Backend>(flow: &UserFlow, context: &Context<B>) -> Result<Action, Error> {
+    let namespace = flow.namespace().unwrap_or_default();
+    let (tenant_namespace, tenant_name) = tenant_key(&namespace, &flow.spec.tenant_ref);
+    let tenant =
+        Api::<crate::api::CustomerTenant>::namespaced(context.client.clone(), &tenant_namespace)
+            .get_opt(&tenant_name)
+            .await
+            .map_err(Error::kube("read the flow's CustomerTenant"))?;
+    if let Some(tenant) = tenant {
+        context
+            .backend
+            .delete_user_flow(&tenant.spec.subdomain, &flow.name_any())
+            .await?;
+    }
+    Ok(Action::await_change())
+}

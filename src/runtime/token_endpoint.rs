@@ -1,0 +1,459 @@
+//! Serves the token endpoint: client authentication, code, refresh and client-credentials grants.
+//!
+//! ```text
+//!  code ──redeem once──▶ grant ──▶ access + ID + refresh token
+//!                          ▲            │ refresh (rotates; a replay revokes the grant)
+//!                          └────────────┘
+//! ```
+
+use std::sync::Arc;
+
+use axum::extract::rejection::FormRejection;
+use axum::extract::{Form, Path, State};
+use axum::http::{HeaderMap, header};
+use axum::response::{IntoResponse, Response};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+
+use super::model::ClientSpec;
+use super::oidc::{self, OAuthError, OIDC_SCOPES};
+use super::store::{self, GrantRecord, Redemption};
+use super::{AppState, Tenant, crypto, tokens};
+
+/// Decodes a `client_secret_basic` credential component (form-urlencoded per RFC 6749 §2.3.1).
+fn decode_basic_component(component: &str) -> String {
+    let spaced = component.replace('+', " ");
+    percent_encoding::percent_decode_str(&spaced)
+        .decode_utf8_lossy()
+        .into_owned()
+}
+
+/// Parses an `Authorization: Basic` header into client ID and secret.
+pub fn parse_basic_credentials(value: &str) -> Option<(String, String)> {
+    let encoded = value
+        .strip_prefix("Basic ")
+        .or_else(|| value.strip_prefix("basic "))?;
+    let decoded = STANDARD.decode(encoded.trim()).ok()?;
+    let decoded = String::from_utf8(decoded).ok()?;
+    let (id, secret) = decoded.split_once(':')?;
+    Some((decode_basic_component(id), decode_basic_component(secret)))
+}
+
+struct TokenRequest {
+    params: Vec<(String, String)>,
+}
+
+impl TokenRequest {
+    fn get(&self, name: &str) -> Option<&str> {
+        self.params
+            .iter()
+            .find(|(key, _)| key == name)
+            .map(|(_, value)| value.as_str())
+            .filter(|value| !value.is_empty())
+    }
+
+    fn duplicated(&self) -> Option<&str> {
+        self.params
+            .iter()
+            .enumerate()
+            .find_map(|(index, (key, _))| {
+                self.params[..index]
+                    .iter()
+                    .any(|(earlier, _)| earlier == key)
+                    .then_some(key.as_str())
+            })
+    }
+}
+
+struct AuthenticatedClient {
+    id: String,
+    spec: ClientSpec,
+}
+
+async fn authenticate_client(
+    state: &AppState,
+    tenant: &Tenant,
+    headers: &HeaderMap,
+    request: &TokenRequest,
+) -> Result<AuthenticatedClient, OAuthError> {
+    let basic = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .filter(|value| value.to_ascii_lowercase().starts_with("basic "));
+    let basic_used = basic.is_some();
+    let (client_id, secret) = match basic {
+        Some(value) => {
+            let (id, secret) = parse_basic_credentials(value).ok_or_else(|| {
+                OAuthError::invalid_client("the Basic authorization header is malformed", true)
+            })?;
+            if request.get("client_secret").is_some() {
+                return Err(OAuthError::bad_request(
+                    "invalid_request",
+                    "use exactly one client authentication method",
+                ));
+            }
+            if request
+                .get("client_id")
+                .is_some_and(|body_id| body_id != id)
+            {
+                return Err(OAuthError::bad_request(
+                    "invalid_request",
+                    "client_id in the body differs from the authenticated client",
+                ));
+            }
+            (id, Some(secret))
+        }
+        None => {
+            let id = request.get("client_id").ok_or_else(|| {
+                OAuthError::invalid_client("client authentication is required", false)
+            })?;
+            (
+                id.to_string(),
+                request.get("client_secret").map(str::to_string),
+            )
+        }
+    };
+    let Some(spec) = oidc::load_client(state, tenant, &client_id).await? else {
+        return Err(OAuthError::invalid_client("unknown client", basic_used));
+    };
+    match (spec.app_type.is_confidential(), secret) {
+        (true, None) => Err(OAuthError::invalid_client(
+            "this client must authenticate with its client secret",
+            basic_used,
+        )),
+        (true, Some(secret)) if !spec.secret_matches(&secret, jiff::Timestamp::now()) => Err(
+            OAuthError::invalid_client("client authentication failed", basic_used),
+        ),
+        (false, Some(_)) => Err(OAuthError::invalid_client(
+            "public clients have no client secret",
+            basic_used,
+        )),
+        _ => Ok(AuthenticatedClient {
+            id: client_id,
+            spec,
+        }),
+    }
+}
+
+/// `POST /{subdomain}/oauth2/v2.0/token`.
+pub async fn token(
+    State(state): State<Arc<AppState>>,
+    Path(subdomain): Path<String>,
+    headers: HeaderMap,
+    form: Result<Form<Vec<(String, String)>>, FormRejection>,
+) -> Response {
+    let Ok(Form(params)) = form else {
+        return OAuthError::bad_request(
+            "invalid_request",
+            "the body must be application/x-www-form-urlencoded",
+        )
+        .into_response();
+    };
+    let request = TokenRequest { params };
+    let grant_type = request.get("grant_type").unwrap_or_default().to_string();
+    let result = token_inner(&state, &subdomain, &headers, &request, &grant_type).await;
+    let outcome = match &result {
+        Ok(_) => "issued",
+        Err(error) => error.code(),
+    };
+    state.metrics.count_token(&grant_type, outcome);
+    match result {
+        Ok(response) => response,
+        Err(error) => {
+            tracing::info!(grant_type = %grant_type, error = error.code(), reason = %error.description(), "token request refused");
+            error.into_response()
+        }
+    }
+}
+
+async fn token_inner(
+    state: &AppState,
+    subdomain: &str,
+    headers: &HeaderMap,
+    request: &TokenRequest,
+    grant_type: &str,
+) -> Result<Response, OAuthError> {
+    let Some(tenant) = oidc::known_tenant(state, subdomain).await? else {
+        return Err(OAuthError::unknown_tenant());
+    };
+    if let Some(name) = request.duplicated() {
+        return Err(OAuthError::bad_request(
+            "invalid_request",
+            format!("the parameter {name} is repeated"),
+        ));
+    }
+    let client = authenticate_client(state, &tenant, headers, request).await?;
+    match grant_type {
+        "client_credentials" => client_credentials(state, &tenant, &client, request).await,
+        "authorization_code" => authorization_code(state, &tenant, &client, request).await,
+        "refresh_token" => refresh_token(state, &tenant, &client, request).await,
+        "" => Err(OAuthError::bad_request(
+            "invalid_request",
+            "grant_type is missing",
+        )),
+        _ => Err(OAuthError::bad_request(
+            "unsupported_grant_type",
+            format!("grant_type {grant_type} is not supported"),
+        )),
+    }
+}
+
+async fn client_credentials(
+    state: &AppState,
+    tenant: &Tenant,
+    client: &AuthenticatedClient,
+    request: &TokenRequest,
+) -> Result<Response, OAuthError> {
+    if !client.spec.app_type.is_confidential() {
+        return Err(OAuthError::bad_request(
+            "unauthorized_client",
+            "public clients cannot use client credentials",
+        ));
+    }
+    let scope = request.get("scope").unwrap_or_default();
+    let scopes: Vec<&str> = scope.split_whitespace().collect();
+    if scopes.len() != 1 || !scopes[0].ends_with("/.default") {
+        return Err(OAuthError::bad_request(
+            "invalid_scope",
+            "client credentials need exactly one scope of the form api://<app>/.default",
+        ));
+    }
+    let access = oidc::resolve_access(state, tenant, &client.id, &client.spec, &scopes)
+        .await?
+        .ok_or_else(|| OAuthError::bad_request("invalid_scope", "an API scope is required"))?;
+    let now = store::now();
+    let lifetime = client.spec.access_token_lifetime_seconds();
+    let issuer = state.issuer(&tenant.subdomain);
+    let claims = tokens::access_token_claims(&tokens::AccessTokenInput {
+        issuer: &issuer,
+        tenant_id: &tenant.id,
+        client_id: &client.id,
+        audience: &access.resource_client_id,
+        user_id: None,
+        permissions: &access.scopes,
+        auth_time: None,
+        grant_id: None,
+        lifetime_seconds: lifetime,
+        now,
+    });
+    let access_token = state
+        .keyring
+        .sign(&state.store, &tenant.id, &claims, "at+jwt")
+        .await?;
+    Ok(oidc::json_no_store(&serde_json::json!({
+        "access_token": access_token,
+        "token_type": "Bearer",
+        "expires_in": lifetime,
+        "scope": scope,
+    })))
+}
+
+async fn authorization_code(
+    state: &AppState,
+    tenant: &Tenant,
+    client: &AuthenticatedClient,
+    request: &TokenRequest,
+) -> Result<Response, OAuthError> {
+    if client.spec.app_type == crate::api::AppType::Daemon {
+        return Err(OAuthError::bad_request(
+            "unauthorized_client",
+            "daemon apps use client credentials only",
+        ));
+    }
+    let code = request
+        .get("code")
+        .ok_or_else(|| OAuthError::bad_request("invalid_request", "code is missing"))?;
+    let invalid_grant = |reason: &str| OAuthError::bad_request("invalid_grant", reason);
+    let record = match state.store.redeem_code(&crypto::token_digest(code)).await? {
+        Redemption::Unknown => return Err(invalid_grant("the authorization code is not valid")),
+        Redemption::Replayed(record) => {
+            // RFC 6749 §4.1.2: a reused code revokes what was issued from it.
+            state.store.revoke_grant(&record.grant_id).await?;
+            tracing::warn!(tenant = %tenant.subdomain, client_id = %client.id, "authorization code reuse: grant revoked");
+            return Err(invalid_grant(
+                "the authorization code was already used; tokens issued from it are revoked",
+            ));
+        }
+        Redemption::Redeemed(record) => record,
+    };
+    let grant = state
+        .store
+        .grant(&record.grant_id)
+        .await?
+        .ok_or_else(|| invalid_grant("the authorization code is not valid"))?;
+    if grant.client_id != client.id || grant.tenant_id != tenant.id {
+        return Err(invalid_grant(
+            "the authorization code was issued to another client",
+        ));
+    }
+    if grant.revoked_at.is_some() {
+        return Err(invalid_grant("the authorization has been revoked"));
+    }
+    if record.expires_at <= store::now() {
+        return Err(invalid_grant("the authorization code has expired"));
+    }
+    if request.get("redirect_uri") != Some(record.redirect_uri.as_str()) {
+        return Err(invalid_grant(
+            "redirect_uri does not match the one of the authorization request",
+        ));
+    }
+    match (&record.code_challenge, request.get("code_verifier")) {
+        (Some(challenge), Some(verifier)) if crypto::pkce_s256_matches(verifier, challenge) => {}
+        (Some(_), Some(_)) => {
+            return Err(invalid_grant(
+                "the code_verifier does not match the code_challenge",
+            ));
+        }
+        (Some(_), None) => return Err(invalid_grant("code_verifier is required")),
+        (None, Some(_)) => {
+            return Err(invalid_grant(
+                "code_verifier was sent but the authorization request had no code_challenge",
+            ));
+        }
+        (None, None) => {}
+    }
+    issue_user_tokens(state, tenant, client, &grant, record.nonce.as_deref()).await
+}
+
+async fn refresh_token(
+    state: &AppState,
+    tenant: &Tenant,
+    client: &AuthenticatedClient,
+    request: &TokenRequest,
+) -> Result<Response, OAuthError> {
+    let presented = request
+        .get("refresh_token")
+        .ok_or_else(|| OAuthError::bad_request("invalid_request", "refresh_token is missing"))?;
+    let invalid_grant = |reason: &str| OAuthError::bad_request("invalid_grant", reason);
+    let record = match state
+        .store
+        .redeem_refresh_token(&crypto::token_digest(presented))
+        .await?
+    {
+        Redemption::Unknown => return Err(invalid_grant("the refresh token is not valid")),
+        Redemption::Replayed(record) => {
+            state.store.revoke_grant(&record.grant_id).await?;
+            tracing::warn!(tenant = %tenant.subdomain, client_id = %client.id, "refresh token reuse: token family revoked");
+            return Err(invalid_grant(
+                "the refresh token was already used; its token family is revoked",
+            ));
+        }
+        Redemption::Redeemed(record) => record,
+    };
+    let grant = state
+        .store
+        .grant(&record.grant_id)
+        .await?
+        .ok_or_else(|| invalid_grant("the refresh token is not valid"))?;
+    if grant.client_id != client.id || grant.tenant_id != tenant.id {
+        return Err(invalid_grant(
+            "the refresh token was issued to another client",
+        ));
+    }
+    if grant.revoked_at.is_some() {
+        return Err(invalid_grant("the refresh token has been revoked"));
+    }
+    if record.expires_at <= store::now() {
+        return Err(invalid_grant("the refresh token has expired"));
+    }
+    issue_user_tokens(state, tenant, client, &grant, None).await
+}
+
+async fn issue_user_tokens(
+    state: &AppState,
+    tenant: &Tenant,
+    client: &AuthenticatedClient,
+    grant: &GrantRecord,
+    nonce: Option<&str>,
+) -> Result<Response, OAuthError> {
+    let scopes: Vec<&str> = grant.scope.split_whitespace().collect();
+    let access = oidc::resolve_access(state, tenant, &client.id, &client.spec, &scopes).await?;
+    let user = state
+        .store
+        .user(&tenant.id, &grant.user_id)
+        .await?
+        .ok_or_else(|| OAuthError::bad_request("invalid_grant", "the user no longer exists"))?;
+    let now = store::now();
+    let issuer = state.issuer(&tenant.subdomain);
+    let lifetime = client.spec.access_token_lifetime_seconds();
+    let oidc_scopes: Vec<String> = scopes
+        .iter()
+        .filter(|scope| OIDC_SCOPES.contains(scope) && **scope != "offline_access")
+        .map(|scope| scope.to_string())
+        .collect();
+    let (audience, permissions) = match &access {
+        Some(access) => (access.resource_client_id.clone(), access.scopes.clone()),
+        None => (client.id.clone(), oidc_scopes),
+    };
+    let access_claims = tokens::access_token_claims(&tokens::AccessTokenInput {
+        issuer: &issuer,
+        tenant_id: &tenant.id,
+        client_id: &client.id,
+        audience: &audience,
+        user_id: Some(&user.id),
+        permissions: &permissions,
+        auth_time: Some(grant.auth_time),
+        grant_id: Some(&grant.id),
+        lifetime_seconds: lifetime,
+        now,
+    });
+    let access_token = state
+        .keyring
+        .sign(&state.store, &tenant.id, &access_claims, "at+jwt")
+        .await?;
+    let mut body = serde_json::json!({
+        "access_token": access_token,
+        "token_type": "Bearer",
+        "expires_in": lifetime,
+        "scope": grant.scope,
+    });
+    if scopes.contains(&"openid") {
+        let id_claims = tokens::id_token_claims(&tokens::IdTokenInput {
+            issuer: &issuer,
+            tenant_id: &tenant.id,
+            client_id: &client.id,
+            user_id: &user.id,
+            email: &user.email,
+            display_name: user.display_name.as_deref(),
+            scopes: &scopes,
+            nonce,
+            auth_time: grant.auth_time,
+            session_id: grant.session_id.as_deref(),
+            now,
+        });
+        body["id_token"] = serde_json::Value::String(
+            state
+                .keyring
+                .sign(&state.store, &tenant.id, &id_claims, "JWT")
+                .await?,
+        );
+    }
+    if scopes.contains(&"offline_access") {
+        let refresh = crypto::random_token(32);
+        state
+            .store
+            .create_refresh_token(
+                &grant.id,
+                &crypto::token_digest(&refresh),
+                now + tokens::REFRESH_TOKEN_LIFETIME_SECONDS,
+            )
+            .await?;
+        body["refresh_token"] = serde_json::Value::String(refresh);
+    }
+    Ok(oidc::json_no_store(&body))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn basic_credentials_are_form_decoded() {
+        let header = format!("Basic {}", STANDARD.encode("my%20client:s3cr%3At"));
+        assert_eq!(
+            parse_basic_credentials(&header),
+            Some(("my client".into(), "s3cr:t".into()))
+        );
+        assert_eq!(parse_basic_credentials("Bearer x"), None);
+    }
+}

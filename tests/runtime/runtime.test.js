@@ -1,0 +1,723 @@
+// End-to-end tests of the identity runtime: a real process, a certified relying-party library
+// (openid-client) and a real browser (Debian's Chromium driven by playwright-core).
+//
+// Runs against SQLite by default, or against CIAM_TEST_DATABASE_URL (PostgreSQL).
+import assert from 'node:assert/strict';
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import { after, before, describe, test } from 'node:test';
+
+import * as jose from 'jose';
+import * as client from 'openid-client';
+
+import { launchBrowser, startCallbackServer } from './lib/browser.js';
+import { startRuntime, waitFor } from './lib/runtime.js';
+
+const SUBDOMAIN = 'contoso';
+const API_URI = 'api://contoso-orders';
+const PASSWORD = 'Corr3ct-Horse-Battery';
+
+const randomSecret = () => randomBytes(32).toString('base64url');
+const sha256Hex = (value) => `sha256:${createHash('sha256').update(value).digest('hex')}`;
+const decodeJwt = (token) => jose.decodeJwt(token);
+const jwtHeader = (token) => jose.decodeProtectedHeader(token);
+
+/** Runs `action` and returns the OAuth error code it fails with. */
+async function oauthError(action) {
+  try {
+    await action();
+  } catch (error) {
+    if (error instanceof client.ResponseBodyError) return error.error;
+    if (error instanceof client.AuthorizationResponseError) return error.error;
+    if (error instanceof client.WWWAuthenticateChallengeError) {
+      const fromHeader = error.cause?.[0]?.parameters?.error;
+      if (fromHeader) return fromHeader;
+      return (await error.response.json()).error;
+    }
+    throw error;
+  }
+  assert.fail('expected an OAuth error, but the call succeeded');
+}
+
+describe(`identity runtime (${process.env.CIAM_TEST_DATABASE_URL ? 'PostgreSQL' : 'SQLite'})`, () => {
+  let runtime;
+  let browser;
+  let callback;
+  let issuer;
+  let tenantId;
+  let ssoContext;
+  const ids = {
+    api: randomUUID(),
+    daemon: randomUUID(),
+    web: randomUUID(),
+    spa: randomUUID(),
+    shortLived: randomUUID(),
+  };
+  const secrets = {
+    api: randomSecret(),
+    daemon: randomSecret(),
+    daemonPrevious: randomSecret(),
+    daemonExpired: randomSecret(),
+    web: randomSecret(),
+  };
+  const email = `ann.${Date.now()}@example.com`;
+  const configs = {};
+  const redirect = {};
+
+  const insecure = { execute: [client.allowInsecureRequests] };
+  const discover = (clientId, auth) => client.discovery(new URL(issuer), clientId, undefined, auth, insecure);
+
+  /**
+   * Sends the browser through the authorization endpoint. When `credentials` are given, the
+   * sign-in (or sign-up) form is filled in; returns the callback URL and the PKCE/state/nonce.
+   */
+  async function authorize(page, config, { redirectUri, scope, extra = {}, credentials, signUp = false }) {
+    const verifier = client.randomPKCECodeVerifier();
+    const state = client.randomState();
+    const nonce = client.randomNonce();
+    const url = client.buildAuthorizationUrl(config, {
+      redirect_uri: redirectUri,
+      scope,
+      code_challenge: await client.calculatePKCECodeChallenge(verifier),
+      code_challenge_method: 'S256',
+      state,
+      nonce,
+      ...extra,
+    });
+    const arrived = page.waitForURL((current) => current.href.startsWith(redirectUri), { timeout: 60_000 });
+    await page.goto(url.href);
+    if (credentials) {
+      await page.waitForURL(/\/signin\?request=/);
+      if (signUp) {
+        await page.getByRole('link', { name: 'Create one' }).click();
+        await page.waitForURL(/\/signup\?request=/);
+        await page.getByLabel('Email address').fill(credentials.email);
+        await page.getByLabel('Display name (optional)').fill('Ann Example');
+        await page.getByLabel('Password', { exact: true }).fill(credentials.password);
+        await page.getByRole('button', { name: 'Create account' }).click();
+      } else {
+        await page.getByLabel('Email address').fill(credentials.email);
+        await page.getByLabel('Password', { exact: true }).fill(credentials.password);
+        await page.getByRole('button', { name: 'Sign in' }).click();
+      }
+    }
+    await arrived;
+    return { callbackUrl: new URL(page.url()), verifier, state, nonce };
+  }
+
+  /** Completes a code flow in the signed-in SSO browser context and redeems the code. */
+  async function userTokens(config, redirectUri, scope = `openid profile email offline_access ${API_URI}/orders.read`) {
+    const page = await ssoContext.newPage();
+    try {
+      const flow = await authorize(page, config, { redirectUri, scope });
+      const tokens = await client.authorizationCodeGrant(config, flow.callbackUrl, {
+        pkceCodeVerifier: flow.verifier,
+        expectedState: flow.state,
+        expectedNonce: flow.nonce,
+        idTokenExpected: true,
+      });
+      return { tokens, flow };
+    } finally {
+      await page.close();
+    }
+  }
+
+  before(async () => {
+    runtime = await startRuntime();
+    callback = await startCallbackServer();
+    browser = await launchBrowser();
+    redirect.web = `${callback.baseUrl}/web/callback`;
+    redirect.spa = `${callback.baseUrl}/spa/callback`;
+    redirect.short = `${callback.baseUrl}/short/callback`;
+    redirect.signedOut = `${callback.baseUrl}/signed-out`;
+
+    const tenant = await runtime.admin('PUT', `/admin/v1/tenants/${SUBDOMAIN}`, {
+      displayName: 'Contoso',
+      countryCode: 'US',
+      defaultLocale: 'en',
+      passwordPolicy: { minLength: 10, requiredCharacterClasses: 3 },
+      lockout: { threshold: 5, durationSeconds: 60 },
+    });
+    assert.equal(tenant.status, 201, JSON.stringify(tenant.body));
+    tenantId = tenant.body.tenantId;
+    issuer = tenant.body.issuer;
+    assert.equal(issuer, `${runtime.publicUrl}/${SUBDOMAIN}/v2.0`);
+
+    const clients = {
+      [ids.api]: {
+        displayName: 'Orders API',
+        type: 'web',
+        exposedApi: { identifierUri: API_URI, scopes: [{ value: 'orders.read' }, { value: 'orders.write' }] },
+        clientSecrets: [{ hash: sha256Hex(secrets.api) }],
+      },
+      [ids.daemon]: {
+        displayName: 'Nightly job',
+        type: 'daemon',
+        apiPermissions: [{ resourceAppId: ids.api, scopes: ['orders.read'] }],
+        clientSecrets: [
+          { hash: sha256Hex(secrets.daemon) },
+          { hash: sha256Hex(secrets.daemonPrevious), expiresAt: new Date(Date.now() + 3_600_000).toISOString() },
+        ],
+      },
+      [ids.web]: {
+        displayName: 'Contoso Web',
+        type: 'web',
+        redirectUris: [redirect.web],
+        postLogoutRedirectUris: [redirect.signedOut],
+        apiPermissions: [{ resourceAppId: ids.api, scopes: ['orders.read'] }],
+        clientSecrets: [{ value: secrets.web }],
+      },
+      [ids.spa]: {
+        displayName: 'Contoso SPA',
+        type: 'spa',
+        redirectUris: [redirect.spa],
+        postLogoutRedirectUris: [redirect.signedOut],
+        apiPermissions: [{ resourceAppId: ids.api, scopes: ['orders.read'] }],
+      },
+      [ids.shortLived]: {
+        displayName: 'Short-lived tokens',
+        type: 'spa',
+        redirectUris: [redirect.short],
+        accessTokenLifetime: '2s',
+      },
+    };
+    for (const [clientId, spec] of Object.entries(clients)) {
+      const response = await runtime.admin('PUT', `/admin/v1/tenants/${SUBDOMAIN}/clients/${clientId}`, spec);
+      assert.equal(response.status, 201, JSON.stringify(response.body));
+    }
+    configs.daemon = await discover(ids.daemon, client.ClientSecretBasic(secrets.daemon));
+    configs.daemonPost = await discover(ids.daemon, client.ClientSecretPost(secrets.daemon));
+    configs.web = await discover(ids.web, client.ClientSecretBasic(secrets.web));
+    configs.spa = await discover(ids.spa, client.None());
+    configs.shortLived = await discover(ids.shortLived, client.None());
+    ssoContext = await browser.newContext();
+  });
+
+  after(async () => {
+    await ssoContext?.close();
+    await browser?.close();
+    await callback?.close();
+    await runtime?.stop();
+  });
+
+  test('discovery describes the tenant with Entra-shaped endpoints', async () => {
+    const metadata = configs.spa.serverMetadata();
+    const base = `${runtime.publicUrl}/${SUBDOMAIN}`;
+    assert.equal(metadata.issuer, issuer);
+    assert.equal(metadata.authorization_endpoint, `${base}/oauth2/v2.0/authorize`);
+    assert.equal(metadata.token_endpoint, `${base}/oauth2/v2.0/token`);
+    assert.equal(metadata.end_session_endpoint, `${base}/oauth2/v2.0/logout`);
+    assert.equal(metadata.jwks_uri, `${base}/discovery/v2.0/keys`);
+    assert.equal(metadata.userinfo_endpoint, `${base}/openid/v2.0/userinfo`);
+    assert.deepEqual(metadata.code_challenge_methods_supported, ['S256']);
+    const jwks = await (await fetch(metadata.jwks_uri)).json();
+    assert.equal(jwks.keys.length, 2, 'current and next key are published');
+    assert.ok(jwks.keys.every((key) => key.kty === 'EC' && key.alg === 'ES256' && !('d' in key)));
+  });
+
+  test('client credentials with client_secret_basic and client_secret_post', async () => {
+    for (const config of [configs.daemon, configs.daemonPost]) {
+      const tokens = await client.clientCredentialsGrant(config, { scope: `${API_URI}/.default` });
+      assert.equal(tokens.token_type.toLowerCase(), 'bearer');
+      const jwks = jose.createRemoteJWKSet(new URL(config.serverMetadata().jwks_uri));
+      const { payload, protectedHeader } = await jose.jwtVerify(tokens.access_token, jwks, {
+        issuer,
+        audience: ids.api,
+      });
+      assert.equal(protectedHeader.alg, 'ES256');
+      assert.equal(payload.sub, ids.daemon);
+      assert.equal(payload.oid, ids.daemon);
+      assert.equal(payload.azp, ids.daemon);
+      assert.equal(payload.tid, tenantId);
+      assert.equal(payload.ver, '2.0');
+      assert.deepEqual(payload.roles, ['orders.read']);
+      assert.ok(payload.nbf <= payload.iat && payload.exp > payload.iat);
+    }
+  });
+
+  test('the previous client secret works during the rotation overlap, an expired one does not', async () => {
+    const previous = await discover(ids.daemon, client.ClientSecretBasic(secrets.daemonPrevious));
+    await client.clientCredentialsGrant(previous, { scope: `${API_URI}/.default` });
+    const spec = (await runtime.admin('GET', `/admin/v1/tenants/${SUBDOMAIN}/clients/${ids.daemon}`)).body.spec;
+    spec.clientSecrets[1].expiresAt = new Date(Date.now() - 1000).toISOString();
+    assert.equal((await runtime.admin('PUT', `/admin/v1/tenants/${SUBDOMAIN}/clients/${ids.daemon}`, spec)).status, 200);
+    assert.equal(await oauthError(() => client.clientCredentialsGrant(previous, { scope: `${API_URI}/.default` })), 'invalid_client');
+    await client.clientCredentialsGrant(configs.daemon, { scope: `${API_URI}/.default` });
+  });
+
+  test('sign-up and authorization code with PKCE in Chromium (public SPA client)', async () => {
+    const page = await ssoContext.newPage();
+    const scope = `openid profile email offline_access ${API_URI}/orders.read`;
+    const flow = await authorize(page, configs.spa, {
+      redirectUri: redirect.spa,
+      scope,
+      credentials: { email, password: PASSWORD },
+      signUp: true,
+    });
+    await page.close();
+    const tokens = await client.authorizationCodeGrant(configs.spa, flow.callbackUrl, {
+      pkceCodeVerifier: flow.verifier,
+      expectedState: flow.state,
+      expectedNonce: flow.nonce,
+      idTokenExpected: true,
+    });
+    const claims = tokens.claims();
+    assert.equal(claims.iss, issuer);
+    assert.equal(claims.aud, ids.spa);
+    assert.equal(claims.tid, tenantId);
+    assert.equal(claims.ver, '2.0');
+    assert.equal(claims.nonce, flow.nonce);
+    assert.equal(claims.email, email);
+    assert.equal(claims.name, 'Ann Example');
+    assert.equal(claims.oid, claims.sub);
+    assert.ok(tokens.refresh_token, 'offline_access yields a refresh token');
+    const access = decodeJwt(tokens.access_token);
+    assert.equal(access.aud, ids.api);
+    assert.equal(access.scp, 'orders.read');
+    assert.equal(access.sub, claims.sub);
+    assert.equal(access.azp, ids.spa);
+
+    const userinfo = await client.fetchUserInfo(configs.spa, tokens.access_token, claims.sub);
+    assert.equal(userinfo.email, email);
+    assert.equal(userinfo.name, 'Ann Example');
+
+    const refreshed = await client.refreshTokenGrant(configs.spa, tokens.refresh_token);
+    assert.notEqual(refreshed.refresh_token, tokens.refresh_token, 'refresh tokens rotate');
+    assert.equal(refreshed.claims().sub, claims.sub);
+    const refreshedUserinfo = await client.fetchUserInfo(configs.spa, refreshed.access_token, claims.sub);
+    assert.equal(refreshedUserinfo.sub, claims.sub);
+  });
+
+  test('sign-in with prompt=login, login_hint and ui_locales (confidential web client)', async () => {
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    const verifier = client.randomPKCECodeVerifier();
+    const state = client.randomState();
+    const url = client.buildAuthorizationUrl(configs.web, {
+      redirect_uri: redirect.web,
+      scope: 'openid email',
+      code_challenge: await client.calculatePKCECodeChallenge(verifier),
+      code_challenge_method: 'S256',
+      state,
+      prompt: 'login',
+      login_hint: email,
+      ui_locales: 'fr-CA en',
+    });
+    await page.goto(url.href);
+    await page.waitForURL(/\/signin\?request=/);
+    assert.equal(await page.getByLabel('Email address').inputValue(), email, 'login_hint prefills the email');
+    assert.equal(await page.locator('html').getAttribute('lang'), 'en');
+    await page.getByLabel('Password', { exact: true }).fill('wrong-password-1A');
+    const refused = page.waitForResponse((response) => response.request().method() === 'POST');
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    assert.equal((await refused).status(), 400);
+    await page.getByRole('alert').waitFor();
+    assert.match(await page.getByRole('alert').innerText(), /incorrect/);
+    const arrived = page.waitForURL((current) => current.href.startsWith(redirect.web));
+    await page.getByLabel('Password', { exact: true }).fill(PASSWORD);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await arrived;
+    const tokens = await client.authorizationCodeGrant(configs.web, new URL(page.url()), {
+      pkceCodeVerifier: verifier,
+      expectedState: state,
+      idTokenExpected: true,
+    });
+    assert.equal(tokens.claims().email, email);
+    assert.equal(tokens.claims().aud, ids.web);
+    await context.close();
+  });
+
+  test('an existing session signs the user in without a form (single sign-on)', async () => {
+    const { tokens } = await userTokens(configs.web, redirect.web, 'openid email');
+    assert.equal(tokens.claims().email, email);
+  });
+
+  test('RP-initiated logout validates post_logout_redirect_uri and ends the session', async () => {
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    const flow = await authorize(page, configs.web, {
+      redirectUri: redirect.web,
+      scope: 'openid',
+      credentials: { email, password: PASSWORD },
+    });
+    const tokens = await client.authorizationCodeGrant(configs.web, flow.callbackUrl, {
+      pkceCodeVerifier: flow.verifier,
+      expectedState: flow.state,
+      expectedNonce: flow.nonce,
+    });
+
+    const unregistered = client.buildEndSessionUrl(configs.web, {
+      id_token_hint: tokens.id_token,
+      post_logout_redirect_uri: `${callback.baseUrl}/elsewhere`,
+    });
+    const refused = await page.goto(unregistered.href);
+    assert.equal(refused.status(), 400);
+    assert.equal(await page.locator('[data-error]').getAttribute('data-error'), 'invalid_request');
+
+    const logoutState = client.randomState();
+    const logoutUrl = client.buildEndSessionUrl(configs.web, {
+      id_token_hint: tokens.id_token,
+      post_logout_redirect_uri: redirect.signedOut,
+      state: logoutState,
+    });
+    await page.goto(logoutUrl.href);
+    await page.waitForURL((current) => current.href.startsWith(redirect.signedOut));
+    assert.equal(new URL(page.url()).searchParams.get('state'), logoutState);
+
+    // The session is gone: authorizing again shows the sign-in form.
+    await page.goto(
+      client.buildAuthorizationUrl(configs.web, {
+        redirect_uri: redirect.web,
+        scope: 'openid',
+        code_challenge: await client.calculatePKCECodeChallenge(client.randomPKCECodeVerifier()),
+        code_challenge_method: 'S256',
+      }).href,
+    );
+    await page.waitForURL(/\/signin\?request=/);
+    await context.close();
+  });
+
+  test('prompt=none without a session is login_required', async () => {
+    const url = client.buildAuthorizationUrl(configs.web, { redirect_uri: redirect.web, scope: 'openid', prompt: 'none', state: 's1' });
+    const response = await fetch(url, { redirect: 'manual' });
+    const location = new URL(response.headers.get('location'));
+    assert.equal(location.searchParams.get('error'), 'login_required');
+    assert.equal(location.searchParams.get('state'), 's1');
+  });
+
+  test('a sign-in form posted without the browser\'s CSRF cookie is refused', async () => {
+    const url = client.buildAuthorizationUrl(configs.web, { redirect_uri: redirect.web, scope: 'openid' });
+    const started = await fetch(url, { redirect: 'manual' });
+    const signIn = new URL(started.headers.get('location'));
+    assert.match(signIn.pathname, /\/signin$/);
+    const form = new URLSearchParams({
+      request: signIn.searchParams.get('request'),
+      csrf_token: 'forged',
+      email,
+      password: PASSWORD,
+    });
+    const response = await fetch(new URL('signin', signIn), { method: 'POST', body: form, redirect: 'manual' });
+    assert.equal(response.status, 403);
+    assert.match(await response.text(), /data-error="invalid_request"/);
+  });
+
+  test('repeated wrong passwords lock the account (tenant lockout policy)', async () => {
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    const bob = `bob.${Date.now()}@example.com`;
+    await authorize(page, configs.web, {
+      redirectUri: redirect.web,
+      scope: 'openid',
+      credentials: { email: bob, password: PASSWORD },
+      signUp: true,
+    });
+    const url = client.buildAuthorizationUrl(configs.web, {
+      redirect_uri: redirect.web,
+      scope: 'openid',
+      prompt: 'login',
+      login_hint: bob,
+    });
+    await page.goto(url.href);
+    const submit = async (password) => {
+      await page.getByLabel('Password', { exact: true }).fill(password);
+      const answered = page.waitForResponse((response) => response.request().method() === 'POST');
+      await page.getByRole('button', { name: 'Sign in' }).click();
+      assert.equal((await answered).status(), 400);
+      await page.waitForLoadState('domcontentloaded');
+    };
+    for (let attempt = 0; attempt < 5; attempt += 1) await submit(`Wrong-password-${attempt}`);
+    await submit(PASSWORD);
+    assert.match(await page.getByRole('alert').innerText(), /locked/);
+    assert.match(page.url(), /\/signin/);
+    await context.close();
+  });
+
+  test('wrong client secret is invalid_client', async () => {
+    const wrong = await discover(ids.daemon, client.ClientSecretBasic(randomSecret()));
+    assert.equal(await oauthError(() => client.clientCredentialsGrant(wrong, { scope: `${API_URI}/.default` })), 'invalid_client');
+    const wrongPost = await discover(ids.daemon, client.ClientSecretPost(randomSecret()));
+    assert.equal(await oauthError(() => client.clientCredentialsGrant(wrongPost, { scope: `${API_URI}/.default` })), 'invalid_client');
+  });
+
+  test('unknown client is invalid_client', async () => {
+    const unknown = await discover(randomUUID(), client.ClientSecretBasic(randomSecret()));
+    assert.equal(await oauthError(() => client.clientCredentialsGrant(unknown, { scope: `${API_URI}/.default` })), 'invalid_client');
+  });
+
+  test('client credentials for an API without permission is invalid_scope', async () => {
+    const web = await discover(ids.web, client.ClientSecretPost(secrets.web));
+    assert.equal(await oauthError(() => client.clientCredentialsGrant(configs.daemon, { scope: 'api://unknown/.default' })), 'invalid_scope');
+    // The web app has a delegated permission on the API: as an app it still gets no roles it was not given.
+    const tokens = await client.clientCredentialsGrant(web, { scope: `${API_URI}/.default` });
+    assert.deepEqual(decodeJwt(tokens.access_token).roles, ['orders.read']);
+    const spaAsApp = await discover(ids.spa, client.None());
+    assert.equal(await oauthError(() => client.clientCredentialsGrant(spaAsApp, { scope: `${API_URI}/.default` })), 'unauthorized_client');
+  });
+
+  test('an unregistered redirect URI is refused without redirecting (also with a trailing slash)', async () => {
+    for (const redirectUri of [`${callback.baseUrl}/not-registered`, `${redirect.spa}/`]) {
+      const url = client.buildAuthorizationUrl(configs.spa, {
+        redirect_uri: redirectUri,
+        scope: 'openid',
+        code_challenge: await client.calculatePKCECodeChallenge(client.randomPKCECodeVerifier()),
+        code_challenge_method: 'S256',
+      });
+      const response = await fetch(url, { redirect: 'manual' });
+      assert.equal(response.status, 400, redirectUri);
+      assert.equal(response.headers.get('location'), null);
+      assert.match(await response.text(), /data-error="invalid_request"/);
+    }
+  });
+
+  test('a public client without PKCE gets invalid_request', async () => {
+    const url = client.buildAuthorizationUrl(configs.spa, { redirect_uri: redirect.spa, scope: 'openid', state: 'xyz' });
+    const response = await fetch(url, { redirect: 'manual' });
+    assert.equal(response.status, 303);
+    const location = new URL(response.headers.get('location'));
+    assert.equal(`${location.origin}${location.pathname}`, redirect.spa);
+    assert.equal(location.searchParams.get('error'), 'invalid_request');
+    assert.equal(location.searchParams.get('state'), 'xyz');
+    assert.equal(location.searchParams.get('iss'), issuer);
+  });
+
+  test('a wrong code_verifier is invalid_grant', async () => {
+    const page = await ssoContext.newPage();
+    const flow = await authorize(page, configs.spa, { redirectUri: redirect.spa, scope: 'openid' });
+    await page.close();
+    const code = await oauthError(() =>
+      client.authorizationCodeGrant(configs.spa, flow.callbackUrl, {
+        pkceCodeVerifier: client.randomPKCECodeVerifier(),
+        expectedState: flow.state,
+        expectedNonce: flow.nonce,
+      }),
+    );
+    assert.equal(code, 'invalid_grant');
+  });
+
+  test('a reused code is invalid_grant and revokes the tokens issued from it', async () => {
+    const { tokens, flow } = await userTokens(configs.spa, redirect.spa);
+    const reuse = await oauthError(() =>
+      client.authorizationCodeGrant(configs.spa, flow.callbackUrl, {
+        pkceCodeVerifier: flow.verifier,
+        expectedState: flow.state,
+        expectedNonce: flow.nonce,
+      }),
+    );
+    assert.equal(reuse, 'invalid_grant');
+    assert.equal(await oauthError(() => client.refreshTokenGrant(configs.spa, tokens.refresh_token)), 'invalid_grant');
+    assert.equal(
+      await oauthError(() => client.fetchUserInfo(configs.spa, tokens.access_token, tokens.claims().sub)),
+      'invalid_token',
+    );
+  });
+
+  test('a reused refresh token is invalid_grant and revokes the whole token family', async () => {
+    const { tokens } = await userTokens(configs.spa, redirect.spa);
+    const second = await client.refreshTokenGrant(configs.spa, tokens.refresh_token);
+    assert.equal(await oauthError(() => client.refreshTokenGrant(configs.spa, tokens.refresh_token)), 'invalid_grant');
+    assert.equal(await oauthError(() => client.refreshTokenGrant(configs.spa, second.refresh_token)), 'invalid_grant');
+    assert.equal(
+      await oauthError(() => client.fetchUserInfo(configs.spa, second.access_token, tokens.claims().sub)),
+      'invalid_token',
+    );
+  });
+
+  test('an expired access token is invalid_token at userinfo', async () => {
+    const { tokens } = await userTokens(configs.shortLived, redirect.short, 'openid email');
+    const { exp } = decodeJwt(tokens.access_token);
+    await waitFor(() => Date.now() / 1000 > exp + 1, { what: 'the access token to expire', timeoutMs: 15_000 });
+    let challenge;
+    try {
+      await client.fetchUserInfo(configs.shortLived, tokens.access_token, tokens.claims().sub);
+    } catch (error) {
+      challenge = error;
+    }
+    assert.ok(challenge instanceof client.WWWAuthenticateChallengeError, String(challenge));
+    assert.equal(challenge.status, 401);
+    assert.equal(challenge.cause[0].parameters.error, 'invalid_token');
+    assert.match(challenge.cause[0].parameters.error_description, /expired/);
+  });
+
+  test('key rotation: the next key signs, the old key stays published, old tokens still validate', async () => {
+    const jwksUrl = new URL(configs.daemon.serverMetadata().jwks_uri);
+    const before = await client.clientCredentialsGrant(configs.daemon, { scope: `${API_URI}/.default` });
+    const { tokens: userBefore } = await userTokens(configs.spa, redirect.spa, 'openid email');
+    const oldKid = jwtHeader(before.access_token).kid;
+    const keysBefore = (await (await fetch(jwksUrl)).json()).keys.map((key) => key.kid);
+    const nextKid = keysBefore.find((kid) => kid !== oldKid);
+
+    const rotated = await runtime.admin('POST', `/admin/v1/tenants/${SUBDOMAIN}/signing-keys/rotate`);
+    assert.equal(rotated.status, 200);
+    const states = Object.fromEntries(rotated.body.items.map((key) => [key.kid, key.state]));
+    assert.equal(states[oldKid], 'retired');
+    assert.equal(states[nextKid], 'current', 'the published next key becomes current');
+
+    const jwks = await (await fetch(jwksUrl)).json();
+    assert.equal(jwks.keys.length, 3);
+    assert.ok(jwks.keys.some((key) => key.kid === oldKid), 'the old key stays in JWKS');
+    const keySet = jose.createLocalJWKSet(jwks);
+    await jose.jwtVerify(before.access_token, keySet, { issuer, audience: ids.api });
+
+    const after = await client.clientCredentialsGrant(configs.daemon, { scope: `${API_URI}/.default` });
+    assert.equal(jwtHeader(after.access_token).kid, nextKid);
+    await jose.jwtVerify(after.access_token, keySet, { issuer, audience: ids.api });
+    const userinfo = await client.fetchUserInfo(configs.spa, userBefore.access_token, userBefore.claims().sub);
+    assert.equal(userinfo.email, email);
+  });
+
+  test('an RS256 tenant publishes RSA keys and signs with them', async () => {
+    const created = await runtime.admin('PUT', '/admin/v1/tenants/fabrikam', {
+      displayName: 'Fabrikam',
+      countryCode: 'DE',
+      signingAlgorithm: 'RS256',
+    });
+    assert.equal(created.status, 201);
+    const apiId = randomUUID();
+    const daemonId = randomUUID();
+    const daemonSecret = randomSecret();
+    await runtime.admin('PUT', `/admin/v1/tenants/fabrikam/clients/${apiId}`, {
+      displayName: 'API',
+      type: 'web',
+      clientSecrets: [{ hash: sha256Hex(randomSecret()) }],
+      exposedApi: { scopes: [{ value: 'read' }] },
+    });
+    await runtime.admin('PUT', `/admin/v1/tenants/fabrikam/clients/${daemonId}`, {
+      displayName: 'Daemon',
+      type: 'daemon',
+      apiPermissions: [{ resourceAppId: apiId, scopes: ['read'] }],
+      clientSecrets: [{ hash: sha256Hex(daemonSecret) }],
+    });
+    const config = await client.discovery(new URL(created.body.issuer), daemonId, undefined, client.ClientSecretPost(daemonSecret), insecure);
+    const tokens = await client.clientCredentialsGrant(config, { scope: `api://${apiId}/.default` });
+    const jwks = jose.createRemoteJWKSet(new URL(config.serverMetadata().jwks_uri));
+    const { protectedHeader, payload } = await jose.jwtVerify(tokens.access_token, jwks, { issuer: created.body.issuer, audience: apiId });
+    assert.equal(protectedHeader.alg, 'RS256');
+    assert.deepEqual(payload.roles, ['read']);
+  });
+
+  describe('admin API', () => {
+    const endpoints = () => [
+      ['GET', '/admin/v1/tenants'],
+      ['GET', `/admin/v1/tenants/${SUBDOMAIN}`],
+      ['PUT', `/admin/v1/tenants/${SUBDOMAIN}`],
+      ['DELETE', `/admin/v1/tenants/${SUBDOMAIN}`],
+      ['GET', `/admin/v1/tenants/${SUBDOMAIN}/clients`],
+      ['GET', `/admin/v1/tenants/${SUBDOMAIN}/clients/${ids.web}`],
+      ['PUT', `/admin/v1/tenants/${SUBDOMAIN}/clients/${ids.web}`],
+      ['DELETE', `/admin/v1/tenants/${SUBDOMAIN}/clients/${ids.web}`],
+      ['GET', `/admin/v1/tenants/${SUBDOMAIN}/userflows`],
+      ['GET', `/admin/v1/tenants/${SUBDOMAIN}/userflows/sign-up-sign-in`],
+      ['PUT', `/admin/v1/tenants/${SUBDOMAIN}/userflows/sign-up-sign-in`],
+      ['DELETE', `/admin/v1/tenants/${SUBDOMAIN}/userflows/sign-up-sign-in`],
+      ['GET', `/admin/v1/tenants/${SUBDOMAIN}/branding`],
+      ['PUT', `/admin/v1/tenants/${SUBDOMAIN}/branding`],
+      ['DELETE', `/admin/v1/tenants/${SUBDOMAIN}/branding`],
+      ['GET', `/admin/v1/tenants/${SUBDOMAIN}/signing-keys`],
+      ['POST', `/admin/v1/tenants/${SUBDOMAIN}/signing-keys/rotate`],
+    ];
+    const putEndpoints = () => endpoints().filter(([method]) => method === 'PUT').map(([, apiPath]) => apiPath);
+
+    test('every endpoint refuses requests without or with a wrong bearer token (401)', async () => {
+      for (const [method, apiPath] of endpoints()) {
+        for (const token of [null, 'not-the-admin-token']) {
+          const response = await runtime.admin(method, apiPath, method === 'PUT' ? {} : undefined, { token });
+          assert.equal(response.status, 401, `${method} ${apiPath} with token ${token}`);
+          assert.equal(response.headers.get('content-type'), 'application/problem+json');
+          assert.match(response.headers.get('www-authenticate'), /^Bearer/);
+        }
+      }
+    });
+
+    test('every PUT endpoint answers malformed JSON with 400 and oversize bodies with 413', async () => {
+      const oversize = `{"displayName":"${'x'.repeat(1024 * 1024)}"}`;
+      for (const apiPath of putEndpoints()) {
+        const malformed = await runtime.admin('PUT', apiPath, undefined, { rawBody: '{"displayName": ' });
+        assert.equal(malformed.status, 400, `malformed JSON to ${apiPath}`);
+        assert.equal(malformed.headers.get('content-type'), 'application/problem+json');
+        assert.equal(malformed.body.status, 400);
+        const tooLarge = await runtime.admin('PUT', apiPath, undefined, { rawBody: oversize });
+        assert.equal(tooLarge.status, 413, `oversize body to ${apiPath}`);
+        assert.equal(tooLarge.headers.get('content-type'), 'application/problem+json');
+        const wrongType = await runtime.admin('PUT', apiPath, undefined, { rawBody: '{}', contentType: 'text/plain' });
+        assert.equal(wrongType.status, 415, `text/plain to ${apiPath}`);
+      }
+    });
+
+    test('invalid objects are refused with the field and the reason', async () => {
+      const response = await runtime.admin('PUT', `/admin/v1/tenants/${SUBDOMAIN}/clients/${randomUUID()}`, {
+        displayName: 'Bad',
+        type: 'spa',
+        redirectUris: ['http://app.example.com/callback'],
+      });
+      assert.equal(response.status, 422);
+      assert.equal(response.headers.get('content-type'), 'application/problem+json');
+      assert.equal(response.body.errors[0].field, 'redirectUris[0]');
+      assert.match(response.body.errors[0].reason, /https/);
+      const unknownField = await runtime.admin('PUT', `/admin/v1/tenants/${SUBDOMAIN}`, { displayName: 'C', countryCode: 'US', colour: 'red' });
+      assert.equal(unknownField.status, 400);
+      assert.match(unknownField.body.detail, /colour/);
+    });
+
+    test('PUT is idempotent and GET returns what was stored (hashes only)', async () => {
+      const spec = { displayName: 'Contoso', countryCode: 'US', defaultLocale: 'en', passwordPolicy: { minLength: 10, requiredCharacterClasses: 3 }, lockout: { threshold: 5, durationSeconds: 60 } };
+      const again = await runtime.admin('PUT', `/admin/v1/tenants/${SUBDOMAIN}`, spec);
+      assert.equal(again.status, 200);
+      assert.equal(again.body.tenantId, tenantId);
+      assert.deepEqual(again.body.spec, spec);
+      const web = await runtime.admin('GET', `/admin/v1/tenants/${SUBDOMAIN}/clients/${ids.web}`);
+      assert.equal(web.status, 200);
+      assert.deepEqual(web.body.spec.clientSecrets, [{ hash: sha256Hex(secrets.web) }], 'only the hash is stored');
+      assert.ok(!JSON.stringify(web.body).includes(secrets.web));
+      const replay = await runtime.admin('PUT', `/admin/v1/tenants/${SUBDOMAIN}/clients/${ids.web}`, web.body.spec);
+      assert.equal(replay.status, 200);
+      assert.deepEqual(replay.body.spec, web.body.spec);
+      const conflict = await runtime.admin('PUT', `/admin/v1/tenants/${SUBDOMAIN}`, { ...spec, tenantId: randomUUID() });
+      assert.equal(conflict.status, 409);
+    });
+
+    test('user flows and branding round-trip', async () => {
+      const flow = {
+        displayName: 'Sign up and sign in',
+        applications: [ids.web, ids.spa],
+        signIn: { methods: ['emailPassword'] },
+        attributes: [{ name: 'email', inputType: 'text', required: true, hidden: false, editable: true }],
+      };
+      const created = await runtime.admin('PUT', `/admin/v1/tenants/${SUBDOMAIN}/userflows/sign-up-sign-in`, flow);
+      assert.equal(created.status, 201, JSON.stringify(created.body));
+      assert.deepEqual(created.body.spec.applications, flow.applications);
+      const clash = await runtime.admin('PUT', `/admin/v1/tenants/${SUBDOMAIN}/userflows/other`, { ...flow, applications: [ids.web] });
+      assert.equal(clash.status, 409);
+      const list = await runtime.admin('GET', `/admin/v1/tenants/${SUBDOMAIN}/userflows`);
+      assert.equal(list.body.items.length, 1);
+      const branding = { default: { backgroundColor: '#123456', signInPageText: 'Welcome' }, strings: { fr: { SignIn_Title: 'Connexion' } } };
+      const stored = await runtime.admin('PUT', `/admin/v1/tenants/${SUBDOMAIN}/branding`, branding);
+      assert.equal(stored.status, 201);
+      assert.deepEqual((await runtime.admin('GET', `/admin/v1/tenants/${SUBDOMAIN}/branding`)).body.spec, branding);
+      assert.equal((await runtime.admin('DELETE', `/admin/v1/tenants/${SUBDOMAIN}/branding`)).status, 204);
+      assert.equal((await runtime.admin('GET', `/admin/v1/tenants/${SUBDOMAIN}/branding`)).status, 404);
+    });
+
+    test('health, readiness and metrics', async () => {
+      assert.equal((await fetch(`${runtime.adminUrl}/healthz`)).status, 200);
+      assert.equal((await fetch(`${runtime.adminUrl}/readyz`)).status, 200);
+      const metrics = await (await fetch(`${runtime.adminUrl}/metrics`)).text();
+      assert.match(metrics, /ciam_runtime_token_requests_total\{grant_type="client_credentials",outcome="issued"\}/);
+      assert.match(metrics, /ciam_runtime_http_requests_total\{listener="public"/);
+    });
+
+    test('deleting a tenant removes it and its endpoints', async () => {
+      assert.equal((await runtime.admin('DELETE', '/admin/v1/tenants/fabrikam')).status, 204);
+      assert.equal((await runtime.admin('GET', '/admin/v1/tenants/fabrikam')).status, 404);
+      assert.equal((await fetch(`${runtime.publicUrl}/fabrikam/v2.0/.well-known/openid-configuration`)).status, 404);
+      assert.equal((await runtime.admin('DELETE', '/admin/v1/tenants/fabrikam')).status, 204, 'DELETE is idempotent');
+    });
+
+    test('secrets and tokens never reach the logs', async () => {
+      const { readFile } = await import('node:fs/promises');
+      const log = await readFile(runtime.logPath, 'utf8');
+      for (const value of [runtime.adminToken, secrets.daemon, secrets.web, PASSWORD]) {
+        assert.ok(!log.includes(value), 'a secret appeared in the runtime log');
+      }
+      assert.ok(!/eyJ[A-Za-z0-9_-]{10,}\./.test(log), 'a JWT appeared in the runtime log');
+    });
+  });
+});
