@@ -59,18 +59,17 @@ type ControllerError =
 pub fn controller<B: Backend>(
     context: Arc<Context<B>>,
 ) -> impl Stream<Item = Result<(ObjectRef<AppRegistration>, Action), ControllerError>> {
-    let client = context.client.clone();
-    let apps = Api::<AppRegistration>::all(client.clone());
+    let apps = context.watched::<AppRegistration>();
     let controller = Controller::new(apps, watcher::Config::default());
     let store = controller.store();
     controller
         .owns(
-            Api::<Secret>::all(client.clone()),
+            context.watched::<Secret>(),
             watcher::Config::default()
                 .labels(&format!("{}={}", MANAGED_BY_LABEL.0, MANAGED_BY_LABEL.1)),
         )
         .watches(
-            Api::<CustomerTenant>::all(client),
+            context.watched::<CustomerTenant>(),
             watcher::Config::default(),
             move |tenant| {
                 let tenant_namespace = tenant.namespace().unwrap_or_default();

@@ -26,7 +26,7 @@ type ControllerError =
 pub fn controller<B: Backend>(
     context: Arc<Context<B>>,
 ) -> impl Stream<Item = Result<(ObjectRef<Branding>, Action), ControllerError>> {
-    let brandings = Api::<Branding>::all(context.client.clone());
+    let brandings = context.watched::<Branding>();
     Controller::new(brandings, watcher::Config::default())
         .shutdown_on_signal()
         .run(reconcile, error_policy, context)
@@ -116,7 +116,8 @@ async fn apply<B: Backend>(branding: &Branding, context: &Context<B>) -> Result<
         };
 
     let key = tenant_key(&namespace, &branding.spec.tenant_ref);
-    let earlier = Api::<Branding>::all(context.client.clone())
+    let earlier = context
+        .watched::<Branding>()
         .list(&ListParams::default())
         .await
         .map_err(Error::kube("list Brandings"))?

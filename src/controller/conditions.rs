@@ -38,6 +38,8 @@ pub mod reasons {
     pub const TOO_MANY_USER_FLOWS: &str = "TooManyUserFlows";
     /// The tenant already has an earlier Branding.
     pub const BRANDING_ALREADY_DEFINED: &str = "BrandingAlreadyDefined";
+    /// Another, older CustomerTenant already uses the subdomain.
+    pub const SUBDOMAIN_IN_USE: &str = "SubdomainInUse";
     /// Deletion waits for dependents.
     pub const DEPENDENTS_EXIST: &str = "DependentsExist";
 }

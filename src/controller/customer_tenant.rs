@@ -26,7 +26,7 @@ pub fn controller<B: Backend>(
         kube::runtime::controller::Error<kube::runtime::finalizer::Error<Error>, watcher::Error>,
     >,
 > {
-    let tenants = Api::<CustomerTenant>::all(context.client.clone());
+    let tenants = context.watched::<CustomerTenant>();
     Controller::new(tenants, watcher::Config::default())
         .shutdown_on_signal()
         .run(reconcile, error_policy, context)
@@ -58,6 +58,24 @@ fn error_policy<B: Backend>(
 
 async fn apply<B: Backend>(tenant: &CustomerTenant, context: &Context<B>) -> Result<Action, Error> {
     let subdomain = &tenant.spec.subdomain;
+    if let Some(owner) = earlier_tenant_with_subdomain(tenant, context).await? {
+        let mut status = tenant.status.clone().unwrap_or_default();
+        status.observed_generation = tenant.metadata.generation;
+        status.conditions = conditions::merge(
+            &status.conditions,
+            conditions::ready(
+                false,
+                reasons::SUBDOMAIN_IN_USE,
+                format!(
+                    "subdomain {subdomain} already belongs to CustomerTenant {owner}; subdomains are unique across the cluster"
+                ),
+                tenant.metadata.generation,
+                now(),
+            ),
+        );
+        write_status(&context.client, tenant, tenant.status.as_ref(), &status).await?;
+        return Ok(Action::await_change());
+    }
     let known_id = tenant
         .status
         .as_ref()
@@ -151,12 +169,58 @@ async fn cleanup<B: Backend>(
         return Err(Error::DependentsExist(message));
     }
     if tenant.spec.deletion_policy == DeletionPolicy::Delete {
-        context
+        // Delete only the runtime tenant this resource created: never one that another
+        // CustomerTenant with the same subdomain owns, and nothing if it never got that far.
+        let ours = tenant
+            .status
+            .as_ref()
+            .and_then(|status| status.tenant_id.clone());
+        let observed = context
             .backend
-            .delete_tenant(&tenant.spec.subdomain)
+            .observe_tenant(&tenant.spec.subdomain)
             .await?;
+        if ours.is_some() && observed.map(|observed| observed.tenant_id) == ours {
+            context
+                .backend
+                .delete_tenant(&tenant.spec.subdomain)
+                .await?;
+        }
     }
     Ok(Action::await_change())
+}
+
+/// The namespace/name of an older CustomerTenant (anywhere in the cluster) that already uses
+/// this tenant's subdomain; the older one keeps it.
+async fn earlier_tenant_with_subdomain<B: Backend>(
+    tenant: &CustomerTenant,
+    context: &Context<B>,
+) -> Result<Option<String>, Error> {
+    let age = |t: &CustomerTenant| {
+        (
+            t.creation_timestamp().map(|time| time.0),
+            t.namespace(),
+            t.name_any(),
+        )
+    };
+    let owner = context
+        .watched::<CustomerTenant>()
+        .list(&ListParams::default())
+        .await
+        .map_err(Error::kube("list CustomerTenants"))?
+        .items
+        .into_iter()
+        .filter(|other| {
+            other.uid() != tenant.uid() && other.spec.subdomain == tenant.spec.subdomain
+        })
+        .filter(|other| age(other) < age(tenant))
+        .min_by_key(age);
+    Ok(owner.map(|owner| {
+        format!(
+            "{}/{}",
+            owner.namespace().unwrap_or_default(),
+            owner.name_any()
+        )
+    }))
 }
 
 /// Counts the AppRegistrations and UserFlows (in any namespace) that reference the tenant.
@@ -165,7 +229,8 @@ async fn count_dependents<B: Backend>(
     context: &Context<B>,
 ) -> Result<(i32, i32), Error> {
     let key = (tenant.namespace().unwrap_or_default(), tenant.name_any());
-    let apps = Api::<AppRegistration>::all(context.client.clone())
+    let apps = context
+        .watched::<AppRegistration>()
         .list(&ListParams::default())
         .await
         .map_err(Error::kube("list AppRegistrations"))?
@@ -173,7 +238,8 @@ async fn count_dependents<B: Backend>(
         .iter()
         .filter(|app| tenant_key(&app.namespace().unwrap_or_default(), &app.spec.tenant_ref) == key)
         .count();
-    let flows = Api::<UserFlow>::all(context.client.clone())
+    let flows = context
+        .watched::<UserFlow>()
         .list(&ListParams::default())
         .await
         .map_err(Error::kube("list UserFlows"))?

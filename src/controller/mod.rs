@@ -43,6 +43,24 @@ pub struct Context<B: Backend> {
     pub recorder: Recorder,
     /// How often a Ready object is re-checked against the backend for drift.
     pub resync: Duration,
+    /// The one namespace to watch, or every namespace when `None`.
+    pub watch_namespace: Option<String>,
+}
+
+impl<B: Backend> Context<B> {
+    /// An API over the watched namespaces for a namespaced kind.
+    pub fn watched<K>(&self) -> Api<K>
+    where
+        K: kube::Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
+            + Clone
+            + serde::de::DeserializeOwned
+            + std::fmt::Debug,
+    {
+        match &self.watch_namespace {
+            Some(namespace) => Api::namespaced(self.client.clone(), namespace),
+            None => Api::all(self.client.clone()),
+        }
+    }
 }
 
 /// Errors of a reconcile.
@@ -93,6 +111,8 @@ pub fn now() -> Time {
 pub struct Settings {
     /// Drift re-check interval.
     pub resync: Duration,
+    /// The one namespace to watch, or every namespace when `None`.
+    pub watch_namespace: Option<String>,
 }
 
 /// Runs every controller until the process is stopped.
@@ -109,6 +129,7 @@ pub async fn run<B: Backend>(client: Client, backend: B, settings: Settings) {
         backend,
         recorder,
         resync: settings.resync,
+        watch_namespace: settings.watch_namespace,
     });
     let tenants = customer_tenant::controller(context.clone());
     let apps = app_registration::controller(context.clone());
@@ -141,6 +162,10 @@ pub struct ControllerConfig {
     /// Seconds between drift re-checks of a Ready object.
     #[arg(long, env = "CIAM_RESYNC_SECONDS", default_value_t = 300)]
     pub resync_seconds: u64,
+
+    /// Watch only this namespace (with namespaced RBAC); every namespace when unset.
+    #[arg(long, env = "CIAM_WATCH_NAMESPACE")]
+    pub watch_namespace: Option<String>,
 
     /// Timeout of one backend request, in seconds.
     #[arg(long, env = "CIAM_BACKEND_TIMEOUT_SECONDS", default_value_t = 10)]
@@ -206,6 +231,7 @@ pub fn start(config: ControllerConfig) -> Result<(), StartError> {
             backend,
             Settings {
                 resync: Duration::from_secs(config.resync_seconds),
+                watch_namespace: config.watch_namespace.clone(),
             },
         )
         .await;

@@ -29,15 +29,11 @@ type ControllerError =
 pub fn controller<B: Backend>(
     context: Arc<Context<B>>,
 ) -> impl Stream<Item = Result<(ObjectRef<UserFlow>, Action), ControllerError>> {
-    let client = context.client.clone();
-    let controller = Controller::new(
-        Api::<UserFlow>::all(client.clone()),
-        watcher::Config::default(),
-    );
+    let controller = Controller::new(context.watched::<UserFlow>(), watcher::Config::default());
     let store = controller.store();
     controller
         .watches(
-            Api::<AppRegistration>::all(client),
+            context.watched::<AppRegistration>(),
             watcher::Config::default(),
             move |app| {
                 let namespace = app.namespace().unwrap_or_default();
@@ -164,7 +160,8 @@ async fn apply<B: Backend>(flow: &UserFlow, context: &Context<B>) -> Result<Acti
     };
 
     let tenant = tenant_key(&namespace, &flow.spec.tenant_ref);
-    let same_tenant: Vec<UserFlow> = Api::<UserFlow>::all(context.client.clone())
+    let same_tenant: Vec<UserFlow> = context
+        .watched::<UserFlow>()
         .list(&ListParams::default())
         .await
         .map_err(Error::kube("list UserFlows"))?
@@ -213,7 +210,7 @@ async fn apply<B: Backend>(flow: &UserFlow, context: &Context<B>) -> Result<Acti
         mfa: flow.spec.mfa.clone(),
         extensions: flow.spec.extensions.clone(),
     };
-    let name = flow.name_any();
+    let name = backend_name(flow);
     let outcome = async {
         let observed = context.backend.observe_user_flow(&subdomain, &name).await?;
         if observed.as_ref() != Some(&desired) {
@@ -269,6 +266,16 @@ async fn apply<B: Backend>(flow: &UserFlow, context: &Context<B>) -> Result<Acti
     result
 }
 
+/// The flow's key in the backend: `namespace.name`, unique per tenant because namespaces hold
+/// no dots, so flows of one tenant in different namespaces never collide.
+pub fn backend_name(flow: &UserFlow) -> String {
+    format!(
+        "{}.{}",
+        flow.namespace().unwrap_or_default(),
+        flow.name_any()
+    )
+}
+
 async fn cleanup<B: Backend>(flow: &UserFlow, context: &Context<B>) -> Result<Action, Error> {
     let namespace = flow.namespace().unwrap_or_default();
     let (tenant_namespace, tenant_name) = tenant_key(&namespace, &flow.spec.tenant_ref);
@@ -280,7 +287,7 @@ async fn cleanup<B: Backend>(flow: &UserFlow, context: &Context<B>) -> Result<Ac
     if let Some(tenant) = tenant {
         context
             .backend
-            .delete_user_flow(&tenant.spec.subdomain, &flow.name_any())
+            .delete_user_flow(&tenant.spec.subdomain, &backend_name(flow))
             .await?;
     }
     Ok(Action::await_change())

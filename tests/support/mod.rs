@@ -258,3 +258,156 @@ where
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
+
+/// A free TCP port on 127.0.0.1.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .expect("a free port")
+        .port()
+}
+
+/// A child process killed when dropped.
+pub struct ChildProcess(pub std::process::Child);
+
+impl Drop for ChildProcess {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// The embedded identity runtime, started as a real process with a fresh SQLite database.
+pub struct Runtime {
+    /// Base URL of the public listener.
+    pub public_url: String,
+    /// Base URL of the admin listener.
+    pub admin_url: String,
+    /// The admin bearer token.
+    pub admin_token: String,
+    /// File holding the admin token.
+    pub token_file: PathBuf,
+    /// Working directory (database, keys, logs).
+    pub dir: PathBuf,
+    _process: ChildProcess,
+}
+
+impl Runtime {
+    /// Starts the runtime and waits until `/readyz` answers.
+    pub async fn start(name: &str) -> Self {
+        let dir = std::env::temp_dir().join(format!(
+            "ciam-{name}-{}-{}",
+            std::process::id(),
+            free_port()
+        ));
+        std::fs::create_dir_all(&dir).expect("runtime dir");
+        let admin_token = format!("admin-{}-{}", std::process::id(), free_port()).repeat(2);
+        let token_file = dir.join("admin-token");
+        std::fs::write(&token_file, &admin_token).expect("token file");
+        std::fs::write(
+            dir.join("kek"),
+            "8f2a1c9e7b3d4a6f5e0c1b2a3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60",
+        )
+        .expect("key file");
+        let (public_port, admin_port) = (free_port(), free_port());
+        let public_url = format!("http://127.0.0.1:{public_port}");
+        let log = std::fs::File::create(dir.join("runtime.log")).expect("log file");
+        let child = Command::new(env!("CARGO_BIN_EXE_ciam-operator"))
+            .args([
+                "runtime",
+                "--public-addr",
+                &format!("127.0.0.1:{public_port}"),
+            ])
+            .args(["--admin-addr", &format!("127.0.0.1:{admin_port}")])
+            .args(["--public-url", &public_url])
+            .arg("--admin-token-file")
+            .arg(&token_file)
+            .arg("--key-encryption-key-file")
+            .arg(dir.join("kek"))
+            .arg("--database")
+            .arg(format!("sqlite://{}", dir.join("runtime.db").display()))
+            .stdout(log.try_clone().expect("log handle"))
+            .stderr(log)
+            .spawn()
+            .expect("the runtime starts");
+        let runtime = Self {
+            public_url,
+            admin_url: format!("http://127.0.0.1:{admin_port}"),
+            admin_token,
+            token_file,
+            dir,
+            _process: ChildProcess(child),
+        };
+        let http = reqwest::Client::new();
+        let readyz = format!("{}/readyz", runtime.admin_url);
+        eventually(
+            "the runtime to be ready",
+            Duration::from_secs(60),
+            || async {
+                http.get(&readyz)
+                    .send()
+                    .await
+                    .ok()
+                    .filter(|r| r.status().is_success())
+                    .map(|_| ())
+            },
+        )
+        .await;
+        runtime
+    }
+
+    /// GET on the admin API; `None` for 404.
+    pub async fn admin_get(&self, path: &str) -> Option<serde_json::Value> {
+        let response = reqwest::Client::new()
+            .get(format!("{}/admin/v1/{path}", self.admin_url))
+            .bearer_auth(&self.admin_token)
+            .send()
+            .await
+            .expect("admin API answers");
+        if response.status() == reqwest::StatusCode::NOT_FOUND {
+            return None;
+        }
+        assert!(
+            response.status().is_success(),
+            "GET {path}: {}",
+            response.status()
+        );
+        Some(response.json().await.expect("JSON"))
+    }
+}
+
+/// The operator, started as a real process watching one namespace.
+pub struct Operator {
+    /// Its combined stdout and stderr.
+    pub log: PathBuf,
+    _process: ChildProcess,
+}
+
+impl Operator {
+    /// Starts `ciam-operator controller` against the test cluster and `runtime`.
+    pub fn start(runtime: &Runtime, namespace: &str, resync_seconds: u64) -> Self {
+        let log = runtime.dir.join(format!("operator-{namespace}.log"));
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&log)
+            .expect("log file");
+        let child = Command::new(env!("CARGO_BIN_EXE_ciam-operator"))
+            .arg("controller")
+            .args(["--backend-url", &runtime.admin_url])
+            .arg("--backend-token-file")
+            .arg(&runtime.token_file)
+            .args(["--watch-namespace", namespace])
+            .args(["--resync-seconds", &resync_seconds.to_string()])
+            .env("KUBECONFIG", &cluster().kubeconfig)
+            .env("RUST_LOG", "info")
+            .stdout(file.try_clone().expect("log handle"))
+            .stderr(file)
+            .spawn()
+            .expect("the operator starts");
+        Self {
+            log,
+            _process: ChildProcess(child),
+        }
+    }
+}
