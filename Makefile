@@ -48,8 +48,8 @@ test-runtime: ## Identity runtime end to end (openid-client + Chromium) on SQLit
 bench: ## Benchmark the identity runtime: token throughput and latency, RSS, Argon2id time
 	bench/run.sh
 
-demo: build ## Start the control plane, install the CRDs, apply deploy/examples and show them
+demo: build ## Start the control plane, the runtime and the operator; apply deploy/examples; print the sign-in URL
 	scripts/demo.sh
 
 demo-down: ## Stop everything the demo started
-	$(CLUSTER) down
+	scripts/demo.sh down

@@ -22,7 +22,9 @@ use kube::{Resource, ResourceExt};
 use super::conditions::{self, reasons};
 use super::desired::desired_client;
 use super::references::{TenantResolution, resolve_tenant};
-use super::{Context, Error, FIELD_MANAGER, FINALIZER, MANAGED_BY_LABEL, now, write_status};
+use super::{
+    Context, Error, FIELD_MANAGER, FINALIZER, MANAGED_BY_LABEL, now, publish, write_status,
+};
 use crate::api::{AppRegistration, CustomerTenant, DeletionPolicy, UserFlow};
 use crate::backend::Backend;
 use crate::runtime::crypto::{client_secret_hash, random_token};
@@ -42,6 +44,8 @@ pub mod keys {
     pub const AUTHORITY: &str = "AUTHORITY";
     /// The tenant's discovery document.
     pub const DISCOVERY_URL: &str = "DISCOVERY_URL";
+    /// During a rotation only: the next client secret, staged until the runtime accepts it.
+    pub const NEXT_CLIENT_SECRET: &str = "NEXT_CLIENT_SECRET";
 }
 
 /// Annotations the operator keeps on the Secret to drive rotation. Hashes of high-entropy
@@ -133,6 +137,9 @@ struct Credentials {
     annotations: BTreeMap<String, String>,
     /// When the current secret is due for rotation.
     expires_at: Option<jiff::Timestamp>,
+    /// During a rotation, the secret being replaced: the new one is staged next to it and the
+    /// runtime accepts both before the app sees the new one.
+    replacing: Option<String>,
 }
 
 fn secret_string(secret: Option<&Secret>, key: &str) -> Option<String> {
@@ -165,6 +172,7 @@ fn plan_credentials(
             accepted: Vec::new(),
             annotations,
             expires_at: None,
+            replacing: None,
         };
     }
     if let Some(brought) = brought_secret {
@@ -179,6 +187,7 @@ fn plan_credentials(
             accepted,
             annotations,
             expires_at: None,
+            replacing: None,
         };
     }
     let existing_annotations = existing
@@ -204,17 +213,28 @@ fn plan_credentials(
         .and_then(|(hash, expires)| Some((hash.clone(), expires.parse::<jiff::Timestamp>().ok()?)))
         .filter(|(_, expires)| *expires > now);
 
-    let (secret, issued_at) = match (current, issued_at, every) {
-        (Some(current), Some(issued), Some(every))
+    // A staged secret means a rotation was interrupted: finish it with that secret.
+    let staged = secret_string(existing, keys::NEXT_CLIENT_SECRET);
+    let mut replacing = None;
+    let (secret, issued_at) = match (current, staged, issued_at, every) {
+        (Some(current), Some(staged), _, _) => {
+            let expires =
+                jiff::Timestamp::from_second(now.as_second() + overlap.unwrap_or(0)).unwrap_or(now);
+            previous = Some((client_secret_hash(&current), expires));
+            replacing = Some(current);
+            (staged, now)
+        }
+        (Some(current), None, Some(issued), Some(every))
             if now.as_second() - issued.as_second() >= every =>
         {
-            let overlap = overlap.unwrap_or(0);
-            let expires = jiff::Timestamp::from_second(now.as_second() + overlap).unwrap_or(now);
+            let expires =
+                jiff::Timestamp::from_second(now.as_second() + overlap.unwrap_or(0)).unwrap_or(now);
             previous = Some((client_secret_hash(&current), expires));
+            replacing = Some(current);
             (random_token(32), now)
         }
-        (Some(current), issued, _) => (current, issued.unwrap_or(now)),
-        (None, _, _) => (random_token(32), now),
+        (Some(current), _, issued, _) => (current, issued.unwrap_or(now)),
+        (None, _, _, _) => (random_token(32), now),
     };
     annotations.insert(annotations::ISSUED_AT.into(), issued_at.to_string());
     let mut accepted = vec![ClientSecretSpec {
@@ -239,6 +259,7 @@ fn plan_credentials(
         accepted,
         annotations,
         expires_at,
+        replacing,
     }
 }
 
@@ -334,11 +355,44 @@ async fn apply<B: Backend>(app: &AppRegistration, context: &Context<B>) -> Resul
     );
 
     // 1. The Secret first: whatever the runtime will accept is already in the app's hands.
+    //    A rotation stages the new secret beside the old one and lets the runtime accept both
+    //    before the app sees the new one, so no running instance is ever refused.
+    if let Some(old_secret) = &credentials.replacing {
+        let staging = Credentials {
+            client_id: credentials.client_id.clone(),
+            secret: Some(old_secret.clone()),
+            accepted: credentials.accepted.clone(),
+            annotations: existing
+                .as_ref()
+                .map(|s| s.annotations().clone())
+                .unwrap_or_default(),
+            expires_at: None,
+            replacing: None,
+        };
+        let next = credentials.secret.clone();
+        write_secret(
+            app,
+            context,
+            &name,
+            &staging,
+            next.as_deref(),
+            &tenant_status,
+            existing.as_ref(),
+        )
+        .await?;
+        let permissions = resolve_permissions(app, context).await?.0;
+        let both = desired_client(&app.spec, credentials.accepted.clone(), permissions);
+        context
+            .backend
+            .apply_client(&subdomain, &credentials.client_id, &both)
+            .await?;
+    }
     write_secret(
         app,
         context,
         &name,
         &credentials,
+        None,
         &tenant_status,
         existing.as_ref(),
     )
@@ -352,15 +406,36 @@ async fn apply<B: Backend>(app: &AppRegistration, context: &Context<B>) -> Resul
             .backend
             .observe_client(&subdomain, &credentials.client_id)
             .await?;
-        if observed.as_ref() != Some(&desired) {
+        let changed = observed.as_ref() != Some(&desired);
+        if changed {
             context
                 .backend
                 .apply_client(&subdomain, &credentials.client_id, &desired)
                 .await?;
         }
-        Ok::<_, crate::backend::BackendError>(())
+        Ok::<_, crate::backend::BackendError>(changed)
     }
     .await;
+    // A difference while the object was Ready at this generation, with no new secret to
+    // publish, was made behind the operator's back.
+    let was_ready = app.status.as_ref().is_some_and(|status| {
+        status.observed_generation == generation
+            && conditions::find_ready(&status.conditions)
+                .is_some_and(|ready| ready.status == "True")
+    });
+    let secret_unchanged = existing.as_ref().is_some_and(|secret| {
+        secret_string(Some(secret), keys::CLIENT_SECRET) == credentials.secret
+    });
+    if matches!(outcome, Ok(true)) && was_ready && secret_unchanged {
+        publish(
+            context,
+            app,
+            "DriftCorrected",
+            "the runtime's client differed from the AppRegistration and was restored",
+        )
+        .await;
+    }
+    let outcome = outcome.map(|_| ());
 
     // 3. Then the status.
     status.user_flow = serving_flow(app, context).await?;
@@ -490,6 +565,7 @@ async fn write_secret<B: Backend>(
     context: &Context<B>,
     name: &str,
     credentials: &Credentials,
+    next_secret: Option<&str>,
     tenant: &crate::api::CustomerTenantStatus,
     existing: Option<&Secret>,
 ) -> Result<(), Error> {
@@ -501,6 +577,7 @@ async fn write_secret<B: Backend>(
     };
     put(keys::CLIENT_ID, Some(&credentials.client_id));
     put(keys::CLIENT_SECRET, credentials.secret.as_deref());
+    put(keys::NEXT_CLIENT_SECRET, next_secret);
     put(keys::TENANT_ID, tenant.tenant_id.as_deref());
     put(keys::ISSUER_URL, tenant.issuer.as_deref());
     put(keys::AUTHORITY, tenant.authority.as_deref());
@@ -670,6 +747,32 @@ mod tests {
             plan.expires_at,
             Some("2026-01-01T02:00:01Z".parse().unwrap())
         );
+    }
+
+    #[test]
+    fn an_interrupted_rotation_finishes_with_the_staged_secret() {
+        let web = app(serde_json::json!({
+            "tenantRef": {"name": "t"}, "displayName": "Shop", "type": "web",
+            "credentials": { "rotation": { "every": "1h", "overlap": "10m" } }
+        }));
+        let (old, staged) = ("o".repeat(43), "n".repeat(43));
+        let secret = secret_with(
+            &[
+                ("CLIENT_ID", "c-1"),
+                ("CLIENT_SECRET", &old),
+                ("NEXT_CLIENT_SECRET", &staged),
+            ],
+            &[("ciam.dev/secret-issued-at", "2026-01-01T00:00:00Z")],
+        );
+        let plan = plan_credentials(
+            &web,
+            Some(&secret),
+            None,
+            "2026-01-01T01:00:01Z".parse().unwrap(),
+        );
+        assert_eq!(plan.secret.as_deref(), Some(staged.as_str()));
+        assert_eq!(plan.replacing.as_deref(), Some(old.as_str()));
+        assert_eq!(plan.accepted.len(), 2);
     }
 
     #[test]

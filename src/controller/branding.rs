@@ -26,8 +26,27 @@ type ControllerError =
 pub fn controller<B: Backend>(
     context: Arc<Context<B>>,
 ) -> impl Stream<Item = Result<(ObjectRef<Branding>, Action), ControllerError>> {
-    let brandings = context.watched::<Branding>();
-    Controller::new(brandings, watcher::Config::default())
+    let controller = Controller::new(context.watched::<Branding>(), watcher::Config::default());
+    let store = controller.store();
+    controller
+        .watches(
+            context.watched::<crate::api::CustomerTenant>(),
+            watcher::Config::default(),
+            move |tenant| {
+                let key = (tenant.namespace().unwrap_or_default(), tenant.name_any());
+                store
+                    .state()
+                    .into_iter()
+                    .filter(|branding| {
+                        tenant_key(
+                            &branding.namespace().unwrap_or_default(),
+                            &branding.spec.tenant_ref,
+                        ) == key
+                    })
+                    .map(|branding| ObjectRef::from_obj(&*branding))
+                    .collect::<Vec<_>>()
+            },
+        )
         .shutdown_on_signal()
         .run(reconcile, error_policy, context)
 }

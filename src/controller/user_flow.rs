@@ -31,6 +31,7 @@ pub fn controller<B: Backend>(
 ) -> impl Stream<Item = Result<(ObjectRef<UserFlow>, Action), ControllerError>> {
     let controller = Controller::new(context.watched::<UserFlow>(), watcher::Config::default());
     let store = controller.store();
+    let tenant_store = store.clone();
     controller
         .watches(
             context.watched::<AppRegistration>(),
@@ -49,6 +50,22 @@ pub fn controller<B: Backend>(
                                 .iter()
                                 .flatten()
                                 .any(|listed| *listed == name)
+                    })
+                    .map(|flow| ObjectRef::from_obj(&*flow))
+                    .collect::<Vec<_>>()
+            },
+        )
+        .watches(
+            context.watched::<crate::api::CustomerTenant>(),
+            watcher::Config::default(),
+            move |tenant| {
+                let key = (tenant.namespace().unwrap_or_default(), tenant.name_any());
+                tenant_store
+                    .state()
+                    .into_iter()
+                    .filter(|flow| {
+                        tenant_key(&flow.namespace().unwrap_or_default(), &flow.spec.tenant_ref)
+                            == key
                     })
                     .map(|flow| ObjectRef::from_obj(&*flow))
                     .collect::<Vec<_>>()
