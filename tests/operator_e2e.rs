@@ -143,6 +143,32 @@ async fn the_examples_become_ready_and_the_daemon_obtains_a_token() {
             .is_some_and(|token| token.split('.').count() == 3)
     );
 
+    // The operator's own endpoints.
+    let metrics = http
+        .get(format!("{}/metrics", operator.metrics_url))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for expected in [
+        "ciam_operator_reconciles_total{kind=\"AppRegistration\"}",
+        "ciam_operator_backend_request_duration_seconds_count{operation=\"apply\",object=\"client\"}",
+        "ciam_operator_reconcile_duration_seconds_count{kind=\"CustomerTenant\"}",
+    ] {
+        assert!(
+            metrics.contains(expected),
+            "/metrics lacks {expected}:\n{metrics}"
+        );
+    }
+    let ready = http
+        .get(format!("{}/readyz", operator.metrics_url))
+        .send()
+        .await
+        .unwrap();
+    assert!(ready.status().is_success());
+
     // No generated secret in the operator's log.
     let log = std::fs::read_to_string(&operator.log).expect("operator log");
     for secret in ["storefront-oidc", "nightly-reports-credentials"] {
@@ -295,4 +321,321 @@ async fn cross_object_rules_are_reported_on_the_later_object() {
         .await
         .unwrap();
     wait_ready(&tenants, "contoso", "False", "DependentsExist").await;
+}
+
+/// A tenant, an API app and `daemons` daemon apps allowed to call it, as JSON objects.
+fn tenant_with_api(subdomain: &str) -> Vec<serde_json::Value> {
+    vec![
+        serde_json::json!({
+            "apiVersion": "ciam.dev/v1alpha1", "kind": "CustomerTenant", "metadata": { "name": "t" },
+            "spec": { "displayName": "T", "subdomain": subdomain, "countryCode": "DE" }
+        }),
+        serde_json::json!({
+            "apiVersion": "ciam.dev/v1alpha1", "kind": "AppRegistration", "metadata": { "name": "api" },
+            "spec": { "tenantRef": { "name": "t" }, "displayName": "API", "type": "spa",
+                      "redirectUris": ["https://api.example/"],
+                      "exposedApi": { "identifierUri": "api://reports", "scopes": [{ "value": "read" }] } }
+        }),
+    ]
+}
+
+fn daemon(name: &str, extra: serde_json::Value) -> serde_json::Value {
+    let mut app = serde_json::json!({
+        "apiVersion": "ciam.dev/v1alpha1", "kind": "AppRegistration", "metadata": { "name": name },
+        "spec": { "tenantRef": { "name": "t" }, "displayName": name, "type": "daemon",
+                  "apiPermissions": [{ "appName": "api", "scopes": ["read"] }] }
+    });
+    if let serde_json::Value::Object(fields) = extra {
+        for (key, value) in fields {
+            app["spec"][key] = value;
+        }
+    }
+    app
+}
+
+/// Asks the runtime for a client-credentials token with the credentials in `secret`.
+async fn token_with(secret: &Secret) -> Result<(), String> {
+    let issuer = secret_value(secret, "ISSUER_URL");
+    let token_endpoint = format!("{}/oauth2/v2.0/token", issuer.trim_end_matches("/v2.0"));
+    let response = reqwest::Client::new()
+        .post(token_endpoint)
+        .basic_auth(
+            secret_value(secret, "CLIENT_ID"),
+            Some(secret_value(secret, "CLIENT_SECRET")),
+        )
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("scope", "api://reports/.default"),
+        ])
+        .send()
+        .await
+        .map_err(|error| error.to_string())?;
+    if response.status().is_success() {
+        Ok(())
+    } else {
+        Err(response.text().await.unwrap_or_default())
+    }
+}
+
+async fn apply_all(client: &Client, namespace: &str, objects: &[serde_json::Value]) {
+    for object in objects {
+        create_or_replace(client, namespace, object)
+            .await
+            .expect("object accepted");
+    }
+}
+
+#[tokio::test]
+async fn an_outage_of_the_runtime_is_reported_and_recovers_by_itself() {
+    let client = client().await;
+    let namespace = TestNamespace::create(&client, "e2e-outage").await;
+    let mut runtime = Runtime::start("outage").await;
+    let _operator = Operator::start(&runtime, &namespace.name, 3);
+    apply_all(&client, &namespace.name, &tenant_with_api(&namespace.name)).await;
+    apply_all(
+        &client,
+        &namespace.name,
+        &[daemon("worker", serde_json::json!({}))],
+    )
+    .await;
+    let apps: Api<AppRegistration> = Api::namespaced(client.clone(), &namespace.name);
+    let tenants: Api<CustomerTenant> = Api::namespaced(client.clone(), &namespace.name);
+    wait_ready(&apps, "worker", "True", "Reconciled").await;
+
+    runtime.stop();
+    let rename = serde_json::json!({ "spec": { "displayName": "Renamed while down" } });
+    apps.patch("worker", &PatchParams::default(), &Patch::Merge(&rename))
+        .await
+        .unwrap();
+    wait_ready(&apps, "worker", "False", "BackendUnavailable").await;
+    wait_ready(&tenants, "t", "False", "BackendUnavailable").await;
+
+    runtime.resume().await;
+    wait_ready(&tenants, "t", "True", "Reconciled").await;
+    wait_ready(&apps, "worker", "True", "Reconciled").await;
+    let client_id = apps
+        .get("worker")
+        .await
+        .unwrap()
+        .status
+        .unwrap()
+        .client_id
+        .unwrap();
+    let stored = runtime
+        .admin_get(&format!("tenants/{}/clients/{client_id}", namespace.name))
+        .await
+        .unwrap();
+    assert_eq!(stored["spec"]["displayName"], "Renamed while down");
+}
+
+#[tokio::test]
+async fn drift_is_corrected_with_an_event_and_a_deleted_secret_is_repaired() {
+    let client = client().await;
+    let namespace = TestNamespace::create(&client, "e2e-drift").await;
+    let runtime = Runtime::start("drift").await;
+    let _operator = Operator::start(&runtime, &namespace.name, 3);
+    apply_all(&client, &namespace.name, &tenant_with_api(&namespace.name)).await;
+    apply_all(
+        &client,
+        &namespace.name,
+        &[daemon("worker", serde_json::json!({}))],
+    )
+    .await;
+    let apps: Api<AppRegistration> = Api::namespaced(client.clone(), &namespace.name);
+    wait_ready(&apps, "worker", "True", "Reconciled").await;
+    let client_id = apps
+        .get("worker")
+        .await
+        .unwrap()
+        .status
+        .unwrap()
+        .client_id
+        .unwrap();
+    let path = format!("tenants/{}/clients/{client_id}", namespace.name);
+
+    // Changed behind the operator's back.
+    let mut tampered = runtime.admin_get(&path).await.unwrap()["spec"].clone();
+    tampered["displayName"] = "tampered".into();
+    let (status, _) = runtime
+        .admin(reqwest::Method::PUT, &path, Some(&tampered))
+        .await;
+    assert!(status < 300, "tampering PUT answered {status}");
+    eventually("the client to be restored", WAIT, || async {
+        (runtime.admin_get(&path).await?["spec"]["displayName"] == "worker").then_some(())
+    })
+    .await;
+    let events: Api<k8s_openapi::api::events::v1::Event> =
+        Api::namespaced(client.clone(), &namespace.name);
+    eventually("a DriftCorrected event on the app", WAIT, || async {
+        let list = events.list(&Default::default()).await.ok()?;
+        list.items
+            .iter()
+            .any(|event| {
+                event.reason.as_deref() == Some("DriftCorrected")
+                    && event.regarding.as_ref().and_then(|r| r.name.as_deref()) == Some("worker")
+            })
+            .then_some(())
+    })
+    .await;
+
+    // Deleted behind the operator's back.
+    let (status, _) = runtime.admin(reqwest::Method::DELETE, &path, None).await;
+    assert!(status < 300, "DELETE answered {status}");
+    eventually("the deleted client to be recreated", WAIT, || async {
+        runtime.admin_get(&path).await.map(|_| ())
+    })
+    .await;
+
+    // The credentials Secret deleted: rewritten with the same client ID and working credentials.
+    let secrets: Api<Secret> = Api::namespaced(client.clone(), &namespace.name);
+    secrets
+        .delete("worker-credentials", &DeleteParams::default())
+        .await
+        .unwrap();
+    let repaired = eventually("the Secret to be rewritten", WAIT, || async {
+        secrets.get_opt("worker-credentials").await.ok()?
+    })
+    .await;
+    assert_eq!(secret_value(&repaired, "CLIENT_ID"), client_id);
+    eventually("the rewritten credentials to work", WAIT, || async {
+        token_with(&secrets.get("worker-credentials").await.ok()?)
+            .await
+            .ok()
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn rotation_never_breaks_a_client_that_keeps_requesting_tokens() {
+    let client = client().await;
+    let namespace = TestNamespace::create(&client, "e2e-rotation").await;
+    let runtime = Runtime::start("rotation").await;
+    let _operator = Operator::start(&runtime, &namespace.name, 300);
+    apply_all(&client, &namespace.name, &tenant_with_api(&namespace.name)).await;
+    let rotation =
+        serde_json::json!({ "credentials": { "rotation": { "every": "1m", "overlap": "20s" } } });
+    apply_all(&client, &namespace.name, &[daemon("rotating", rotation)]).await;
+    let apps: Api<AppRegistration> = Api::namespaced(client.clone(), &namespace.name);
+    wait_ready(&apps, "rotating", "True", "Reconciled").await;
+    let secrets: Api<Secret> = Api::namespaced(client.clone(), &namespace.name);
+
+    // An app that re-reads its Secret every few seconds, as a kubelet-mounted Secret would
+    // be refreshed, and holds on to what it read in between.
+    let first = secret_value(
+        &secrets.get("rotating-credentials").await.unwrap(),
+        "CLIENT_SECRET",
+    );
+    let mut seen = vec![first.clone()];
+    let mut held = secrets.get("rotating-credentials").await.unwrap();
+    let started = std::time::Instant::now();
+    let mut requests = 0;
+    while started.elapsed() < Duration::from_secs(80) {
+        if let Err(error) = token_with(&held).await {
+            panic!(
+                "a token request failed after {:?} ({requests} succeeded before): {error}",
+                started.elapsed()
+            );
+        }
+        requests += 1;
+        if requests % 5 == 0 {
+            held = secrets.get("rotating-credentials").await.unwrap();
+            let current = secret_value(&held, "CLIENT_SECRET");
+            if seen.last() != Some(&current) {
+                seen.push(current);
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(400)).await;
+    }
+    assert!(
+        seen.len() >= 2,
+        "the secret was not rotated within 80 s ({requests} requests)"
+    );
+    let status = apps.get("rotating").await.unwrap().status.unwrap();
+    assert!(
+        status.secret_expires_at.is_some(),
+        "secretExpiresAt is reported"
+    );
+    // After the overlap the first secret stops working.
+    let mut expired = held.clone();
+    expired.data.as_mut().unwrap().insert(
+        "CLIENT_SECRET".into(),
+        k8s_openapi::ByteString(first.into_bytes()),
+    );
+    eventually(
+        "the replaced secret to stop working after the overlap",
+        Duration::from_secs(60),
+        || async { token_with(&expired).await.is_err().then_some(()) },
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn killing_the_operator_at_random_moments_loses_nothing() {
+    let client = client().await;
+    let namespace = TestNamespace::create(&client, "e2e-crash").await;
+    let runtime = Runtime::start("crash").await;
+    let mut operator = Some(Operator::start(&runtime, &namespace.name, 300));
+    apply_all(&client, &namespace.name, &tenant_with_api(&namespace.name)).await;
+    let apps: Api<AppRegistration> = Api::namespaced(client.clone(), &namespace.name);
+    wait_ready(&apps, "api", "True", "Reconciled").await;
+
+    // A fixed pseudo-random schedule (so a failure can be replayed): kill after a varying
+    // number of created apps, restart at once.
+    let mut seed: u64 = 0x5eed_cafe;
+    let mut next_kill = 3;
+    for index in 0..50 {
+        create_or_replace(
+            &client,
+            &namespace.name,
+            &daemon(&format!("app-{index:02}"), serde_json::json!({})),
+        )
+        .await
+        .unwrap();
+        if index == next_kill {
+            drop(operator.take()); // SIGKILL
+            operator = Some(Operator::start(&runtime, &namespace.name, 300));
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            next_kill = index + 2 + (seed >> 60) as usize;
+            tokio::time::sleep(Duration::from_millis((seed >> 52) % 700)).await;
+        }
+    }
+    for index in 0..50 {
+        wait_ready(&apps, &format!("app-{index:02}"), "True", "Reconciled").await;
+    }
+
+    let clients = runtime
+        .admin_get(&format!("tenants/{}/clients", namespace.name))
+        .await
+        .unwrap();
+    let stored: Vec<String> = clients["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["clientId"].as_str().unwrap().to_string())
+        .collect();
+    let mut expected = Vec::new();
+    for app in apps.list(&Default::default()).await.unwrap().items {
+        expected.push(app.status.unwrap().client_id.unwrap());
+    }
+    let (mut stored_sorted, mut expected_sorted) = (stored.clone(), expected.clone());
+    stored_sorted.sort();
+    expected_sorted.sort();
+    assert_eq!(expected_sorted.len(), 51, "50 daemons and the API app");
+    assert_eq!(
+        stored_sorted, expected_sorted,
+        "the runtime holds exactly the registered clients, nothing orphaned"
+    );
+
+    let secrets: Api<Secret> = Api::namespaced(client.clone(), &namespace.name);
+    for index in 0..50 {
+        let secret = secrets
+            .get(&format!("app-{index:02}-credentials"))
+            .await
+            .unwrap();
+        token_with(&secret)
+            .await
+            .unwrap_or_else(|error| panic!("app-{index:02}'s credentials fail: {error}"));
+    }
 }

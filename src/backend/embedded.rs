@@ -15,6 +15,7 @@ pub struct EmbeddedBackend {
     http: reqwest::Client,
     base_url: String,
     token: String,
+    metrics: Option<std::sync::Arc<crate::controller::metrics::Metrics>>,
 }
 
 impl std::fmt::Debug for EmbeddedBackend {
@@ -47,7 +48,17 @@ impl EmbeddedBackend {
             http,
             base_url: base_url.trim_end_matches('/').to_string(),
             token,
+            metrics: None,
         })
+    }
+
+    /// Records the latency of every request in `metrics`.
+    pub fn with_metrics(
+        mut self,
+        metrics: std::sync::Arc<crate::controller::metrics::Metrics>,
+    ) -> Self {
+        self.metrics = Some(metrics);
+        self
     }
 
     async fn call<B: Serialize + Sync, T: DeserializeOwned>(
@@ -58,17 +69,31 @@ impl EmbeddedBackend {
         operation: impl Fn() -> String,
     ) -> Result<Option<T>, BackendError> {
         let url = format!("{}/admin/v1/{path}", self.base_url);
+        let method_label = method.clone();
         let mut request = self.http.request(method, &url).bearer_auth(&self.token);
         if let Some(body) = body {
             request = request.json(body);
         }
-        let response = request
-            .send()
-            .await
-            .map_err(|error| BackendError::Unavailable {
-                operation: operation(),
-                detail: without_url(error),
-            })?;
+        let started = std::time::Instant::now();
+        let sent = request.send().await;
+        if let Some(metrics) = &self.metrics {
+            let labels = crate::controller::metrics::BackendLabels {
+                operation: match method_label {
+                    Method::PUT => "apply",
+                    Method::DELETE => "delete",
+                    _ => "observe",
+                },
+                object: object_label(path),
+            };
+            metrics
+                .backend_seconds
+                .get_or_create(&labels)
+                .observe(started.elapsed().as_secs_f64());
+        }
+        let response = sent.map_err(|error| BackendError::Unavailable {
+            operation: operation(),
+            detail: without_url(error),
+        })?;
         let status = response.status();
         if status == StatusCode::NOT_FOUND {
             return Ok(None);
@@ -136,6 +161,19 @@ impl EmbeddedBackend {
         self.call::<(), serde_json::Value>(Method::DELETE, path, None, operation)
             .await
             .map(|_| ())
+    }
+}
+
+/// The kind of object an admin API path addresses, for metrics.
+fn object_label(path: &str) -> &'static str {
+    if path.contains("/clients") {
+        "client"
+    } else if path.contains("/userflows") {
+        "userflow"
+    } else if path.ends_with("/branding") {
+        "branding"
+    } else {
+        "tenant"
     }
 }
 

@@ -104,6 +104,7 @@ async fn reconcile<B: Backend>(
     app: Arc<AppRegistration>,
     context: Arc<Context<B>>,
 ) -> Result<Action, kube::runtime::finalizer::Error<Error>> {
+    let _timer = super::metrics::reconcile_started(&context.metrics, "AppRegistration");
     let api = Api::<AppRegistration>::namespaced(
         context.client.clone(),
         &app.namespace().unwrap_or_default(),
@@ -120,10 +121,10 @@ async fn reconcile<B: Backend>(
 fn error_policy<B: Backend>(
     app: Arc<AppRegistration>,
     error: &kube::runtime::finalizer::Error<Error>,
-    _context: Arc<Context<B>>,
+    context: Arc<Context<B>>,
 ) -> Action {
     tracing::warn!(app = %app.name_any(), namespace = ?app.namespace(), error = %error, "reconcile failed");
-    Action::requeue(Duration::from_secs(5))
+    super::on_error(&context.metrics, "AppRegistration", error)
 }
 
 /// The credentials an app holds after this reconcile.

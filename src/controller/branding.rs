@@ -55,6 +55,7 @@ async fn reconcile<B: Backend>(
     branding: Arc<Branding>,
     context: Arc<Context<B>>,
 ) -> Result<Action, kube::runtime::finalizer::Error<Error>> {
+    let _timer = super::metrics::reconcile_started(&context.metrics, "Branding");
     let api = Api::<Branding>::namespaced(
         context.client.clone(),
         &branding.namespace().unwrap_or_default(),
@@ -71,10 +72,10 @@ async fn reconcile<B: Backend>(
 fn error_policy<B: Backend>(
     branding: Arc<Branding>,
     error: &kube::runtime::finalizer::Error<Error>,
-    _context: Arc<Context<B>>,
+    context: Arc<Context<B>>,
 ) -> Action {
     tracing::warn!(branding = %branding.name_any(), namespace = ?branding.namespace(), error = %error, "reconcile failed");
-    Action::requeue(Duration::from_secs(5))
+    super::on_error(&context.metrics, "Branding", error)
 }
 
 /// Fields whose content lives in a ConfigMap, which the runtime cannot take yet. Pure.

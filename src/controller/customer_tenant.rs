@@ -1,7 +1,6 @@
 //! Reconciles a `CustomerTenant` into a runtime tenant and reports its issuer and identifiers.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use futures::Stream;
 use kube::ResourceExt;
@@ -36,6 +35,7 @@ async fn reconcile<B: Backend>(
     tenant: Arc<CustomerTenant>,
     context: Arc<Context<B>>,
 ) -> Result<Action, kube::runtime::finalizer::Error<Error>> {
+    let _timer = super::metrics::reconcile_started(&context.metrics, "CustomerTenant");
     let namespace = tenant.namespace().unwrap_or_default();
     let api = Api::<CustomerTenant>::namespaced(context.client.clone(), &namespace);
     finalizer(&api, FINALIZER, tenant, |event| async {
@@ -50,10 +50,10 @@ async fn reconcile<B: Backend>(
 fn error_policy<B: Backend>(
     tenant: Arc<CustomerTenant>,
     error: &kube::runtime::finalizer::Error<Error>,
-    _context: Arc<Context<B>>,
+    context: Arc<Context<B>>,
 ) -> Action {
     tracing::warn!(tenant = %tenant.name_any(), namespace = ?tenant.namespace(), error = %error, "reconcile failed");
-    Action::requeue(Duration::from_secs(5))
+    super::on_error(&context.metrics, "CustomerTenant", error)
 }
 
 async fn apply<B: Backend>(tenant: &CustomerTenant, context: &Context<B>) -> Result<Action, Error> {

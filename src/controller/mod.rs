@@ -10,6 +10,8 @@ pub mod branding;
 pub mod conditions;
 pub mod customer_tenant;
 pub mod desired;
+pub mod leader;
+pub mod metrics;
 pub mod references;
 pub mod user_flow;
 
@@ -45,6 +47,8 @@ pub struct Context<B: Backend> {
     pub resync: Duration,
     /// The one namespace to watch, or every namespace when `None`.
     pub watch_namespace: Option<String>,
+    /// Prometheus metrics.
+    pub metrics: Arc<metrics::Metrics>,
 }
 
 impl<B: Backend> Context<B> {
@@ -99,6 +103,41 @@ impl Error {
             Self::Backend(error) => error.is_transient(),
         }
     }
+
+    /// Short label for metrics.
+    pub fn metric_label(&self) -> &'static str {
+        match self {
+            Self::Kube { .. } => "kube",
+            Self::Backend(error) => error.metric_label(),
+            Self::DependentsExist(_) => "dependents_exist",
+            Self::Waiting(_) => "waiting",
+        }
+    }
+}
+
+/// Counts a failed reconcile and decides when to retry: soon for transient errors, later for
+/// errors that need a spec change (a spec change wakes the controller anyway).
+pub fn on_error(
+    metrics: &metrics::Metrics,
+    kind: &'static str,
+    error: &kube::runtime::finalizer::Error<Error>,
+) -> kube::runtime::controller::Action {
+    use kube::runtime::finalizer::Error as FinalizerError;
+    let inner = match error {
+        FinalizerError::ApplyFailed(inner) | FinalizerError::CleanupFailed(inner) => Some(inner),
+        _ => None,
+    };
+    let label = inner.map_or("kube", Error::metric_label);
+    metrics
+        .reconcile_errors
+        .get_or_create(&metrics::ErrorLabels { kind, error: label })
+        .inc();
+    let transient = inner.is_none_or(Error::is_transient);
+    kube::runtime::controller::Action::requeue(if transient {
+        Duration::from_secs(5)
+    } else {
+        Duration::from_secs(300)
+    })
 }
 
 /// The current time as a Kubernetes timestamp.
@@ -113,6 +152,8 @@ pub struct Settings {
     pub resync: Duration,
     /// The one namespace to watch, or every namespace when `None`.
     pub watch_namespace: Option<String>,
+    /// Prometheus metrics, shared with the health listener.
+    pub metrics: Arc<metrics::Metrics>,
 }
 
 /// Runs every controller until the process is stopped.
@@ -130,6 +171,7 @@ pub async fn run<B: Backend>(client: Client, backend: B, settings: Settings) {
         recorder,
         resync: settings.resync,
         watch_namespace: settings.watch_namespace,
+        metrics: settings.metrics,
     });
     let tenants = customer_tenant::controller(context.clone());
     let apps = app_registration::controller(context.clone());
@@ -167,6 +209,22 @@ pub struct ControllerConfig {
     #[arg(long, env = "CIAM_WATCH_NAMESPACE")]
     pub watch_namespace: Option<String>,
 
+    /// Namespace of the leader-election Lease; leader election is off when unset (one replica).
+    #[arg(long, env = "CIAM_LEADER_ELECTION_NAMESPACE")]
+    pub leader_election_namespace: Option<String>,
+
+    /// This replica's identity in the Lease (the pod name).
+    #[arg(long, env = "POD_NAME")]
+    pub identity: Option<String>,
+
+    /// Address of the `/healthz`, `/readyz` and `/metrics` listener.
+    #[arg(long, env = "CIAM_METRICS_ADDR", default_value = "127.0.0.1:8090")]
+    pub metrics_addr: std::net::SocketAddr,
+
+    /// Log lines as JSON objects instead of text.
+    #[arg(long, env = "CIAM_LOG_JSON")]
+    pub log_json: bool,
+
     /// Timeout of one backend request, in seconds.
     #[arg(long, env = "CIAM_BACKEND_TIMEOUT_SECONDS", default_value_t = 10)]
     pub backend_timeout_seconds: u64,
@@ -192,6 +250,14 @@ pub enum StartError {
     /// The async runtime could not start.
     #[error("failed to start the async runtime: {0}")]
     AsyncRuntime(#[source] std::io::Error),
+    /// The health and metrics listener could not bind.
+    #[error("failed to listen on {address}: {source}")]
+    Listen {
+        /// The address.
+        address: std::net::SocketAddr,
+        /// The I/O error.
+        source: std::io::Error,
+    },
 }
 
 /// Entry point of `ciam-operator controller`.
@@ -201,12 +267,16 @@ pub enum StartError {
 /// objects instead.
 pub fn start(config: ControllerConfig) -> Result<(), StartError> {
     let _ = rustls::crypto::ring::default_provider().install_default();
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,kube=warn")),
-        )
-        .try_init();
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,kube=warn"));
+    let _ = if config.log_json {
+        tracing_subscriber::fmt()
+            .json()
+            .with_env_filter(filter)
+            .try_init()
+    } else {
+        tracing_subscriber::fmt().with_env_filter(filter).try_init()
+    };
     let token = std::fs::read_to_string(&config.backend_token_file)
         .map_err(|source| StartError::Token {
             path: config.backend_token_file.clone(),
@@ -219,26 +289,54 @@ pub fn start(config: ControllerConfig) -> Result<(), StartError> {
         .build()
         .map_err(StartError::AsyncRuntime)?;
     runtime.block_on(async {
+        let metrics = Arc::new(metrics::Metrics::default());
+        let listener = tokio::net::TcpListener::bind(config.metrics_addr)
+            .await
+            .map_err(|source| StartError::Listen { address: config.metrics_addr, source })?;
+        let router = metrics::router(metrics.clone());
+        tokio::spawn(async move {
+            if let Err(error) = axum::serve(listener, router).await {
+                tracing::error!(error = %error, "the health and metrics listener stopped");
+            }
+        });
         let client = Client::try_default().await?;
         let backend = crate::backend::embedded::EmbeddedBackend::new(
             &config.backend_url,
             token,
             Duration::from_secs(config.backend_timeout_seconds),
-        )?;
-        tracing::info!(backend = %config.backend_url, "operator starting");
+        )?
+        .with_metrics(metrics.clone());
+        tracing::info!(backend = %config.backend_url, metrics = %config.metrics_addr, "operator starting");
+        if let Some(namespace) = &config.leader_election_namespace {
+            let identity = config.identity.clone().unwrap_or_else(|| {
+                format!("ciam-operator-{}-{}", std::process::id(), uuid::Uuid::new_v4())
+            });
+            leader::acquire_and_hold(
+                client.clone(),
+                leader::LeaseSettings {
+                    namespace: namespace.clone(),
+                    name: "ciam-operator-leader".into(),
+                    identity,
+                    duration: Duration::from_secs(15),
+                    renew: Duration::from_secs(5),
+                },
+            )
+            .await;
+        }
+        metrics.ready.store(true, std::sync::atomic::Ordering::Relaxed);
         run(
             client,
             backend,
             Settings {
                 resync: Duration::from_secs(config.resync_seconds),
                 watch_namespace: config.watch_namespace.clone(),
+                metrics,
             },
         )
         .await;
         Ok(())
     })
 }
-
 /// Writes `status` to the object's status subresource by server-side apply, unless it equals
 /// the current status (so a resync with nothing to change writes nothing).
 ///
@@ -295,6 +393,20 @@ pub async fn publish<B: Backend, K: kube::Resource<DynamicType = ()>>(
         action: "Reconcile".into(),
         secondary: None,
     };
+    if reason == "DriftCorrected" {
+        let kind = match K::kind(&()).as_ref() {
+            "CustomerTenant" => "CustomerTenant",
+            "AppRegistration" => "AppRegistration",
+            "UserFlow" => "UserFlow",
+            "Branding" => "Branding",
+            _ => "Other",
+        };
+        context
+            .metrics
+            .drift_corrections
+            .get_or_create(&metrics::KindLabels { kind })
+            .inc();
+    }
     if let Err(error) = context
         .recorder
         .publish(&event, &object.object_ref(&()))

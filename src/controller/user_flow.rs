@@ -79,6 +79,7 @@ async fn reconcile<B: Backend>(
     flow: Arc<UserFlow>,
     context: Arc<Context<B>>,
 ) -> Result<Action, kube::runtime::finalizer::Error<Error>> {
+    let _timer = super::metrics::reconcile_started(&context.metrics, "UserFlow");
     let api = Api::<UserFlow>::namespaced(
         context.client.clone(),
         &flow.namespace().unwrap_or_default(),
@@ -95,10 +96,10 @@ async fn reconcile<B: Backend>(
 fn error_policy<B: Backend>(
     flow: Arc<UserFlow>,
     error: &kube::runtime::finalizer::Error<Error>,
-    _context: Arc<Context<B>>,
+    context: Arc<Context<B>>,
 ) -> Action {
     tracing::warn!(flow = %flow.name_any(), namespace = ?flow.namespace(), error = %error, "reconcile failed");
-    Action::requeue(Duration::from_secs(5))
+    super::on_error(&context.metrics, "UserFlow", error)
 }
 
 /// Orders objects by age, then name: the earlier object keeps working on a conflict.

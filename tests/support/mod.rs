@@ -289,7 +289,9 @@ pub struct Runtime {
     pub token_file: PathBuf,
     /// Working directory (database, keys, logs).
     pub dir: PathBuf,
-    _process: ChildProcess,
+    public_port: u16,
+    admin_port: u16,
+    process: Option<ChildProcess>,
 }
 
 impl Runtime {
@@ -310,36 +312,56 @@ impl Runtime {
         )
         .expect("key file");
         let (public_port, admin_port) = (free_port(), free_port());
-        let public_url = format!("http://127.0.0.1:{public_port}");
-        let log = std::fs::File::create(dir.join("runtime.log")).expect("log file");
-        let child = Command::new(env!("CARGO_BIN_EXE_ciam-operator"))
-            .args([
-                "runtime",
-                "--public-addr",
-                &format!("127.0.0.1:{public_port}"),
-            ])
-            .args(["--admin-addr", &format!("127.0.0.1:{admin_port}")])
-            .args(["--public-url", &public_url])
-            .arg("--admin-token-file")
-            .arg(&token_file)
-            .arg("--key-encryption-key-file")
-            .arg(dir.join("kek"))
-            .arg("--database")
-            .arg(format!("sqlite://{}", dir.join("runtime.db").display()))
-            .stdout(log.try_clone().expect("log handle"))
-            .stderr(log)
-            .spawn()
-            .expect("the runtime starts");
-        let runtime = Self {
-            public_url,
+        let mut runtime = Self {
+            public_url: format!("http://127.0.0.1:{public_port}"),
             admin_url: format!("http://127.0.0.1:{admin_port}"),
             admin_token,
             token_file,
             dir,
-            _process: ChildProcess(child),
+            public_port,
+            admin_port,
+            process: None,
         };
+        runtime.resume().await;
+        runtime
+    }
+
+    /// Stops the process (the database stays).
+    pub fn stop(&mut self) {
+        self.process = None;
+    }
+
+    /// Starts the process again on the same ports and database and waits until it is ready.
+    pub async fn resume(&mut self) {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.dir.join("runtime.log"))
+            .expect("log file");
+        let child = Command::new(env!("CARGO_BIN_EXE_ciam-operator"))
+            .args([
+                "runtime",
+                "--public-addr",
+                &format!("127.0.0.1:{}", self.public_port),
+            ])
+            .args(["--admin-addr", &format!("127.0.0.1:{}", self.admin_port)])
+            .args(["--public-url", &self.public_url])
+            .arg("--admin-token-file")
+            .arg(&self.token_file)
+            .arg("--key-encryption-key-file")
+            .arg(self.dir.join("kek"))
+            .arg("--database")
+            .arg(format!(
+                "sqlite://{}",
+                self.dir.join("runtime.db").display()
+            ))
+            .stdout(log.try_clone().expect("log handle"))
+            .stderr(log)
+            .spawn()
+            .expect("the runtime starts");
+        self.process = Some(ChildProcess(child));
         let http = reqwest::Client::new();
-        let readyz = format!("{}/readyz", runtime.admin_url);
+        let readyz = format!("{}/readyz", self.admin_url);
         eventually(
             "the runtime to be ready",
             Duration::from_secs(60),
@@ -353,26 +375,35 @@ impl Runtime {
             },
         )
         .await;
-        runtime
+    }
+
+    /// Sends an admin API request and returns the status and JSON body.
+    pub async fn admin(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<&serde_json::Value>,
+    ) -> (u16, serde_json::Value) {
+        let mut request = reqwest::Client::new()
+            .request(method, format!("{}/admin/v1/{path}", self.admin_url))
+            .bearer_auth(&self.admin_token);
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        let response = request.send().await.expect("admin API answers");
+        let status = response.status().as_u16();
+        let body = response.json().await.unwrap_or(serde_json::Value::Null);
+        (status, body)
     }
 
     /// GET on the admin API; `None` for 404.
     pub async fn admin_get(&self, path: &str) -> Option<serde_json::Value> {
-        let response = reqwest::Client::new()
-            .get(format!("{}/admin/v1/{path}", self.admin_url))
-            .bearer_auth(&self.admin_token)
-            .send()
-            .await
-            .expect("admin API answers");
-        if response.status() == reqwest::StatusCode::NOT_FOUND {
+        let (status, body) = self.admin(reqwest::Method::GET, path, None).await;
+        if status == 404 {
             return None;
         }
-        assert!(
-            response.status().is_success(),
-            "GET {path}: {}",
-            response.status()
-        );
-        Some(response.json().await.expect("JSON"))
+        assert!((200..300).contains(&status), "GET {path}: {status}");
+        Some(body)
     }
 }
 
@@ -380,6 +411,8 @@ impl Runtime {
 pub struct Operator {
     /// Its combined stdout and stderr.
     pub log: PathBuf,
+    /// Base URL of its health and metrics listener.
+    pub metrics_url: String,
     _process: ChildProcess,
 }
 
@@ -387,6 +420,7 @@ impl Operator {
     /// Starts `ciam-operator controller` against the test cluster and `runtime`.
     pub fn start(runtime: &Runtime, namespace: &str, resync_seconds: u64) -> Self {
         let log = runtime.dir.join(format!("operator-{namespace}.log"));
+        let metrics_port = free_port();
         let file = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -399,6 +433,7 @@ impl Operator {
             .arg(&runtime.token_file)
             .args(["--watch-namespace", namespace])
             .args(["--resync-seconds", &resync_seconds.to_string()])
+            .args(["--metrics-addr", &format!("127.0.0.1:{metrics_port}")])
             .env("KUBECONFIG", &cluster().kubeconfig)
             .env("RUST_LOG", "info")
             .stdout(file.try_clone().expect("log handle"))
@@ -407,6 +442,7 @@ impl Operator {
             .expect("the operator starts");
         Self {
             log,
+            metrics_url: format!("http://127.0.0.1:{metrics_port}"),
             _process: ChildProcess(child),
         }
     }
