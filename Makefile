@@ -45,8 +45,9 @@ test: lint tools ## Every test: lint, unit tests, the real control plane, the ru
 test-runtime: ## Identity runtime end to end (openid-client + Chromium) on SQLite and PostgreSQL
 	scripts/test-runtime.sh
 
-bench: ## Benchmark the identity runtime: token throughput and latency, RSS, Argon2id time
+bench: ## Benchmarks: runtime token throughput/latency/RSS/Argon2id; operator at 1,000 apps
 	bench/run.sh
+	scripts/bench-operator.sh
 
 demo: build ## Start the control plane, the runtime and the operator; apply deploy/examples; print the sign-in URL
 	scripts/demo.sh

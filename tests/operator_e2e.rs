@@ -639,3 +639,58 @@ async fn killing_the_operator_at_random_moments_loses_nothing() {
             .unwrap_or_else(|error| panic!("app-{index:02}'s credentials fail: {error}"));
     }
 }
+
+#[tokio::test]
+async fn only_the_leader_reconciles_and_a_follower_takes_over() {
+    let client = client().await;
+    let namespace = TestNamespace::create(&client, "e2e-leader").await;
+    let runtime = Runtime::start("leader").await;
+    let election = ["--leader-election-namespace", namespace.name.as_str()];
+    let first = Operator::start_with(&runtime, &namespace.name, 300, &election);
+    let http = reqwest::Client::new();
+    let is_ready = |operator: &Operator| {
+        let url = format!("{}/readyz", operator.metrics_url);
+        let http = http.clone();
+        async move {
+            http.get(url)
+                .send()
+                .await
+                .is_ok_and(|r| r.status().is_success())
+        }
+    };
+    eventually("the first replica to lead", WAIT, || async {
+        is_ready(&first).await.then_some(())
+    })
+    .await;
+    let second = Operator::start_with(&runtime, &namespace.name, 300, &election);
+    // The second replica answers /healthz but is not ready while the first holds the Lease.
+    eventually("the second replica to serve /healthz", WAIT, || async {
+        http.get(format!("{}/healthz", second.metrics_url))
+            .send()
+            .await
+            .ok()
+            .filter(|r| r.status().is_success())
+            .map(|_| ())
+    })
+    .await;
+    assert!(!is_ready(&second).await, "two replicas lead at once");
+
+    apply_all(&client, &namespace.name, &tenant_with_api(&namespace.name)).await;
+    let apps: Api<AppRegistration> = Api::namespaced(client.clone(), &namespace.name);
+    wait_ready(&apps, "api", "True", "Reconciled").await;
+
+    drop(first); // SIGKILL: the Lease is not released and must expire.
+    eventually(
+        "the second replica to take over",
+        Duration::from_secs(60),
+        || async { is_ready(&second).await.then_some(()) },
+    )
+    .await;
+    apply_all(
+        &client,
+        &namespace.name,
+        &[daemon("after-failover", serde_json::json!({}))],
+    )
+    .await;
+    wait_ready(&apps, "after-failover", "True", "Reconciled").await;
+}

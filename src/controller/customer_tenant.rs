@@ -151,9 +151,25 @@ async fn cleanup<B: Backend>(
     context: &Context<B>,
 ) -> Result<Action, Error> {
     let (apps, flows) = count_dependents(tenant, context).await?;
-    if apps + flows > 0 {
-        let message =
-            format!("{apps} AppRegistrations and {flows} UserFlows still reference this tenant");
+    let key = (tenant.namespace().unwrap_or_default(), tenant.name_any());
+    let brandings = context
+        .watched::<crate::api::Branding>()
+        .list(&ListParams::default())
+        .await
+        .map_err(Error::kube("list Brandings"))?
+        .items
+        .iter()
+        .filter(|branding| {
+            tenant_key(
+                &branding.namespace().unwrap_or_default(),
+                &branding.spec.tenant_ref,
+            ) == key
+        })
+        .count();
+    if apps + flows > 0 || brandings > 0 {
+        let message = format!(
+            "{apps} AppRegistrations, {flows} UserFlows and {brandings} Brandings still reference this tenant; delete them first"
+        );
         let mut status = tenant.status.clone().unwrap_or_default();
         status.conditions = conditions::merge(
             &status.conditions,

@@ -177,6 +177,29 @@ impl TestNamespace {
 
 impl Drop for TestNamespace {
     fn drop(&mut self) {
+        // The test's operator may already be gone: release the finalizers it added, so the
+        // namespace does not hang in Terminating.
+        let listed = kubectl_command(cluster())
+            .args(["get", "ciam", "-n", &self.name, "-o", "name"])
+            .output();
+        for object in listed.iter().flat_map(|output| {
+            String::from_utf8_lossy(&output.stdout)
+                .lines()
+                .map(str::to_string)
+                .collect::<Vec<_>>()
+        }) {
+            let _ = kubectl_command(cluster())
+                .args([
+                    "patch",
+                    &object,
+                    "-n",
+                    &self.name,
+                    "--type=merge",
+                    "-p",
+                    r#"{"metadata":{"finalizers":null}}"#,
+                ])
+                .output();
+        }
         let _ = kubectl_command(cluster())
             .args([
                 "delete",
@@ -419,6 +442,16 @@ pub struct Operator {
 impl Operator {
     /// Starts `ciam-operator controller` against the test cluster and `runtime`.
     pub fn start(runtime: &Runtime, namespace: &str, resync_seconds: u64) -> Self {
+        Self::start_with(runtime, namespace, resync_seconds, &[])
+    }
+
+    /// Like [`Operator::start`], with extra command-line arguments.
+    pub fn start_with(
+        runtime: &Runtime,
+        namespace: &str,
+        resync_seconds: u64,
+        extra: &[&str],
+    ) -> Self {
         let log = runtime.dir.join(format!("operator-{namespace}.log"));
         let metrics_port = free_port();
         let file = std::fs::OpenOptions::new()
@@ -434,6 +467,7 @@ impl Operator {
             .args(["--watch-namespace", namespace])
             .args(["--resync-seconds", &resync_seconds.to_string()])
             .args(["--metrics-addr", &format!("127.0.0.1:{metrics_port}")])
+            .args(extra)
             .env("KUBECONFIG", &cluster().kubeconfig)
             .env("RUST_LOG", "info")
             .stdout(file.try_clone().expect("log handle"))
