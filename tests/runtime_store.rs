@@ -97,8 +97,17 @@ async fn codes_and_refresh_tokens_redeem_exactly_once() {
         display_name: None,
         failed_sign_ins: 0,
         locked_until: 0,
+        attributes: [("plan".to_string(), serde_json::json!("gold"))].into(),
+        consents: [("terms".to_string(), 1_700_000_000)].into(),
     };
     store.create_user(&tenant_id, &user).await.expect("user");
+    let stored = store
+        .user_by_email(&tenant_id, "ann@example.com")
+        .await
+        .expect("read user")
+        .expect("user exists");
+    assert_eq!(stored.attributes, user.attributes);
+    assert_eq!(stored.consents, user.consents);
     assert!(matches!(
         store
             .create_user(
@@ -229,5 +238,95 @@ async fn rotation_publishes_the_next_key_first_and_keeps_the_old_one() {
     assert!(
         !jwks.to_string().contains("\"d\""),
         "no private key material"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn passcode_challenges_are_spent_once_and_failures_lock_per_subject() {
+    let database = TestDatabase::new();
+    let store = Store::connect(&database.url).await.expect("connect");
+    let tenant_id = tenant(&store).await;
+    let now = store::now();
+    let challenge = store::ChallengeRecord {
+        id: uuid::Uuid::new_v4().to_string(),
+        request_id: "r1".into(),
+        purpose: "sign_in".into(),
+        email: "ann@example.com".into(),
+        code_digest: "digest-1".into(),
+        payload: "user-1".into(),
+        attempts: 0,
+        sent_at: now,
+        expires_at: now + 600,
+        used_at: None,
+    };
+    store
+        .create_challenge(&tenant_id, &challenge)
+        .await
+        .expect("create challenge");
+    store
+        .record_challenge_failure(&challenge.id)
+        .await
+        .expect("count a failure");
+    store
+        .renew_challenge(&challenge.id, "digest-2", now + 1, now + 700)
+        .await
+        .expect("renew");
+    let renewed = store
+        .challenge(&tenant_id, &challenge.id)
+        .await
+        .expect("read")
+        .expect("exists");
+    assert_eq!(
+        (renewed.code_digest.as_str(), renewed.attempts),
+        ("digest-2", 0)
+    );
+    assert!(
+        store
+            .challenge("another-tenant", &challenge.id)
+            .await
+            .expect("read")
+            .is_none(),
+        "a challenge belongs to its tenant"
+    );
+    // Two concurrent redemptions: exactly one wins.
+    let (first, second) = tokio::join!(
+        store.consume_challenge(&challenge.id),
+        store.consume_challenge(&challenge.id)
+    );
+    assert_eq!(
+        [first.expect("first"), second.expect("second")]
+            .iter()
+            .filter(|won| **won)
+            .count(),
+        1
+    );
+
+    let subject = "email:nobody@example.com";
+    for _ in 0..2 {
+        assert!(
+            !store
+                .record_failure(&tenant_id, subject, 3, now + 60)
+                .await
+                .expect("failure")
+        );
+    }
+    assert!(
+        store
+            .record_failure(&tenant_id, subject, 3, now + 60)
+            .await
+            .expect("failure"),
+        "the third failure locks"
+    );
+    assert_eq!(
+        store.locked_until(&tenant_id, subject).await.expect("read"),
+        now + 60
+    );
+    store
+        .clear_failures(&tenant_id, subject)
+        .await
+        .expect("clear");
+    assert_eq!(
+        store.locked_until(&tenant_id, subject).await.expect("read"),
+        0
     );
 }

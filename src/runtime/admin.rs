@@ -27,10 +27,12 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::metrics::{self, ListenerMetrics};
-use super::model::{self, BrandingSpec, ClientSpec, FieldError, TenantSpec, UserFlowSpec};
+use super::model::{
+    self, BrandingDocument, ClientSpec, FieldError, SmtpSpec, StoredSmtp, TenantSpec, UserFlowSpec,
+};
 use super::store::{Document, Kind, StoreError};
 use super::tokens::TokenError;
-use super::{AppState, Tenant};
+use super::{AppState, Tenant, email};
 
 /// Largest accepted request body (1 MiB).
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
@@ -259,6 +261,10 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route(
             "/admin/v1/tenants/{tenant}/branding",
             get(get_branding).put(put_branding).delete(delete_branding),
+        )
+        .route(
+            "/admin/v1/tenants/{tenant}/smtp",
+            get(get_smtp).put(put_smtp).delete(delete_smtp),
         )
         .route(
             "/admin/v1/tenants/{tenant}/signing-keys",
@@ -651,7 +657,7 @@ async fn delete_user_flow(
 // ---- branding -------------------------------------------------------------------------------
 
 fn branding_view(document: &Document) -> Result<serde_json::Value, Problem> {
-    let spec: BrandingSpec = stored_json(document, "branding")?;
+    let spec: BrandingDocument = stored_json(document, "branding")?;
     Ok(serde_json::json!({
         "tenantId": document.tenant_id,
         "createdAt": rfc3339(document.created_at),
@@ -676,10 +682,10 @@ async fn get_branding(
 async fn put_branding(
     State(state): State<Arc<AppState>>,
     Path(subdomain): Path<String>,
-    AdminJson(spec): AdminJson<BrandingSpec>,
+    AdminJson(spec): AdminJson<BrandingDocument>,
 ) -> Result<Response, Problem> {
     let tenant = require_tenant(&state, &subdomain).await?;
-    let errors = model::validate_branding(&spec);
+    let errors = model::validate_branding_document(&spec);
     if !errors.is_empty() {
         return Err(Problem::invalid(errors));
     }
@@ -704,6 +710,69 @@ async fn delete_branding(
         state
             .store
             .delete_document(Kind::Branding, &tenant.id, &tenant.id)
+            .await?;
+    }
+    Ok(StatusCode::NO_CONTENT)
+}
+
+// ---- SMTP settings --------------------------------------------------------------------------
+
+fn smtp_view(document: &Document) -> Result<serde_json::Value, Problem> {
+    let stored: StoredSmtp = stored_json(document, "SMTP settings")?;
+    Ok(serde_json::json!({
+        "tenantId": document.tenant_id,
+        "createdAt": rfc3339(document.created_at),
+        "updatedAt": rfc3339(document.updated_at),
+        "spec": stored.spec,
+    }))
+}
+
+async fn get_smtp(
+    State(state): State<Arc<AppState>>,
+    Path(subdomain): Path<String>,
+) -> Result<Response, Problem> {
+    let tenant = require_tenant(&state, &subdomain).await?;
+    let document = state
+        .store
+        .document(Kind::Smtp, &tenant.id, &tenant.id)
+        .await?
+        .ok_or_else(|| Problem::not_found(format!("tenant {subdomain} has no SMTP settings")))?;
+    Ok(axum::Json(smtp_view(&document)?).into_response())
+}
+
+async fn put_smtp(
+    State(state): State<Arc<AppState>>,
+    Path(subdomain): Path<String>,
+    AdminJson(spec): AdminJson<SmtpSpec>,
+) -> Result<Response, Problem> {
+    let tenant = require_tenant(&state, &subdomain).await?;
+    let errors = model::validate_smtp(&spec);
+    if !errors.is_empty() {
+        return Err(Problem::invalid(errors));
+    }
+    let previous = state
+        .store
+        .document(Kind::Smtp, &tenant.id, &tenant.id)
+        .await?
+        .map(|document| stored_json::<StoredSmtp>(&document, "SMTP settings"))
+        .transpose()?;
+    let stored = email::prepare_smtp(&state.kek, &tenant.id, spec, previous.as_ref())
+        .map_err(|reason| Problem::invalid(vec![FieldError::new("passwordHash", reason)]))?;
+    let (document, created) = state
+        .store
+        .put_document(Kind::Smtp, &tenant.id, &tenant.id, &to_json(&stored)?, None)
+        .await?;
+    Ok(respond(created, smtp_view(&document)?))
+}
+
+async fn delete_smtp(
+    State(state): State<Arc<AppState>>,
+    Path(subdomain): Path<String>,
+) -> Result<StatusCode, Problem> {
+    if let Some(tenant) = state.tenant(&subdomain).await? {
+        state
+            .store
+            .delete_document(Kind::Smtp, &tenant.id, &tenant.id)
             .await?;
     }
     Ok(StatusCode::NO_CONTENT)

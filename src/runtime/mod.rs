@@ -12,7 +12,11 @@
 //! ```
 
 pub mod admin;
+pub mod branding;
 pub mod crypto;
+pub mod email;
+pub mod flows;
+pub mod i18n;
 pub mod metrics;
 pub mod model;
 pub mod oidc;
@@ -116,6 +120,20 @@ pub struct RuntimeConfig {
     #[arg(long, env = "CIAM_DATABASE", value_name = "URL")]
     pub database: String,
 
+    /// Lifetime of email one-time passcodes, in seconds.
+    #[arg(long, env = "CIAM_PASSCODE_LIFETIME_SECONDS", default_value_t = 600, value_parser = clap::value_parser!(i64).range(5..=3600))]
+    pub passcode_lifetime_seconds: i64,
+
+    /// Seconds before another passcode may be sent for the same challenge (resend cool-down).
+    #[arg(long, env = "CIAM_PASSCODE_RESEND_SECONDS", default_value_t = 30, value_parser = clap::value_parser!(i64).range(0..=600))]
+    pub passcode_resend_seconds: i64,
+
+    /// Also lock out client IP addresses after ten times the tenant's lockout threshold of
+    /// failures. Only useful when the listener sees the real client address (not behind a
+    /// proxy, where every customer would share the proxy's address).
+    #[arg(long, env = "CIAM_IP_LOCKOUT", default_value_t = false)]
+    pub ip_lockout: bool,
+
     /// Algorithm of new tenants' signing keys unless the tenant says otherwise: ES256 or RS256.
     #[arg(long, env = "CIAM_SIGNING_ALGORITHM", default_value = "ES256")]
     pub signing_algorithm: String,
@@ -159,6 +177,16 @@ pub struct AppState {
     pub default_signing_algorithm: SigningAlgorithm,
     /// Hosted page templates.
     pub pages: pages::Templates,
+    /// The key-encryption key (seals SMTP passwords).
+    pub kek: Arc<KeyEncryptionKey>,
+    /// Key of passcode digests, derived from the key-encryption key.
+    pub passcode_key: [u8; 32],
+    /// Passcode lifetime in seconds.
+    pub passcode_lifetime_seconds: i64,
+    /// Resend cool-down in seconds.
+    pub passcode_resend_seconds: i64,
+    /// Whether failures also count per client IP address.
+    pub ip_lockout: bool,
 }
 
 impl std::fmt::Debug for AppState {
@@ -278,9 +306,16 @@ pub async fn build_state(config: &RuntimeConfig) -> Result<Arc<AppState>, Runtim
     })?;
     let store = Store::connect(&config.database).await?;
     let csrf_key = kek.derive("ciam-runtime/csrf/v1");
+    let passcode_key = kek.derive("ciam-runtime/passcode/v1");
+    let kek = Arc::new(kek);
     Ok(Arc::new(AppState {
         store,
-        keyring: Keyring::new(Arc::new(kek)),
+        keyring: Keyring::new(kek.clone()),
+        kek,
+        passcode_key,
+        passcode_lifetime_seconds: config.passcode_lifetime_seconds,
+        passcode_resend_seconds: config.passcode_resend_seconds,
+        ip_lockout: config.ip_lockout,
         metrics: Arc::new(metrics::Metrics::new()),
         secure_cookies: public_url.starts_with("https://"),
         public_path: url_path(&public_url),
@@ -353,13 +388,16 @@ pub async fn serve(config: RuntimeConfig) -> Result<(), RuntimeError> {
         }
     });
     let (stop_sender, stop_receiver) = tokio::sync::watch::channel(false);
-    let public =
-        axum::serve(public_listener, oidc::router(state.clone())).with_graceful_shutdown({
-            let mut stop = stop_receiver.clone();
-            async move {
-                let _ = stop.changed().await;
-            }
-        });
+    let public = axum::serve(
+        public_listener,
+        oidc::router(state.clone()).into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown({
+        let mut stop = stop_receiver.clone();
+        async move {
+            let _ = stop.changed().await;
+        }
+    });
     let admin = axum::serve(admin_listener, admin::router(state.clone())).with_graceful_shutdown({
         let mut stop = stop_receiver;
         async move {

@@ -10,7 +10,10 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::api::app_registration::{AppType, ExposedApi};
-use crate::api::branding::{BrandingProperties, LocalizedStrings};
+use crate::api::branding::{
+    BrandingProperties, LocalizedStrings, LoginPageLayoutConfiguration,
+    LoginPageTextVisibilitySettings,
+};
 use crate::api::customer_tenant::{CustomAttribute, IdentityProviderType, Lockout, PasswordPolicy};
 use crate::api::user_flow::{Extensions, Mfa, SignIn, TokenClaim, UserAttribute};
 
@@ -43,7 +46,8 @@ pub struct FieldError {
 }
 
 impl FieldError {
-    fn new(field: impl Into<String>, reason: impl Into<String>) -> Self {
+    /// A refusal of `field` for `reason`.
+    pub fn new(field: impl Into<String>, reason: impl Into<String>) -> Self {
         Self {
             field: field.into(),
             reason: reason.into(),
@@ -134,6 +138,107 @@ pub struct EmailSpec {
     /// Sender name.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub from_name: Option<String>,
+}
+
+/// How the runtime connects to the tenant's SMTP server.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum SmtpTls {
+    /// Plain SMTP (only for a relay on the same host or network).
+    None,
+    /// Plain connection upgraded with `STARTTLS` (port 587); required, not opportunistic.
+    #[default]
+    Starttls,
+    /// TLS from the first byte (port 465).
+    Tls,
+}
+
+/// A tenant's SMTP connection (`PUT /admin/v1/tenants/{subdomain}/smtp`), from the
+/// CustomerTenant's `email.smtpSecretRef` Secret. The password is write-only: it is stored
+/// sealed with the key-encryption key and returned as `passwordHash` (`sha256:` + hex), which
+/// a later `PUT` may send instead of the password to keep it.
+#[derive(Serialize, Deserialize, Clone, PartialEq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SmtpSpec {
+    /// Server host name or IP address.
+    pub host: String,
+    /// Server port (587 for STARTTLS, 465 for TLS, 25 for plain).
+    pub port: u16,
+    /// Transport security (`starttls` by default).
+    #[serde(default)]
+    pub tls: SmtpTls,
+    /// User name for SMTP authentication.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub username: Option<String>,
+    /// Password for SMTP authentication; accepted, never returned.
+    #[serde(default, skip_serializing)]
+    pub password: Option<String>,
+    /// `sha256:` + hex SHA-256 of the stored password (returned; may be sent back to keep it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password_hash: Option<String>,
+}
+
+impl std::fmt::Debug for SmtpSpec {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("SmtpSpec")
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("tls", &self.tls)
+            .field("username", &self.username)
+            .field("password", &self.password.as_ref().map(|_| "[redacted]"))
+            .finish_non_exhaustive()
+    }
+}
+
+/// SMTP settings as stored: the spec (without the password) and the sealed password.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct StoredSmtp {
+    /// The spec as returned by `GET`.
+    pub spec: SmtpSpec,
+    /// The password sealed with AES-256-GCM under the key-encryption key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sealed_password: Option<String>,
+}
+
+/// Checks an SMTP spec; an empty list means it is valid.
+pub fn validate_smtp(spec: &SmtpSpec) -> Vec<FieldError> {
+    let mut errors = Vec::new();
+    check_length(&mut errors, "host", &spec.host, 1, 253);
+    if spec.host.chars().any(|c| c.is_whitespace() || c == '/') {
+        errors.push(FieldError::new("host", "must be a host name or IP address"));
+    }
+    if spec.port == 0 {
+        errors.push(FieldError::new("port", "must be 1 to 65535"));
+    }
+    if let Some(username) = &spec.username {
+        check_length(&mut errors, "username", username, 1, 256);
+    }
+    if let Some(password) = &spec.password {
+        check_length(&mut errors, "password", password, 1, 1024);
+        if spec.password_hash.is_some() {
+            errors.push(FieldError::new(
+                "passwordHash",
+                "send either password or passwordHash, not both",
+            ));
+        }
+    }
+    if let Some(hash) = &spec.password_hash
+        && !crypto::is_client_secret_hash(hash)
+    {
+        errors.push(FieldError::new(
+            "passwordHash",
+            "must be sha256: followed by 64 lowercase hex digits",
+        ));
+    }
+    if spec.username.is_none() && (spec.password.is_some() || spec.password_hash.is_some()) {
+        errors.push(FieldError::new(
+            "username",
+            "is required when a password is given",
+        ));
+    }
+    errors
 }
 
 /// An app registration (`PUT /admin/v1/tenants/{subdomain}/clients/{clientId}`), mirroring
@@ -251,6 +356,337 @@ pub struct BrandingSpec {
     /// Text overrides per language and string key.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub strings: Option<BTreeMap<String, LocalizedStrings>>,
+}
+
+/// Largest decoded size of each branding image, in bytes (Entra's limits).
+pub const IMAGE_LIMITS: [(&str, usize); 6] = [
+    ("backgroundImage", 300 * 1024),
+    ("bannerLogo", 50 * 1024),
+    ("headerLogo", 10 * 1024),
+    ("squareLogo", 50 * 1024),
+    ("squareLogoDark", 50 * 1024),
+    ("favicon", 5 * 1024),
+];
+
+/// Largest custom style sheet, in bytes.
+pub const MAX_CUSTOM_CSS_BYTES: usize = 25 * 1024;
+
+/// A branding image as the runtime receives it: the content itself, because the runtime
+/// cannot read ConfigMaps.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(untagged)]
+pub enum BrandingImage {
+    /// A `data:image/…;base64,…` URI (inline content, from a ConfigMap) or an `https://` URL.
+    Inline(String),
+    /// The CRD's `{"url": "https://…"}` form, accepted as well.
+    Url {
+        /// The https URL.
+        url: String,
+    },
+}
+
+impl BrandingImage {
+    /// The URI to put in `src`.
+    pub fn source(&self) -> &str {
+        match self {
+            BrandingImage::Inline(source) | BrandingImage::Url { url: source } => source,
+        }
+    }
+}
+
+/// Branding of the hosted pages for one language (`organizationalBranding`'s fields), with
+/// content in place of ConfigMap references: images as `data:` URIs or https URLs and the
+/// custom style sheet as text.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct BrandingContent {
+    /// Page background colour, `#rgb` or `#rrggbb`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub background_color: Option<String>,
+    /// Header background colour, `#rgb` or `#rrggbb`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub header_background_color: Option<String>,
+    /// Full-page background image (≤ 300 KB).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub background_image: Option<BrandingImage>,
+    /// Logo on the sign-in box (≤ 50 KB).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub banner_logo: Option<BrandingImage>,
+    /// Logo in the page header (≤ 10 KB).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub header_logo: Option<BrandingImage>,
+    /// Square logo, light theme (≤ 50 KB).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub square_logo: Option<BrandingImage>,
+    /// Square logo, dark theme (≤ 50 KB).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub square_logo_dark: Option<BrandingImage>,
+    /// Browser tab icon (≤ 5 KB).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub favicon: Option<BrandingImage>,
+    /// Style sheet text (≤ 25 KB), sanitised before use.
+    #[serde(default, skip_serializing_if = "Option::is_none", rename = "customCSS")]
+    pub custom_css: Option<String>,
+    /// Text under the sign-in form; `[text](https://…)`, `**bold**`, `*italic*`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sign_in_page_text: Option<String>,
+    /// Placeholder of the email box on the sign-in page.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub username_hint_text: Option<String>,
+    /// Text of the footer's privacy link.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub custom_privacy_and_cookies_text: Option<String>,
+    /// Target of the footer's privacy link (https).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub custom_privacy_and_cookies_url: Option<String>,
+    /// Text of the footer's terms link.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub custom_terms_of_use_text: Option<String>,
+    /// Target of the footer's terms link (https).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub custom_terms_of_use_url: Option<String>,
+    /// Text of the forgot-password link.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub custom_forgot_my_password_text: Option<String>,
+    /// Where the forgot-password link leads instead of the built-in reset (https).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub custom_account_reset_credentials_url: Option<String>,
+    /// Parts of the sign-in page to hide.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub login_page_text_visibility_settings: Option<LoginPageTextVisibilitySettings>,
+    /// Page layout.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub login_page_layout_configuration: Option<LoginPageLayoutConfiguration>,
+}
+
+impl BrandingContent {
+    /// `self` with every field that `overrides` sets replaced (a localization over the
+    /// default).
+    pub fn overlaid(&self, overrides: &BrandingContent) -> BrandingContent {
+        macro_rules! pick {
+            ($($field:ident),*) => {
+                BrandingContent { $($field: overrides.$field.clone().or_else(|| self.$field.clone()),)* }
+            };
+        }
+        pick!(
+            background_color,
+            header_background_color,
+            background_image,
+            banner_logo,
+            header_logo,
+            square_logo,
+            square_logo_dark,
+            favicon,
+            custom_css,
+            sign_in_page_text,
+            username_hint_text,
+            custom_privacy_and_cookies_text,
+            custom_privacy_and_cookies_url,
+            custom_terms_of_use_text,
+            custom_terms_of_use_url,
+            custom_forgot_my_password_text,
+            custom_account_reset_credentials_url,
+            login_page_text_visibility_settings,
+            login_page_layout_configuration
+        )
+    }
+
+    fn images(&self) -> [(&'static str, Option<&BrandingImage>); 6] {
+        [
+            ("backgroundImage", self.background_image.as_ref()),
+            ("bannerLogo", self.banner_logo.as_ref()),
+            ("headerLogo", self.header_logo.as_ref()),
+            ("squareLogo", self.square_logo.as_ref()),
+            ("squareLogoDark", self.square_logo_dark.as_ref()),
+            ("favicon", self.favicon.as_ref()),
+        ]
+    }
+}
+
+/// The branding the admin API accepts (`PUT /admin/v1/tenants/{subdomain}/branding`):
+/// `BrandingSpec` with ConfigMap content inlined (see [`BrandingContent`]).
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct BrandingDocument {
+    /// Branding for every language without its own localization.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default: Option<BrandingContent>,
+    /// Overrides per BCP 47 language tag, laid field by field over `default`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub localizations: Option<BTreeMap<String, BrandingContent>>,
+    /// Text overrides per language and page string key (the keys of the runtime's
+    /// `locales/en.json`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub strings: Option<BTreeMap<String, LocalizedStrings>>,
+}
+
+fn is_hex_colour(value: &str) -> bool {
+    let digits = value.strip_prefix('#').unwrap_or_default();
+    matches!(digits.len(), 3 | 6) && digits.bytes().all(|byte| byte.is_ascii_hexdigit())
+}
+
+/// Whether `url` is an https URL safe to place in an attribute or a CSS `url()`.
+pub fn is_safe_https_url(url: &str) -> bool {
+    url.len() <= 2048
+        && url.len() > "https://".len()
+        && url.starts_with("https://")
+        && !url
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control() || "\"'()<>\\`".contains(c))
+}
+
+/// Checks an image: an https URL, or a base64 `data:image/…` URI within `limit` bytes.
+fn check_image(source: &str, limit: usize) -> Result<(), String> {
+    if let Some(rest) = source.strip_prefix("data:") {
+        let Some((media, data)) = rest.split_once(";base64,") else {
+            return Err("a data URI must be data:image/<type>;base64,<content>".into());
+        };
+        let allowed = [
+            "image/png",
+            "image/jpeg",
+            "image/gif",
+            "image/webp",
+            "image/svg+xml",
+            "image/x-icon",
+            "image/vnd.microsoft.icon",
+        ];
+        if !allowed.contains(&media) {
+            return Err(format!("media type must be one of {}", allowed.join(", ")));
+        }
+        use base64::Engine;
+        let decoded = base64::engine::general_purpose::STANDARD
+            .decode(data)
+            .map_err(|_| "the data URI's content is not valid base64".to_string())?;
+        if decoded.len() > limit {
+            return Err(format!(
+                "must be at most {} KB, found {} bytes",
+                limit / 1024,
+                decoded.len()
+            ));
+        }
+        Ok(())
+    } else if is_safe_https_url(source) {
+        Ok(())
+    } else {
+        Err("must be an https URL or a data:image/…;base64 URI".into())
+    }
+}
+
+fn check_branding_content(errors: &mut Vec<FieldError>, prefix: &str, content: &BrandingContent) {
+    for (field, colour) in [
+        ("backgroundColor", &content.background_color),
+        ("headerBackgroundColor", &content.header_background_color),
+    ] {
+        if let Some(colour) = colour
+            && !is_hex_colour(colour)
+        {
+            errors.push(FieldError::new(
+                format!("{prefix}.{field}"),
+                "must be #rgb or #rrggbb",
+            ));
+        }
+    }
+    for (field, image) in content.images() {
+        let limit = IMAGE_LIMITS
+            .iter()
+            .find(|(name, _)| *name == field)
+            .map_or(0, |(_, limit)| *limit);
+        if let Some(image) = image
+            && let Err(reason) = check_image(image.source(), limit)
+        {
+            errors.push(FieldError::new(format!("{prefix}.{field}"), reason));
+        }
+    }
+    if let Some(css) = &content.custom_css
+        && css.len() > MAX_CUSTOM_CSS_BYTES
+    {
+        errors.push(FieldError::new(
+            format!("{prefix}.customCSS"),
+            format!("must be at most 25 KB, found {} bytes", css.len()),
+        ));
+    }
+    for (field, text, max) in [
+        ("signInPageText", &content.sign_in_page_text, 1024),
+        ("usernameHintText", &content.username_hint_text, 64),
+        (
+            "customPrivacyAndCookiesText",
+            &content.custom_privacy_and_cookies_text,
+            256,
+        ),
+        (
+            "customTermsOfUseText",
+            &content.custom_terms_of_use_text,
+            256,
+        ),
+        (
+            "customForgotMyPasswordText",
+            &content.custom_forgot_my_password_text,
+            256,
+        ),
+    ] {
+        if let Some(text) = text
+            && text.chars().count() > max
+        {
+            errors.push(FieldError::new(
+                format!("{prefix}.{field}"),
+                format!("must be at most {max} characters"),
+            ));
+        }
+    }
+    for (field, url) in [
+        (
+            "customPrivacyAndCookiesUrl",
+            &content.custom_privacy_and_cookies_url,
+        ),
+        ("customTermsOfUseUrl", &content.custom_terms_of_use_url),
+        (
+            "customAccountResetCredentialsUrl",
+            &content.custom_account_reset_credentials_url,
+        ),
+    ] {
+        if let Some(url) = url
+            && !is_safe_https_url(url)
+        {
+            errors.push(FieldError::new(
+                format!("{prefix}.{field}"),
+                "must be an https URL",
+            ));
+        }
+    }
+}
+
+/// Checks a branding document; an empty list means it is valid.
+pub fn validate_branding_document(spec: &BrandingDocument) -> Vec<FieldError> {
+    let mut errors = Vec::new();
+    if let Some(default) = &spec.default {
+        check_branding_content(&mut errors, "default", default);
+    }
+    for (language, content) in spec.localizations.iter().flatten() {
+        if !is_bcp47(language) {
+            errors.push(FieldError::new(
+                format!("localizations.{language}"),
+                "keys must be BCP 47 language tags such as en, fr or de-CH",
+            ));
+        }
+        check_branding_content(&mut errors, &format!("localizations.{language}"), content);
+    }
+    for (language, texts) in spec.strings.iter().flatten() {
+        if !is_bcp47(language) {
+            errors.push(FieldError::new(
+                format!("strings.{language}"),
+                "keys must be BCP 47 language tags such as en, fr or de-CH",
+            ));
+        }
+        for (key, text) in texts {
+            if text.chars().count() > 1024 {
+                errors.push(FieldError::new(
+                    format!("strings.{language}.{key}"),
+                    "must be at most 1024 characters",
+                ));
+            }
+        }
+    }
+    errors
 }
 
 fn is_dns_label(value: &str) -> bool {
@@ -698,6 +1134,24 @@ pub fn validate_user_flow(spec: &UserFlowSpec) -> Vec<FieldError> {
             "signIn.methods",
             "must list 1 to 10 methods",
         ));
+    }
+    for (index, attribute) in spec.attributes.iter().flatten().enumerate() {
+        if let Some(pattern) = &attribute.validation_reg_ex
+            && regex::Regex::new(pattern).is_err()
+        {
+            errors.push(FieldError::new(
+                format!("attributes[{index}].validationRegEx"),
+                "must be a valid regular expression (RE2 syntax)",
+            ));
+        }
+    }
+    for (index, claim) in spec.token_claims.iter().flatten().enumerate() {
+        if super::flows::RESERVED_CLAIMS.contains(&claim.claim_name.as_str()) {
+            errors.push(FieldError::new(
+                format!("tokenClaims[{index}].claimName"),
+                "must not be a reserved token claim",
+            ));
+        }
     }
     errors
 }

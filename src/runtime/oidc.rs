@@ -23,7 +23,7 @@ use super::metrics::{self, ListenerMetrics};
 use super::model::{self, ClientSpec};
 use super::store::{self, CodeRecord, GrantRecord, Kind, SessionRecord, StoreError};
 use super::tokens::{AccessTokenClaims, IdTokenClaims, TokenError};
-use super::{AppState, Tenant, crypto, pages, token_endpoint};
+use super::{AppState, Tenant, crypto, flows, pages, token_endpoint};
 
 /// Lifetime of an authorization code (60 seconds: it is redeemed right after the redirect).
 pub const CODE_LIFETIME_SECONDS: i64 = 60;
@@ -468,13 +468,13 @@ pub struct AuthorizationRequest {
     pub ui_locales: Option<String>,
 }
 
-/// Builds the redirect back to the client with `params` (plus `state` and `iss`).
-pub fn redirect_to_client(
+/// The URL of a redirect back to the client with `params` (plus `state` and `iss`).
+pub fn redirect_location(
     redirect_uri: &str,
     params: &[(&str, &str)],
     state: Option<&str>,
     issuer: &str,
-) -> Response {
+) -> String {
     let mut query: Vec<String> = params
         .iter()
         .map(|(name, value)| format!("{name}={}", encode_component(value)))
@@ -484,7 +484,17 @@ pub fn redirect_to_client(
     }
     query.push(format!("iss={}", encode_component(issuer)));
     let separator = if redirect_uri.contains('?') { '&' } else { '?' };
-    let location = format!("{redirect_uri}{separator}{}", query.join("&"));
+    format!("{redirect_uri}{separator}{}", query.join("&"))
+}
+
+/// Builds the redirect back to the client with `params` (plus `state` and `iss`).
+pub fn redirect_to_client(
+    redirect_uri: &str,
+    params: &[(&str, &str)],
+    state: Option<&str>,
+    issuer: &str,
+) -> Response {
+    let location = redirect_location(redirect_uri, params, state, issuer);
     let mut response = Redirect::to(&location).into_response();
     no_store(&mut response);
     response
@@ -567,6 +577,27 @@ async fn authorize_inner(
             &issuer,
         )
     };
+    // A client in no user flow has no sign-in experience: the customer sees why, and the
+    // app gets an OAuth error (right away for prompt=none, else through the page's link).
+    if flows::flow_for_client(&state.store, &tenant.id, client_id)
+        .await?
+        .is_none()
+    {
+        let description = "the application is not part of any user flow in this tenant";
+        let return_to_client = redirect_location(
+            redirect_uri,
+            &[
+                ("error", "unauthorized_client"),
+                ("error_description", description),
+            ],
+            reply_state,
+            &issuer,
+        );
+        if query.prompt.as_deref() == Some("none") {
+            return Ok(redirect_error("unauthorized_client", description));
+        }
+        return Ok(pages::no_user_flow_page(state, &tenant, &return_to_client));
+    }
     if query.response_type.as_deref() != Some("code") {
         return Ok(redirect_error(
             "unsupported_response_type",

@@ -10,6 +10,7 @@
 //!                               redirect_uri?code=…&state=…&iss=…
 //! ```
 
+use std::collections::BTreeMap;
 use std::sync::{Arc, OnceLock};
 
 use axum::Router;
@@ -17,15 +18,19 @@ use axum::extract::rejection::FormRejection;
 use axum::extract::{Form, Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use minijinja::{Environment, context};
 use serde::Deserialize;
 
+use super::flows::{self, FieldProblem};
+use super::i18n::{self, Strings};
+use super::model::UserFlowSpec;
+use super::model::{BrandingDocument, StoredSmtp};
 use super::oidc::{self, AuthorizationRequest};
-use super::store::{self, Kind, SessionRecord, StoreError, UserRecord};
-use super::{AppState, Tenant, crypto};
+use super::store::{self, ChallengeRecord, Kind, SessionRecord, StoreError, UserRecord};
+use super::{AppState, Tenant, branding, crypto, email};
 
 /// Lifetime of a browser session (8 hours).
 pub const SESSION_LIFETIME_SECONDS: i64 = 8 * 3600;
@@ -62,6 +67,9 @@ impl Templates {
             ("signin.html", include_str!("templates/signin.html")),
             ("signup.html", include_str!("templates/signup.html")),
             ("message.html", include_str!("templates/message.html")),
+            ("errors.html", include_str!("templates/errors.html")),
+            ("verify.html", include_str!("templates/verify.html")),
+            ("reset.html", include_str!("templates/reset.html")),
         ] {
             if let Err(error) = environment.add_template(name, source) {
                 // The templates are compiled into the binary; a syntax error is a build bug
@@ -86,7 +94,7 @@ fn page_response(status: StatusCode, body: String) -> Response {
     headers.insert(
         header::CONTENT_SECURITY_POLICY,
         HeaderValue::from_static(
-            "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' https:; frame-ancestors 'none'; base-uri 'none'",
+            "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' https: data:; frame-ancestors 'none'; base-uri 'none'",
         ),
     );
     headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
@@ -122,28 +130,62 @@ fn render_page(
 
 /// An error page showing the OAuth error code (used when the client cannot be redirected to).
 pub fn error_page(state: &AppState, status: StatusCode, code: &str, description: &str) -> Response {
+    let strings = i18n::built_in_strings("en");
     render_page(
         state,
         status,
         "message.html",
         context! {
             lang => "en",
+            t => &strings,
             tenant_name => "Sign in",
-            title => "Something went wrong",
+            title => strings.get("error_title"),
             message => description,
             error_code => code,
         },
     )
 }
 
+/// The page shown when the client is in no user flow, with a link that returns the OAuth
+/// error to the app.
+pub fn no_user_flow_page(state: &AppState, tenant: &Tenant, return_url: &str) -> Response {
+    let language = tenant_language(tenant);
+    let strings = i18n::built_in_strings(language);
+    render_page(
+        state,
+        StatusCode::BAD_REQUEST,
+        "message.html",
+        context! {
+            lang => language,
+            t => &strings,
+            tenant_name => tenant.spec.display_name,
+            title => strings.get("no_flow_title"),
+            message => strings.get("no_flow_message"),
+            error_code => "unauthorized_client",
+            return_url => return_url,
+        },
+    )
+}
+
+fn tenant_language(tenant: &Tenant) -> &'static str {
+    i18n::pick_language(
+        None,
+        None,
+        tenant.spec.default_locale.as_deref(),
+        tenant.spec.supported_locales.as_deref(),
+    )
+}
+
 /// The page shown after logout without a redirect.
 pub fn signed_out_page(state: &AppState, tenant: &Tenant) -> Response {
+    let language = tenant_language(tenant);
     render_page(
         state,
         StatusCode::OK,
         "message.html",
         context! {
-            lang => "en",
+            lang => language,
+            t => i18n::built_in_strings(language),
             tenant_name => tenant.spec.display_name,
             title => "You have signed out",
             message => "You have signed out. You can close this window.",
@@ -156,6 +198,8 @@ pub fn router() -> Router<Arc<AppState>> {
     Router::new()
         .route("/{tenant}/signin", get(show_sign_in).post(submit_sign_in))
         .route("/{tenant}/signup", get(show_sign_up).post(submit_sign_up))
+        .route("/{tenant}/verify", post(submit_verify))
+        .route("/{tenant}/reset", get(show_reset).post(submit_reset))
 }
 
 // ---- cookies --------------------------------------------------------------------------------
@@ -253,17 +297,30 @@ struct RequestQuery {
     request: Option<String>,
 }
 
+/// A pending authorization request with what its pages need: the tenant, the client's user
+/// flow and the page language.
 struct PendingRequest {
     tenant: Tenant,
     id: String,
     request: AuthorizationRequest,
     client_name: String,
+    flow: UserFlowSpec,
+    language: &'static str,
+    strings: Strings,
+    brand: branding::BrandView,
+}
+
+impl PendingRequest {
+    fn text(&self, key: &str) -> String {
+        self.strings.get(key).cloned().unwrap_or_default()
+    }
 }
 
 async fn pending_request(
     state: &AppState,
     subdomain: &str,
     request_id: Option<&str>,
+    headers: &HeaderMap,
 ) -> Result<Result<PendingRequest, Response>, StoreError> {
     let expired = || {
         error_page(
@@ -300,35 +357,76 @@ async fn pending_request(
                 .and_then(|spec| spec["displayName"].as_str().map(str::to_string))
         })
         .unwrap_or_else(|| "the application".to_string());
+    // The flow may have changed since /authorize; a client removed from every flow can no
+    // longer sign in.
+    let Some((_, flow)) =
+        flows::flow_for_client(&state.store, &tenant.id, &request.client_id).await?
+    else {
+        let return_url = oidc::redirect_location(
+            &request.redirect_uri,
+            &[("error", "unauthorized_client")],
+            request.state.as_deref(),
+            &state.issuer(&tenant.subdomain),
+        );
+        return Ok(Err(no_user_flow_page(state, &tenant, &return_url)));
+    };
+    let accept_language = headers
+        .get(header::ACCEPT_LANGUAGE)
+        .and_then(|value| value.to_str().ok());
+    let language = i18n::pick_language(
+        request.ui_locales.as_deref(),
+        accept_language,
+        tenant.spec.default_locale.as_deref(),
+        tenant.spec.supported_locales.as_deref(),
+    );
+    let mut strings = i18n::built_in_strings(language);
+    let document = tenant_branding(state, &tenant).await?;
+    branding::apply_strings(&mut strings, &document, language);
+    let brand = branding::view(&branding::content_for(&document, language));
     Ok(Ok(PendingRequest {
         tenant,
         id: id.to_string(),
         request,
         client_name,
+        flow,
+        language,
+        strings,
+        brand,
     }))
 }
 
-/// Picks the page language from `ui_locales`; only English is built in so far, so anything
-/// else falls back to the tenant default and then to English.
-fn page_language(request: &AuthorizationRequest, tenant: &Tenant) -> String {
-    let supported = |tag: &str| tag == "en" || tag.starts_with("en-");
-    request
-        .ui_locales
-        .as_deref()
-        .unwrap_or_default()
-        .split_whitespace()
-        .chain(tenant.spec.default_locale.as_deref())
-        .find(|tag| supported(tag))
-        .unwrap_or("en")
-        .to_string()
+/// The tenant's stored branding (empty when it has none or it no longer parses).
+async fn tenant_branding(
+    state: &AppState,
+    tenant: &Tenant,
+) -> Result<BrandingDocument, StoreError> {
+    Ok(state
+        .store
+        .document(Kind::Branding, &tenant.id, &tenant.id)
+        .await?
+        .and_then(|document| match serde_json::from_str(&document.spec) {
+            Ok(parsed) => Some(parsed),
+            Err(error) => {
+                tracing::warn!(tenant = %tenant.subdomain, error = %error, "stored branding does not parse; using the default look");
+                None
+            }
+        })
+        .unwrap_or_default())
 }
 
+/// One entry of a form's error summary: the field's element ID and the message.
+#[derive(serde::Serialize)]
+struct SummaryItem {
+    id: String,
+    message: String,
+}
+
+/// What a form page shows besides the common parts.
 struct FormPage<'a> {
     template: &'static str,
     pending: &'a PendingRequest,
-    email: &'a str,
-    display_name: &'a str,
-    error: Option<&'a str>,
+    status: StatusCode,
+    values: minijinja::Value,
 }
 
 fn render_form(state: &AppState, headers: &HeaderMap, page: FormPage<'_>) -> Response {
@@ -336,27 +434,29 @@ fn render_form(state: &AppState, headers: &HeaderMap, page: FormPage<'_>) -> Res
     let cookie_value = existing_cookie
         .clone()
         .unwrap_or_else(|| crypto::random_token(32));
-    let tenant = &page.pending.tenant;
-    let policy = password_rules(tenant);
+    let pending = page.pending;
+    let tenant = &pending.tenant;
+    let subtitle_key = if page.template == "signup.html" {
+        "sign_up_subtitle"
+    } else {
+        "sign_in_subtitle"
+    };
+    let common = context! {
+        lang => pending.language,
+        t => &pending.strings,
+        tenant_name => tenant.spec.display_name,
+        client_name => pending.client_name,
+        subtitle => i18n::fill(&pending.text(subtitle_key), &[("client", &pending.client_name)]),
+        request_id => pending.id,
+        csrf_token => csrf_token(&state.csrf_key, &cookie_value, &pending.id),
+        password_rules => password_rules(tenant).describe(&pending.strings),
+        brand => &pending.brand,
+    };
     let mut response = render_page(
         state,
-        if page.error.is_some() {
-            StatusCode::BAD_REQUEST
-        } else {
-            StatusCode::OK
-        },
+        page.status,
         page.template,
-        context! {
-            lang => page_language(&page.pending.request, tenant),
-            tenant_name => tenant.spec.display_name,
-            client_name => page.pending.client_name,
-            request_id => page.pending.id,
-            csrf_token => csrf_token(&state.csrf_key, &cookie_value, &page.pending.id),
-            email => page.email,
-            display_name => page.display_name,
-            error => page.error,
-            password_rules => policy.describe(),
-        },
+        context! { ..page.values, ..common },
     );
     if existing_cookie.is_none() {
         response.headers_mut().append(
@@ -422,22 +522,6 @@ fn server_error_page(state: &AppState, error: &dyn std::fmt::Display) -> Respons
     )
 }
 
-fn normalize_email(email: &str) -> String {
-    email.trim().to_lowercase()
-}
-
-fn is_plausible_email(email: &str) -> bool {
-    email.len() <= 256
-        && email.split_once('@').is_some_and(|(local, domain)| {
-            !local.is_empty()
-                && domain.contains('.')
-                && !domain.starts_with('.')
-                && !domain.ends_with('.')
-                && !email.chars().any(char::is_whitespace)
-                && !domain.contains('@')
-        })
-}
-
 /// A tenant's password rules with the defaults of the CRD.
 pub struct PasswordRules {
     /// Minimum length.
@@ -455,11 +539,16 @@ fn password_rules(tenant: &Tenant) -> PasswordRules {
 }
 
 impl PasswordRules {
-    /// The rules in words.
-    pub fn describe(&self) -> String {
-        format!(
-            "At least {} characters, using at least {} of: lowercase letters, uppercase letters, digits, symbols.",
-            self.min_length, self.required_classes
+    /// The rules in words, in the page language.
+    pub fn describe(&self, strings: &Strings) -> String {
+        i18n::fill(
+            strings
+                .get("password_rules")
+                .map_or("", |text| text.as_str()),
+            &[
+                ("min", &self.min_length.to_string()),
+                ("classes", &self.required_classes.to_string()),
+            ],
         )
     }
 
@@ -499,50 +588,6 @@ fn decoy_hash() -> &'static str {
     DECOY.get_or_init(|| crypto::hash_password("decoy password").unwrap_or_default())
 }
 
-// ---- sign-in --------------------------------------------------------------------------------
-
-async fn show_sign_in(
-    State(state): State<Arc<AppState>>,
-    Path(subdomain): Path<String>,
-    headers: HeaderMap,
-    Query(query): Query<RequestQuery>,
-) -> Response {
-    match pending_request(&state, &subdomain, query.request.as_deref()).await {
-        Ok(Ok(pending)) => {
-            let hint = pending.request.login_hint.clone().unwrap_or_default();
-            render_form(
-                &state,
-                &headers,
-                FormPage {
-                    template: "signin.html",
-                    pending: &pending,
-                    email: &hint,
-                    display_name: "",
-                    error: None,
-                },
-            )
-        }
-        Ok(Err(response)) => response,
-        Err(error) => server_error_page(&state, &error),
-    }
-}
-
-/// Fields of the sign-in and sign-up forms.
-#[derive(Deserialize)]
-struct CredentialsForm {
-    request: Option<String>,
-    csrf_token: Option<String>,
-    email: Option<String>,
-    password: Option<String>,
-    display_name: Option<String>,
-}
-
-impl std::fmt::Debug for CredentialsForm {
-    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        formatter.write_str("CredentialsForm(..)")
-    }
-}
-
 fn csrf_failure(state: &AppState) -> Response {
     error_page(
         state,
@@ -552,75 +597,196 @@ fn csrf_failure(state: &AppState) -> Response {
     )
 }
 
+/// Form fields as submitted, in order (repeated names kept, as multi-select checkboxes send).
+#[derive(Deserialize)]
+#[serde(transparent)]
+struct SubmittedForm(Vec<(String, String)>);
+
+impl SubmittedForm {
+    fn get(&self, name: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(key, _)| key == name)
+            .map(|(_, value)| value.as_str())
+    }
+}
+
+impl std::fmt::Debug for SubmittedForm {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.write_str("SubmittedForm(..)")
+    }
+}
+
+/// Loads the pending request of a submitted form and checks its CSRF token.
+async fn submitted_request(
+    state: &AppState,
+    subdomain: &str,
+    headers: &HeaderMap,
+    form: &SubmittedForm,
+) -> Result<PendingRequest, Response> {
+    let pending = match pending_request(state, subdomain, form.get("request"), headers).await {
+        Ok(Ok(pending)) => pending,
+        Ok(Err(response)) => return Err(response),
+        Err(error) => return Err(server_error_page(state, &error)),
+    };
+    if csrf_valid(
+        state,
+        headers,
+        &pending.id,
+        form.get("csrf_token").unwrap_or_default(),
+    ) {
+        Ok(pending)
+    } else {
+        Err(csrf_failure(state))
+    }
+}
+
+// ---- sign-in --------------------------------------------------------------------------------
+
+fn sign_in_page(
+    state: &AppState,
+    headers: &HeaderMap,
+    pending: &PendingRequest,
+    email: &str,
+    error: Option<&str>,
+) -> Response {
+    render_form(
+        state,
+        headers,
+        FormPage {
+            template: "signin.html",
+            pending,
+            status: if error.is_some() {
+                StatusCode::BAD_REQUEST
+            } else {
+                StatusCode::OK
+            },
+            values: context! {
+                email => email,
+                error => error,
+                reset_it_now => error.is_some_and(|error| error == pending.text("error_credentials_wrong")),
+                password_method => pending.flow.offers(flows::METHOD_EMAIL_PASSWORD),
+                otp_method => pending.flow.offers(flows::METHOD_EMAIL_OTP),
+            },
+        },
+    )
+}
+
+async fn show_sign_in(
+    State(state): State<Arc<AppState>>,
+    Path(subdomain): Path<String>,
+    headers: HeaderMap,
+    Query(query): Query<RequestQuery>,
+) -> Response {
+    match pending_request(&state, &subdomain, query.request.as_deref(), &headers).await {
+        Ok(Ok(pending)) => {
+            let hint = pending.request.login_hint.clone().unwrap_or_default();
+            sign_in_page(&state, &headers, &pending, &hint, None)
+        }
+        Ok(Err(response)) => response,
+        Err(error) => server_error_page(&state, &error),
+    }
+}
+
 async fn submit_sign_in(
     State(state): State<Arc<AppState>>,
     Path(subdomain): Path<String>,
     headers: HeaderMap,
-    form: Result<Form<CredentialsForm>, FormRejection>,
+    ip: ClientIp,
+    form: Result<Form<SubmittedForm>, FormRejection>,
 ) -> Response {
     let Ok(Form(form)) = form else {
         return csrf_failure(&state);
     };
-    let pending = match pending_request(&state, &subdomain, form.request.as_deref()).await {
-        Ok(Ok(pending)) => pending,
-        Ok(Err(response)) => return response,
-        Err(error) => return server_error_page(&state, &error),
+    let pending = match submitted_request(&state, &subdomain, &headers, &form).await {
+        Ok(pending) => pending,
+        Err(response) => return response,
     };
-    if !csrf_valid(
-        &state,
-        &headers,
-        &pending.id,
-        form.csrf_token.as_deref().unwrap_or_default(),
-    ) {
+    let email = flows::normalize_email(form.get("email").unwrap_or_default());
+    let failed =
+        |key: &str| sign_in_page(&state, &headers, &pending, &email, Some(&pending.text(key)));
+    let passwordless = form.get("method") == Some("otp");
+    let method = if passwordless {
+        flows::METHOD_EMAIL_OTP
+    } else {
+        flows::METHOD_EMAIL_PASSWORD
+    };
+    if !pending.flow.offers(method) {
         return csrf_failure(&state);
     }
-    let email = normalize_email(form.email.as_deref().unwrap_or_default());
-    let password = form.password.unwrap_or_default();
-    let failed = |message: &str| {
-        render_form(
+    if passwordless {
+        if !flows::is_plausible_email(&email) {
+            return failed("error_email");
+        }
+        match is_locked(&state, &pending.tenant, &email, &ip).await {
+            Ok(true) => return failed("error_locked"),
+            Ok(false) => {}
+            Err(error) => return server_error_page(&state, &error),
+        }
+        let user = match state.store.user_by_email(&pending.tenant.id, &email).await {
+            Ok(user) => user,
+            Err(error) => return server_error_page(&state, &error),
+        };
+        let payload = user
+            .as_ref()
+            .map(|user| user.id.clone())
+            .unwrap_or_default();
+        return start_challenge(
             &state,
             &headers,
-            FormPage {
-                template: "signin.html",
-                pending: &pending,
-                email: &email,
-                display_name: "",
-                error: Some(message),
-            },
+            &pending,
+            Purpose::SignIn,
+            &email,
+            payload,
+            user.is_some(),
         )
-    };
+        .await;
+    }
+    let password = form.get("password").unwrap_or_default().to_string();
     if email.is_empty() || password.is_empty() {
-        return failed("Enter your email address and password.");
+        return failed("error_credentials_missing");
+    }
+    // Locked emails answer the same whether or not an account exists.
+    match is_locked(&state, &pending.tenant, &email, &ip).await {
+        Ok(true) => return failed("error_locked"),
+        Ok(false) => {}
+        Err(error) => return server_error_page(&state, &error),
     }
     let user: Option<UserRecord> = match state.store.user_by_email(&pending.tenant.id, &email).await
     {
         Ok(user) => user,
         Err(error) => return server_error_page(&state, &error),
     };
-    let Some(user) = user else {
-        let _ = verify_password_blocking(password, decoy_hash().to_string()).await;
-        return failed("The email address or password is incorrect.");
+    let phc = user.as_ref().map_or_else(
+        || decoy_hash().to_string(),
+        |user| user.password_hash.clone(),
+    );
+    let verified = verify_password_blocking(password, phc).await && user.is_some();
+    let Some(user) = user.filter(|_| verified) else {
+        if let Err(error) = record_failure(&state, &pending.tenant, &email, &ip).await {
+            return server_error_page(&state, &error);
+        }
+        tracing::info!(tenant = %pending.tenant.subdomain, "sign-in failed: wrong email or password");
+        return failed("error_credentials_wrong");
     };
-    let now = store::now();
-    if user.locked_until > now {
-        return failed(
-            "This account is temporarily locked after too many failed attempts. Try again later.",
-        );
-    }
-    let verified = verify_password_blocking(password, user.password_hash.clone()).await;
-    let lockout = pending.tenant.spec.lockout.as_ref();
-    let threshold = lockout.map_or(10, |lockout| i64::from(lockout.threshold));
-    let duration = lockout.map_or(60, |lockout| i64::from(lockout.duration_seconds));
     if let Err(error) = state
         .store
-        .record_sign_in_attempt(&user.id, verified, threshold, now + duration)
+        .clear_failures(&pending.tenant.id, &email_subject(&email))
         .await
     {
         return server_error_page(&state, &error);
     }
-    if !verified {
-        tracing::info!(tenant = %pending.tenant.subdomain, "sign-in failed: wrong password");
-        return failed("The email address or password is incorrect.");
+    if pending.flow.requires_mfa() {
+        return start_challenge(
+            &state,
+            &headers,
+            &pending,
+            Purpose::Mfa,
+            &user.email,
+            user.id.clone(),
+            true,
+        )
+        .await;
     }
     match start_session_and_redirect(&state, &pending, &user.id).await {
         Ok(response) => response,
@@ -630,27 +796,105 @@ async fn submit_sign_in(
 
 // ---- sign-up --------------------------------------------------------------------------------
 
+/// Labels of built-in attributes in the page language; custom attributes show their name.
+fn attribute_label(strings: &Strings, name: &str) -> String {
+    strings
+        .get(&format!("attribute_{name}"))
+        .cloned()
+        .unwrap_or_else(|| flows::default_label(name))
+}
+
+struct SignUpErrors {
+    fields: BTreeMap<String, String>,
+    password: Option<String>,
+    form: Option<String>,
+}
+
+fn sign_up_page(
+    state: &AppState,
+    headers: &HeaderMap,
+    pending: &PendingRequest,
+    submitted: Option<&SubmittedForm>,
+    errors: Option<SignUpErrors>,
+) -> Response {
+    let attributes = pending.flow.sign_up_attributes();
+    let mut submitted_pairs = submitted.map(|form| form.0.clone());
+    if submitted_pairs.is_none()
+        && let Some(hint) = &pending.request.login_hint
+    {
+        // Prefill the email from login_hint and keep the other defaults.
+        let mut pairs = vec![("email".to_string(), hint.clone())];
+        for attribute in attributes
+            .iter()
+            .filter(|attribute| attribute.name != "email")
+        {
+            if let Some(default) = &attribute.default_value {
+                pairs.push((flows::field_name(&attribute.name), default.clone()));
+            }
+        }
+        submitted_pairs = Some(pairs);
+    }
+    let field_errors = errors
+        .as_ref()
+        .map(|errors| errors.fields.clone())
+        .unwrap_or_default();
+    let fields = flows::field_views(
+        &attributes,
+        submitted_pairs.as_deref(),
+        &field_errors,
+        &pending.text("optional_suffix"),
+        &|name| attribute_label(&pending.strings, name),
+    );
+    let password_error = errors.as_ref().and_then(|errors| errors.password.clone());
+    // The summary lists the problems in form order; the password sits after the email.
+    let mut summary = Vec::new();
+    for field in &fields {
+        if let Some(message) = &field.error {
+            summary.push(SummaryItem {
+                id: field.id.clone(),
+                message: format!("{}: {message}", field.label_text),
+            });
+        }
+        if field.name == "email"
+            && let Some(message) = &password_error
+        {
+            summary.push(SummaryItem {
+                id: "field-password".to_string(),
+                message: format!("{}: {message}", pending.text("new_password_label")),
+            });
+        }
+    }
+    let form_error = errors.and_then(|errors| errors.form);
+    render_form(
+        state,
+        headers,
+        FormPage {
+            template: "signup.html",
+            pending,
+            status: if summary.is_empty() && form_error.is_none() {
+                StatusCode::OK
+            } else {
+                StatusCode::BAD_REQUEST
+            },
+            values: context! {
+                fields => fields,
+                summary => summary,
+                error => form_error,
+                password_error => password_error,
+                collect_password => pending.flow.offers(flows::METHOD_EMAIL_PASSWORD),
+            },
+        },
+    )
+}
+
 async fn show_sign_up(
     State(state): State<Arc<AppState>>,
     Path(subdomain): Path<String>,
     headers: HeaderMap,
     Query(query): Query<RequestQuery>,
 ) -> Response {
-    match pending_request(&state, &subdomain, query.request.as_deref()).await {
-        Ok(Ok(pending)) => {
-            let hint = pending.request.login_hint.clone().unwrap_or_default();
-            render_form(
-                &state,
-                &headers,
-                FormPage {
-                    template: "signup.html",
-                    pending: &pending,
-                    email: &hint,
-                    display_name: "",
-                    error: None,
-                },
-            )
-        }
+    match pending_request(&state, &subdomain, query.request.as_deref(), &headers).await {
+        Ok(Ok(pending)) => sign_up_page(&state, &headers, &pending, None, None),
         Ok(Err(response)) => response,
         Err(error) => server_error_page(&state, &error),
     }
@@ -660,77 +904,636 @@ async fn submit_sign_up(
     State(state): State<Arc<AppState>>,
     Path(subdomain): Path<String>,
     headers: HeaderMap,
-    form: Result<Form<CredentialsForm>, FormRejection>,
+    form: Result<Form<SubmittedForm>, FormRejection>,
 ) -> Response {
     let Ok(Form(form)) = form else {
         return csrf_failure(&state);
     };
-    let pending = match pending_request(&state, &subdomain, form.request.as_deref()).await {
-        Ok(Ok(pending)) => pending,
-        Ok(Err(response)) => return response,
+    let pending = match submitted_request(&state, &subdomain, &headers, &form).await {
+        Ok(pending) => pending,
+        Err(response) => return response,
+    };
+    let attributes = pending.flow.sign_up_attributes();
+    let custom = pending
+        .tenant
+        .spec
+        .custom_attributes
+        .clone()
+        .unwrap_or_default();
+    let collected = flows::collect_attributes(&attributes, &custom, &form.0);
+    let collect_password = pending.flow.offers(flows::METHOD_EMAIL_PASSWORD);
+    let password = form.get("password").unwrap_or_default().to_string();
+    let rules = password_rules(&pending.tenant);
+    let password_error = (collect_password && !rules.accepts(&password))
+        .then(|| pending.text("error_password_rules"));
+    let collected = match collected {
+        Ok(collected) if password_error.is_none() => collected,
+        result => {
+            let fields = result
+                .err()
+                .unwrap_or_default()
+                .into_iter()
+                .map(|(name, problem): (String, FieldProblem)| {
+                    (name, pending.text(problem.message_key()))
+                })
+                .collect();
+            let errors = SignUpErrors {
+                fields,
+                password: password_error,
+                form: None,
+            };
+            return sign_up_page(&state, &headers, &pending, Some(&form), Some(errors));
+        }
+    };
+    let password_hash = if collect_password {
+        match hash_password_blocking(password).await {
+            Ok(hash) => hash,
+            Err(error) => return server_error_page(&state, &error),
+        }
+    } else {
+        // Passwordless accounts get no usable password: "!" is no PHC string.
+        "!".to_string()
+    };
+    // The account is created only once the email is verified; until then it waits in the
+    // challenge. An email that already has an account gets a code too, and learns that only
+    // after proving it owns the mailbox.
+    let now = store::now();
+    let account = PendingAccount {
+        id: uuid::Uuid::new_v4().to_string(),
+        email: collected.email.clone(),
+        password_hash,
+        display_name: collected.display_name.clone(),
+        attributes: collected.values.clone(),
+        consents: collected
+            .consents
+            .iter()
+            .map(|name| (name.clone(), now))
+            .collect(),
+    };
+    let payload = match serde_json::to_string(&account) {
+        Ok(payload) => payload,
         Err(error) => return server_error_page(&state, &error),
     };
-    if !csrf_valid(
+    start_challenge(
         &state,
         &headers,
-        &pending.id,
-        form.csrf_token.as_deref().unwrap_or_default(),
-    ) {
-        return csrf_failure(&state);
+        &pending,
+        Purpose::SignUp,
+        &collected.email,
+        payload,
+        true,
+    )
+    .await
+}
+
+// ---- one-time passcodes ---------------------------------------------------------------------
+
+/// Wrong passcodes a challenge tolerates before a new code must be sent.
+pub const MAX_PASSCODE_ATTEMPTS: i64 = 5;
+
+/// The client's IP address, when the listener recorded it.
+struct ClientIp(Option<std::net::IpAddr>);
+
+impl axum::extract::FromRequestParts<Arc<AppState>> for ClientIp {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &Arc<AppState>,
+    ) -> Result<Self, Self::Rejection> {
+        // Without --ip-lockout the address is not used at all.
+        Ok(ClientIp(
+            parts
+                .extensions
+                .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+                .filter(|_| state.ip_lockout)
+                .map(|info| info.0.ip()),
+        ))
     }
-    let email = normalize_email(form.email.as_deref().unwrap_or_default());
-    let display_name = form.display_name.unwrap_or_default().trim().to_string();
-    let password = form.password.unwrap_or_default();
-    let failed = |message: &str| {
-        render_form(
-            &state,
-            &headers,
-            FormPage {
-                template: "signup.html",
-                pending: &pending,
-                email: &email,
-                display_name: &display_name,
-                error: Some(message),
-            },
-        )
-    };
-    if !is_plausible_email(&email) {
-        return failed("Enter a valid email address, such as name@example.com.");
-    }
-    if display_name.chars().count() > 256 {
-        return failed("The display name must be at most 256 characters.");
-    }
-    let rules = password_rules(&pending.tenant);
-    if !rules.accepts(&password) {
-        return failed(&format!(
-            "The password does not meet the rules. {}",
-            rules.describe()
-        ));
-    }
-    let password_hash = match hash_password_blocking(password).await {
-        Ok(hash) => hash,
-        Err(error) => return server_error_page(&state, &error),
-    };
-    let user = UserRecord {
-        id: uuid::Uuid::new_v4().to_string(),
-        email: email.clone(),
-        password_hash,
-        display_name: (!display_name.is_empty()).then(|| display_name.clone()),
-        failed_sign_ins: 0,
-        locked_until: 0,
-    };
-    match state.store.create_user(&pending.tenant.id, &user).await {
-        Ok(()) => {}
-        Err(StoreError::Conflict(_)) => {
-            return failed("An account with this email address already exists. Sign in instead.");
+}
+
+/// What a passcode challenge is for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Purpose {
+    SignUp,
+    SignIn,
+    Mfa,
+    Reset,
+}
+
+impl Purpose {
+    fn as_str(self) -> &'static str {
+        match self {
+            Purpose::SignUp => "sign_up",
+            Purpose::SignIn => "sign_in",
+            Purpose::Mfa => "mfa",
+            Purpose::Reset => "reset",
         }
+    }
+
+    fn parse(value: &str) -> Option<Self> {
+        [
+            Purpose::SignUp,
+            Purpose::SignIn,
+            Purpose::Mfa,
+            Purpose::Reset,
+        ]
+        .into_iter()
+        .find(|purpose| purpose.as_str() == value)
+    }
+
+    fn title_key(self) -> &'static str {
+        match self {
+            Purpose::SignUp => "verify_title_sign_up",
+            Purpose::SignIn => "verify_title_sign_in",
+            Purpose::Mfa => "verify_title_mfa",
+            Purpose::Reset => "verify_title_reset",
+        }
+    }
+}
+
+/// The account a sign-up creates once its email is verified.
+#[derive(serde::Serialize, Deserialize)]
+struct PendingAccount {
+    id: String,
+    email: String,
+    password_hash: String,
+    display_name: Option<String>,
+    attributes: BTreeMap<String, serde_json::Value>,
+    consents: BTreeMap<String, i64>,
+}
+
+/// Lockout settings of the tenant: (threshold, duration in seconds).
+fn lockout_policy(tenant: &Tenant) -> (i64, i64) {
+    let lockout = tenant.spec.lockout.as_ref();
+    (
+        lockout.map_or(10, |lockout| i64::from(lockout.threshold)),
+        lockout.map_or(60, |lockout| i64::from(lockout.duration_seconds)),
+    )
+}
+
+/// Per-IP failures tolerate this many times the per-account threshold (several customers
+/// may share an address).
+const IP_THRESHOLD_FACTOR: i64 = 10;
+
+fn email_subject(email: &str) -> String {
+    format!("email:{email}")
+}
+
+fn ip_subject(ip: std::net::IpAddr) -> String {
+    format!("ip:{ip}")
+}
+
+/// Whether the email or the client IP is locked out now.
+async fn is_locked(
+    state: &AppState,
+    tenant: &Tenant,
+    email: &str,
+    ip: &ClientIp,
+) -> Result<bool, StoreError> {
+    let now = store::now();
+    if state
+        .store
+        .locked_until(&tenant.id, &email_subject(email))
+        .await?
+        > now
+    {
+        return Ok(true);
+    }
+    Ok(match ip.0 {
+        Some(ip) => {
+            state
+                .store
+                .locked_until(&tenant.id, &ip_subject(ip))
+                .await?
+                > now
+        }
+        None => false,
+    })
+}
+
+/// Counts a failed attempt against the email and the client IP.
+async fn record_failure(
+    state: &AppState,
+    tenant: &Tenant,
+    email: &str,
+    ip: &ClientIp,
+) -> Result<(), StoreError> {
+    let (threshold, duration) = lockout_policy(tenant);
+    let until = store::now() + duration;
+    state
+        .store
+        .record_failure(&tenant.id, &email_subject(email), threshold, until)
+        .await?;
+    if let Some(ip) = ip.0 {
+        state
+            .store
+            .record_failure(
+                &tenant.id,
+                &ip_subject(ip),
+                threshold * IP_THRESHOLD_FACTOR,
+                until,
+            )
+            .await?;
+    }
+    Ok(())
+}
+
+/// Sends a passcode in the background, so known and unknown accounts answer alike and as
+/// fast; a failure is logged (without the code).
+fn send_passcode(state: &Arc<AppState>, pending: &PendingRequest, to: &str, passcode: String) {
+    let state = state.clone();
+    let tenant = pending.tenant.clone();
+    let to = to.to_string();
+    let minutes = (state.passcode_lifetime_seconds.max(60) / 60).to_string();
+    let subject = i18n::fill(
+        &pending.text("email_subject"),
+        &[("tenant", &tenant.spec.display_name)],
+    );
+    let body = i18n::fill(
+        &pending.text("email_body"),
+        &[
+            ("code", &passcode),
+            ("minutes", &minutes),
+            ("tenant", &tenant.spec.display_name),
+        ],
+    );
+    tokio::spawn(async move {
+        let result = async {
+            let sender = tenant
+                .spec
+                .email
+                .as_ref()
+                .ok_or(email::EmailError::NotConfigured("email sender"))?;
+            let smtp: StoredSmtp = state
+                .store
+                .document(Kind::Smtp, &tenant.id, &tenant.id)
+                .await
+                .ok()
+                .flatten()
+                .and_then(|document| serde_json::from_str(&document.spec).ok())
+                .ok_or(email::EmailError::NotConfigured("SMTP server"))?;
+            email::send(
+                &state.kek,
+                &tenant.id,
+                &smtp,
+                email::OutgoingEmail {
+                    from_address: &sender.from_address,
+                    from_name: sender.from_name.as_deref(),
+                    to: &to,
+                    subject: &subject,
+                    body,
+                },
+            )
+            .await
+        }
+        .await;
+        match result {
+            Ok(()) => tracing::info!(tenant = %tenant.subdomain, "passcode email sent"),
+            Err(error) => {
+                tracing::error!(tenant = %tenant.subdomain, error = %error, "failed to send a passcode email");
+            }
+        }
+    });
+}
+
+/// Creates a challenge and shows the passcode page. `deliver` is false for unknown accounts:
+/// the challenge is a decoy that no code opens, and nothing is sent, but the page is the same.
+async fn start_challenge(
+    state: &Arc<AppState>,
+    headers: &HeaderMap,
+    pending: &PendingRequest,
+    purpose: Purpose,
+    email: &str,
+    payload: String,
+    deliver: bool,
+) -> Response {
+    let now = store::now();
+    let id = crypto::random_token(24);
+    let passcode = email::new_passcode();
+    let challenge = ChallengeRecord {
+        code_digest: if deliver {
+            email::passcode_digest(&state.passcode_key, &id, &passcode)
+        } else {
+            String::new()
+        },
+        id,
+        request_id: pending.id.clone(),
+        purpose: purpose.as_str().to_string(),
+        email: email.to_string(),
+        payload,
+        attempts: 0,
+        sent_at: now,
+        expires_at: now + state.passcode_lifetime_seconds,
+        used_at: None,
+    };
+    if let Err(error) = state
+        .store
+        .create_challenge(&pending.tenant.id, &challenge)
+        .await
+    {
+        return server_error_page(state, &error);
+    }
+    if deliver {
+        send_passcode(state, pending, email, passcode);
+    }
+    verify_page(state, headers, pending, &challenge, None, None)
+}
+
+fn verify_page(
+    state: &AppState,
+    headers: &HeaderMap,
+    pending: &PendingRequest,
+    challenge: &ChallengeRecord,
+    error: Option<&str>,
+    notice: Option<&str>,
+) -> Response {
+    let purpose = Purpose::parse(&challenge.purpose).unwrap_or(Purpose::SignIn);
+    let minutes = (state.passcode_lifetime_seconds.max(60) / 60).to_string();
+    render_form(
+        state,
+        headers,
+        FormPage {
+            template: "verify.html",
+            pending,
+            status: if error.is_some() {
+                StatusCode::BAD_REQUEST
+            } else {
+                StatusCode::OK
+            },
+            values: context! {
+                title => pending.text(purpose.title_key()),
+                sent_text => i18n::fill(
+                    &pending.text("verify_sent"),
+                    &[("email", &challenge.email), ("minutes", &minutes)],
+                ),
+                challenge_id => challenge.id,
+                new_password => purpose == Purpose::Reset,
+                error => error,
+                notice => notice,
+            },
+        },
+    )
+}
+
+async fn submit_verify(
+    State(state): State<Arc<AppState>>,
+    Path(subdomain): Path<String>,
+    headers: HeaderMap,
+    ip: ClientIp,
+    form: Result<Form<SubmittedForm>, FormRejection>,
+) -> Response {
+    let Ok(Form(form)) = form else {
+        return csrf_failure(&state);
+    };
+    let pending = match submitted_request(&state, &subdomain, &headers, &form).await {
+        Ok(pending) => pending,
+        Err(response) => return response,
+    };
+    let challenge = match state
+        .store
+        .challenge(
+            &pending.tenant.id,
+            form.get("challenge").unwrap_or_default(),
+        )
+        .await
+    {
+        Ok(Some(challenge)) if challenge.request_id == pending.id => challenge,
+        Ok(_) => return csrf_failure(&state),
+        Err(error) => return server_error_page(&state, &error),
+    };
+    let Some(purpose) = Purpose::parse(&challenge.purpose) else {
+        return csrf_failure(&state);
+    };
+    let now = store::now();
+    let show = |error: Option<&str>, notice: Option<&str>| {
+        verify_page(&state, &headers, &pending, &challenge, error, notice)
+    };
+    if form.get("action") == Some("resend") {
+        if challenge.used_at.is_some() {
+            return show(Some(&pending.text("error_code_expired")), None);
+        }
+        let wait = challenge.sent_at + state.passcode_resend_seconds - now;
+        if wait > 0 {
+            let message = i18n::fill(
+                &pending.text("error_resend_wait"),
+                &[("seconds", &wait.to_string())],
+            );
+            return show(Some(&message), None);
+        }
+        let passcode = email::new_passcode();
+        let deliver = !challenge.code_digest.is_empty();
+        let digest = if deliver {
+            email::passcode_digest(&state.passcode_key, &challenge.id, &passcode)
+        } else {
+            String::new()
+        };
+        if let Err(error) = state
+            .store
+            .renew_challenge(
+                &challenge.id,
+                &digest,
+                now,
+                now + state.passcode_lifetime_seconds,
+            )
+            .await
+        {
+            return server_error_page(&state, &error);
+        }
+        if deliver {
+            send_passcode(&state, &pending, &challenge.email, passcode);
+        }
+        return show(None, Some(&pending.text("notice_code_resent")));
+    }
+    if challenge.used_at.is_some() || challenge.expires_at <= now {
+        return show(Some(&pending.text("error_code_expired")), None);
+    }
+    if challenge.attempts >= MAX_PASSCODE_ATTEMPTS {
+        return show(Some(&pending.text("error_code_attempts")), None);
+    }
+    match is_locked(&state, &pending.tenant, &challenge.email, &ip).await {
+        Ok(true) => return show(Some(&pending.text("error_locked")), None),
+        Ok(false) => {}
         Err(error) => return server_error_page(&state, &error),
     }
-    tracing::info!(tenant = %pending.tenant.subdomain, user_id = %user.id, "account created");
-    match start_session_and_redirect(&state, &pending, &user.id).await {
+    let presented = form.get("code").unwrap_or_default();
+    if !email::passcode_matches(
+        &state.passcode_key,
+        &challenge.id,
+        &challenge.code_digest,
+        presented,
+    ) {
+        let recorded = async {
+            state.store.record_challenge_failure(&challenge.id).await?;
+            record_failure(&state, &pending.tenant, &challenge.email, &ip).await
+        }
+        .await;
+        if let Err(error) = recorded {
+            return server_error_page(&state, &error);
+        }
+        tracing::info!(tenant = %pending.tenant.subdomain, purpose = purpose.as_str(), "wrong passcode");
+        return show(Some(&pending.text("error_code_wrong")), None);
+    }
+    // A reset checks the new password before spending the code, so a weak password can be
+    // corrected with the same code.
+    let new_password = form.get("new_password").unwrap_or_default().to_string();
+    let rules = password_rules(&pending.tenant);
+    if purpose == Purpose::Reset && !rules.accepts(&new_password) {
+        let message = format!(
+            "{} {}",
+            pending.text("error_password_rules"),
+            rules.describe(&pending.strings)
+        );
+        return show(Some(&message), None);
+    }
+    match state.store.consume_challenge(&challenge.id).await {
+        Ok(true) => {}
+        Ok(false) => return show(Some(&pending.text("error_code_expired")), None),
+        Err(error) => return server_error_page(&state, &error),
+    }
+    if let Err(error) = state
+        .store
+        .clear_failures(&pending.tenant.id, &email_subject(&challenge.email))
+        .await
+    {
+        return server_error_page(&state, &error);
+    }
+    let user_id = match purpose {
+        Purpose::SignUp => {
+            let Ok(account) = serde_json::from_str::<PendingAccount>(&challenge.payload) else {
+                return server_error_page(&state, &"a pending account did not parse");
+            };
+            let user = UserRecord {
+                id: account.id,
+                email: account.email,
+                password_hash: account.password_hash,
+                display_name: account.display_name,
+                failed_sign_ins: 0,
+                locked_until: 0,
+                attributes: account.attributes,
+                consents: account.consents,
+            };
+            match state.store.create_user(&pending.tenant.id, &user).await {
+                Ok(()) => {}
+                Err(StoreError::Conflict(_)) => {
+                    return sign_in_page(
+                        &state,
+                        &headers,
+                        &pending,
+                        &user.email,
+                        Some(&pending.text("error_account_exists")),
+                    );
+                }
+                Err(error) => return server_error_page(&state, &error),
+            }
+            tracing::info!(tenant = %pending.tenant.subdomain, user_id = %user.id, "account created");
+            user.id
+        }
+        Purpose::SignIn | Purpose::Mfa => challenge.payload.clone(),
+        Purpose::Reset => {
+            let password_hash = match hash_password_blocking(new_password).await {
+                Ok(hash) => hash,
+                Err(error) => return server_error_page(&state, &error),
+            };
+            if let Err(error) = state
+                .store
+                .set_password(&pending.tenant.id, &challenge.payload, &password_hash)
+                .await
+            {
+                return server_error_page(&state, &error);
+            }
+            tracing::info!(tenant = %pending.tenant.subdomain, user_id = %challenge.payload, "password reset");
+            challenge.payload.clone()
+        }
+    };
+    match start_session_and_redirect(&state, &pending, &user_id).await {
         Ok(response) => response,
         Err(error) => server_error_page(&state, &error.code()),
     }
+}
+
+// ---- password reset -------------------------------------------------------------------------
+
+fn reset_page(
+    state: &AppState,
+    headers: &HeaderMap,
+    pending: &PendingRequest,
+    email: &str,
+    error: Option<&str>,
+) -> Response {
+    render_form(
+        state,
+        headers,
+        FormPage {
+            template: "reset.html",
+            pending,
+            status: if error.is_some() {
+                StatusCode::BAD_REQUEST
+            } else {
+                StatusCode::OK
+            },
+            values: context! { email => email, error => error },
+        },
+    )
+}
+
+async fn show_reset(
+    State(state): State<Arc<AppState>>,
+    Path(subdomain): Path<String>,
+    headers: HeaderMap,
+    Query(query): Query<RequestQuery>,
+) -> Response {
+    match pending_request(&state, &subdomain, query.request.as_deref(), &headers).await {
+        Ok(Ok(pending)) => {
+            let hint = pending.request.login_hint.clone().unwrap_or_default();
+            reset_page(&state, &headers, &pending, &hint, None)
+        }
+        Ok(Err(response)) => response,
+        Err(error) => server_error_page(&state, &error),
+    }
+}
+
+async fn submit_reset(
+    State(state): State<Arc<AppState>>,
+    Path(subdomain): Path<String>,
+    headers: HeaderMap,
+    form: Result<Form<SubmittedForm>, FormRejection>,
+) -> Response {
+    let Ok(Form(form)) = form else {
+        return csrf_failure(&state);
+    };
+    let pending = match submitted_request(&state, &subdomain, &headers, &form).await {
+        Ok(pending) => pending,
+        Err(response) => return response,
+    };
+    let email = flows::normalize_email(form.get("email").unwrap_or_default());
+    if !flows::is_plausible_email(&email) {
+        return reset_page(
+            &state,
+            &headers,
+            &pending,
+            &email,
+            Some(&pending.text("error_email")),
+        );
+    }
+    let user = match state.store.user_by_email(&pending.tenant.id, &email).await {
+        Ok(user) => user,
+        Err(error) => return server_error_page(&state, &error),
+    };
+    let payload = user
+        .as_ref()
+        .map(|user| user.id.clone())
+        .unwrap_or_default();
+    start_challenge(
+        &state,
+        &headers,
+        &pending,
+        Purpose::Reset,
+        &email,
+        payload,
+        user.is_some(),
+    )
+    .await
 }
 
 #[cfg(test)]
@@ -743,17 +1546,63 @@ mod tests {
         let html = templates
             .render(
                 "message.html",
-                context! { lang => "en", tenant_name => "<b>", title => "T", message => "m", error_code => "invalid_request" },
+                context! { lang => "en", t => i18n::built_in_strings("en"), tenant_name => "<b>", title => "T", message => "m", error_code => "invalid_request" },
             )
             .expect("render");
         assert!(html.contains("&lt;b&gt;"));
         assert!(html.contains("data-error=\"invalid_request\""));
         for name in ["signin.html", "signup.html"] {
             assert!(
-                templates.render(name, context! { lang => "en" }).is_ok(),
+                templates
+                    .render(
+                        name,
+                        context! {
+                            lang => "en",
+                            t => i18n::built_in_strings("en"),
+                            brand => branding::BrandView::default(),
+                        }
+                    )
+                    .map_err(|error| error.to_string())
+                    .is_ok(),
                 "{name}"
             );
         }
+    }
+
+    #[test]
+    fn sign_up_fields_render_every_control_with_errors_linked() {
+        let templates = Templates::new();
+        let field = |control: &'static str, error: Option<&str>| flows::FieldView {
+            name: format!("attribute.{control}"),
+            id: format!("field-{control}"),
+            label_html: "I accept the <a href=\"https://x.example\">terms</a>".into(),
+            label_text: "I accept the terms".into(),
+            control,
+            required: true,
+            value: String::new(),
+            checked: false,
+            options: vec![flows::OptionView {
+                label: "A".into(),
+                value: "a".into(),
+                checked: true,
+            }],
+            autocomplete: "off",
+            error: error.map(str::to_string),
+        };
+        let fields: Vec<_> = ["text", "number", "radio", "checkbox", "multi", "dropdown"]
+            .into_iter()
+            .map(|control| field(control, (control == "checkbox").then_some("Accept")))
+            .collect();
+        let html = templates
+            .render(
+                "signup.html",
+                context! { lang => "en", t => i18n::built_in_strings("en"), fields => fields },
+            )
+            .expect("render");
+        assert!(html.contains("<a href=\"https://x.example\">terms</a>"));
+        assert!(html.contains("aria-describedby=\"error-field-checkbox\""));
+        assert!(html.contains("<select id=\"field-dropdown\""));
+        assert!(html.contains("type=\"radio\" value=\"a\" checked"));
     }
 
     #[test]

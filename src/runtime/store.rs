@@ -4,6 +4,7 @@
 //! (`$n` placeholders, `ON CONFLICT`, TEXT and BIGINT columns) and run through sqlx's `Any`
 //! driver. Bearer values (codes, refresh tokens, session cookies) are stored as digests only.
 
+use std::collections::BTreeMap;
 use std::str::FromStr;
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions, AnyRow};
@@ -117,6 +118,36 @@ pub struct UserRecord {
     pub failed_sign_ins: i64,
     /// Locked until this time (Unix seconds), 0 when not locked.
     pub locked_until: i64,
+    /// Other attributes collected at sign-up, by attribute name.
+    pub attributes: BTreeMap<String, serde_json::Value>,
+    /// Consents given at sign-up (ticked checkboxes such as terms of use), by attribute
+    /// name, with their time (Unix seconds).
+    pub consents: BTreeMap<String, i64>,
+}
+
+/// A one-time passcode challenge (see the `passcode_challenges` table).
+#[derive(Clone, Debug)]
+pub struct ChallengeRecord {
+    /// Random ID, carried by the verification form.
+    pub id: String,
+    /// The pending authorization request it belongs to.
+    pub request_id: String,
+    /// `sign_up`, `sign_in`, `mfa` or `reset`.
+    pub purpose: String,
+    /// Where the passcode was sent (normalised).
+    pub email: String,
+    /// HMAC of the passcode; empty for a decoy (no code matches).
+    pub code_digest: String,
+    /// What success unlocks (JSON).
+    pub payload: String,
+    /// Wrong passcodes so far.
+    pub attempts: i64,
+    /// When the current passcode was sent (resend cool-down).
+    pub sent_at: i64,
+    /// When the current passcode expires.
+    pub expires_at: i64,
+    /// When it was spent.
+    pub used_at: Option<i64>,
 }
 
 /// A browser session.
@@ -201,6 +232,8 @@ pub enum Kind {
     UserFlow,
     /// Branding, one per tenant (empty key).
     Branding,
+    /// SMTP settings, one per tenant (keyed by the tenant ID, like branding).
+    Smtp,
 }
 
 impl Kind {
@@ -209,6 +242,7 @@ impl Kind {
             Kind::Client => "clients",
             Kind::UserFlow => "user_flows",
             Kind::Branding => "brandings",
+            Kind::Smtp => "smtp_settings",
         }
     }
 
@@ -217,7 +251,7 @@ impl Kind {
             Kind::Client => "client_id",
             Kind::UserFlow => "name",
             // Branding has one row per tenant; its "key" is the tenant ID again.
-            Kind::Branding => "tenant_id",
+            Kind::Branding | Kind::Smtp => "tenant_id",
         }
     }
 }
@@ -230,6 +264,16 @@ fn text(row: &AnyRow, column: &str) -> Result<String, StoreError> {
 fn optional_text(row: &AnyRow, column: &str) -> Result<Option<String>, StoreError> {
     row.try_get::<Option<String>, _>(column)
         .map_err(query_error("read a text column"))
+}
+
+fn json_column<T: serde::de::DeserializeOwned>(
+    row: &AnyRow,
+    column: &str,
+) -> Result<T, StoreError> {
+    serde_json::from_str(&text(row, column)?).map_err(|error| StoreError::Corrupt {
+        what: "user attributes",
+        reason: error.to_string(),
+    })
 }
 
 fn integer(row: &AnyRow, column: &str) -> Result<i64, StoreError> {
@@ -426,6 +470,9 @@ impl Store {
             "DELETE FROM clients WHERE tenant_id = $1",
             "DELETE FROM user_flows WHERE tenant_id = $1",
             "DELETE FROM brandings WHERE tenant_id = $1",
+            "DELETE FROM smtp_settings WHERE tenant_id = $1",
+            "DELETE FROM passcode_challenges WHERE tenant_id = $1",
+            "DELETE FROM sign_in_throttle WHERE tenant_id = $1",
             "DELETE FROM tenants WHERE id = $1",
         ] {
             sqlx::query(statement)
@@ -455,7 +502,7 @@ impl Store {
 
     fn columns(kind: Kind) -> String {
         match kind {
-            Kind::Branding => "tenant_id, spec, created_at, updated_at".to_string(),
+            Kind::Branding | Kind::Smtp => "tenant_id, spec, created_at, updated_at".to_string(),
             _ => format!(
                 "tenant_id, {}, spec, created_at, updated_at",
                 kind.key_column()
@@ -560,13 +607,15 @@ impl Store {
                 .execute(&self.pool)
                 .await
             }
-            Kind::Branding => {
-                sqlx::query(
-                    "INSERT INTO brandings (tenant_id, spec, created_at, updated_at) \
+            Kind::Branding | Kind::Smtp => {
+                let sql = format!(
+                    "INSERT INTO {} (tenant_id, spec, created_at, updated_at) \
                      VALUES ($1, $2, $3, $3) \
                      ON CONFLICT (tenant_id) DO UPDATE \
                      SET spec = excluded.spec, updated_at = excluded.updated_at",
-                )
+                    kind.table()
+                );
+                sqlx::query(&sql)
                 .bind(tenant_id)
                 .bind(spec)
                 .bind(now)
@@ -762,11 +811,12 @@ impl Store {
             display_name: optional_text(row, "display_name")?,
             failed_sign_ins: integer(row, "failed_sign_ins")?,
             locked_until: integer(row, "locked_until")?,
+            attributes: json_column(row, "attributes")?,
+            consents: json_column(row, "consents")?,
         })
     }
 
-    const USER_COLUMNS: &str =
-        "id, email, password_hash, display_name, failed_sign_ins, locked_until";
+    const USER_COLUMNS: &str = "id, email, password_hash, display_name, failed_sign_ins, locked_until, attributes, consents";
 
     /// Creates a user.
     ///
@@ -774,8 +824,8 @@ impl Store {
     /// [`StoreError::Conflict`] when the email is already registered in the tenant.
     pub async fn create_user(&self, tenant_id: &str, user: &UserRecord) -> Result<(), StoreError> {
         let result = sqlx::query(
-            "INSERT INTO users (id, tenant_id, email, password_hash, display_name, failed_sign_ins, locked_until, created_at) \
-             VALUES ($1, $2, $3, $4, $5, 0, 0, $6)",
+            "INSERT INTO users (id, tenant_id, email, password_hash, display_name, failed_sign_ins, locked_until, created_at, attributes, consents) \
+             VALUES ($1, $2, $3, $4, $5, 0, 0, $6, $7, $8)",
         )
         .bind(&user.id)
         .bind(tenant_id)
@@ -783,6 +833,8 @@ impl Store {
         .bind(&user.password_hash)
         .bind(user.display_name.as_deref())
         .bind(now())
+        .bind(serde_json::to_string(&user.attributes).unwrap_or_else(|_| "{}".to_string()))
+        .bind(serde_json::to_string(&user.consents).unwrap_or_else(|_| "{}".to_string()))
         .execute(&self.pool)
         .await;
         match result {
@@ -1211,6 +1263,215 @@ impl Store {
         })
     }
 
+    // ---- one-time passcodes and throttling -----------------------------------------------
+
+    fn challenge_from_row(row: &AnyRow) -> Result<ChallengeRecord, StoreError> {
+        Ok(ChallengeRecord {
+            id: text(row, "id")?,
+            request_id: text(row, "request_id")?,
+            purpose: text(row, "purpose")?,
+            email: text(row, "email")?,
+            code_digest: text(row, "code_digest")?,
+            payload: text(row, "payload")?,
+            attempts: integer(row, "attempts")?,
+            sent_at: integer(row, "sent_at")?,
+            expires_at: integer(row, "expires_at")?,
+            used_at: optional_integer(row, "used_at")?,
+        })
+    }
+
+    /// Stores a new passcode challenge.
+    ///
+    /// # Errors
+    /// A failed query.
+    pub async fn create_challenge(
+        &self,
+        tenant_id: &str,
+        challenge: &ChallengeRecord,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO passcode_challenges (id, tenant_id, request_id, purpose, email, code_digest, payload, attempts, sent_at, expires_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, 0, $8, $9)",
+        )
+        .bind(&challenge.id)
+        .bind(tenant_id)
+        .bind(&challenge.request_id)
+        .bind(&challenge.purpose)
+        .bind(&challenge.email)
+        .bind(&challenge.code_digest)
+        .bind(&challenge.payload)
+        .bind(challenge.sent_at)
+        .bind(challenge.expires_at)
+        .execute(&self.pool)
+        .await
+        .map_err(query_error("store a passcode challenge"))?;
+        Ok(())
+    }
+
+    /// Reads a passcode challenge of a tenant.
+    ///
+    /// # Errors
+    /// A failed query.
+    pub async fn challenge(
+        &self,
+        tenant_id: &str,
+        id: &str,
+    ) -> Result<Option<ChallengeRecord>, StoreError> {
+        let row = sqlx::query(
+            "SELECT id, request_id, purpose, email, code_digest, payload, attempts, sent_at, expires_at, used_at \
+             FROM passcode_challenges WHERE tenant_id = $1 AND id = $2",
+        )
+        .bind(tenant_id)
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(query_error("read a passcode challenge"))?;
+        row.as_ref().map(Self::challenge_from_row).transpose()
+    }
+
+    /// Counts a wrong passcode.
+    ///
+    /// # Errors
+    /// A failed query.
+    pub async fn record_challenge_failure(&self, id: &str) -> Result<(), StoreError> {
+        sqlx::query("UPDATE passcode_challenges SET attempts = attempts + 1 WHERE id = $1")
+            .bind(id)
+            .execute(&self.pool)
+            .await
+            .map_err(query_error("count a wrong passcode"))?;
+        Ok(())
+    }
+
+    /// Spends a challenge; true for exactly one caller (the passcode is single-use).
+    ///
+    /// # Errors
+    /// A failed query.
+    pub async fn consume_challenge(&self, id: &str) -> Result<bool, StoreError> {
+        let result = sqlx::query(
+            "UPDATE passcode_challenges SET used_at = $1 WHERE id = $2 AND used_at IS NULL",
+        )
+        .bind(now())
+        .bind(id)
+        .execute(&self.pool)
+        .await
+        .map_err(query_error("spend a passcode challenge"))?;
+        Ok(result.rows_affected() == 1)
+    }
+
+    /// Replaces the passcode of an unspent challenge (resend): new digest, fresh attempts
+    /// and expiry.
+    ///
+    /// # Errors
+    /// A failed query.
+    pub async fn renew_challenge(
+        &self,
+        id: &str,
+        code_digest: &str,
+        sent_at: i64,
+        expires_at: i64,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE passcode_challenges SET code_digest = $1, attempts = 0, sent_at = $2, expires_at = $3 \
+             WHERE id = $4 AND used_at IS NULL",
+        )
+        .bind(code_digest)
+        .bind(sent_at)
+        .bind(expires_at)
+        .bind(id)
+        .execute(&self.pool)
+        .await
+        .map_err(query_error("renew a passcode challenge"))?;
+        Ok(())
+    }
+
+    /// Until when `subject` (`email:…` or `ip:…`) is locked out; 0 when it is not.
+    ///
+    /// # Errors
+    /// A failed query.
+    pub async fn locked_until(&self, tenant_id: &str, subject: &str) -> Result<i64, StoreError> {
+        let row = sqlx::query(
+            "SELECT locked_until FROM sign_in_throttle WHERE tenant_id = $1 AND subject = $2",
+        )
+        .bind(tenant_id)
+        .bind(subject)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(query_error("read a sign-in throttle"))?;
+        row.as_ref()
+            .map(|row| integer(row, "locked_until"))
+            .transpose()
+            .map(Option::unwrap_or_default)
+    }
+
+    /// Counts a failed attempt of `subject`; at `threshold` failures the subject is locked
+    /// until `lock_until` and the count starts again. Returns whether it is now locked.
+    ///
+    /// # Errors
+    /// A failed query.
+    pub async fn record_failure(
+        &self,
+        tenant_id: &str,
+        subject: &str,
+        threshold: i64,
+        lock_until: i64,
+    ) -> Result<bool, StoreError> {
+        sqlx::query(
+            "INSERT INTO sign_in_throttle (tenant_id, subject, failures, locked_until) VALUES ($1, $2, 1, 0) \
+             ON CONFLICT (tenant_id, subject) DO UPDATE SET failures = sign_in_throttle.failures + 1",
+        )
+        .bind(tenant_id)
+        .bind(subject)
+        .execute(&self.pool)
+        .await
+        .map_err(query_error("count a failed sign-in"))?;
+        let locked = sqlx::query(
+            "UPDATE sign_in_throttle SET failures = 0, locked_until = $1 \
+             WHERE tenant_id = $2 AND subject = $3 AND failures >= $4",
+        )
+        .bind(lock_until)
+        .bind(tenant_id)
+        .bind(subject)
+        .bind(threshold)
+        .execute(&self.pool)
+        .await
+        .map_err(query_error("lock a sign-in subject"))?;
+        Ok(locked.rows_affected() > 0)
+    }
+
+    /// Forgets the failed attempts of `subject` after a success.
+    ///
+    /// # Errors
+    /// A failed query.
+    pub async fn clear_failures(&self, tenant_id: &str, subject: &str) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM sign_in_throttle WHERE tenant_id = $1 AND subject = $2")
+            .bind(tenant_id)
+            .bind(subject)
+            .execute(&self.pool)
+            .await
+            .map_err(query_error("clear failed sign-ins"))?;
+        Ok(())
+    }
+
+    /// Replaces a user's password hash.
+    ///
+    /// # Errors
+    /// A failed query.
+    pub async fn set_password(
+        &self,
+        tenant_id: &str,
+        user_id: &str,
+        password_hash: &str,
+    ) -> Result<(), StoreError> {
+        sqlx::query("UPDATE users SET password_hash = $1 WHERE tenant_id = $2 AND id = $3")
+            .bind(password_hash)
+            .bind(tenant_id)
+            .bind(user_id)
+            .execute(&self.pool)
+            .await
+            .map_err(query_error("set a password"))?;
+        Ok(())
+    }
+
     /// Removes expired short-lived rows (requests, codes, sessions, refresh tokens).
     ///
     /// # Errors
@@ -1222,6 +1483,7 @@ impl Store {
             "DELETE FROM authorization_codes WHERE expires_at <= $1",
             "DELETE FROM sessions WHERE expires_at <= $1",
             "DELETE FROM refresh_tokens WHERE expires_at <= $1",
+            "DELETE FROM passcode_challenges WHERE expires_at <= $1",
         ] {
             sqlx::query(statement)
                 .bind(now)

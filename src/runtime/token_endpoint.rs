@@ -18,7 +18,7 @@ use base64::engine::general_purpose::STANDARD;
 use super::model::ClientSpec;
 use super::oidc::{self, OAuthError, OIDC_SCOPES};
 use super::store::{self, GrantRecord, Redemption};
-use super::{AppState, Tenant, crypto, tokens};
+use super::{AppState, Tenant, crypto, flows, tokens};
 
 /// Decodes a `client_secret_basic` credential component (form-urlencoded per RFC 6749 §2.3.1).
 fn decode_basic_component(component: &str) -> String {
@@ -235,6 +235,7 @@ async fn client_credentials(
         grant_id: None,
         lifetime_seconds: lifetime,
         now,
+        flow_claims: &std::collections::BTreeMap::new(),
     });
     let access_token = state
         .keyring
@@ -373,6 +374,13 @@ async fn issue_user_tokens(
         .user(&tenant.id, &grant.user_id)
         .await?
         .ok_or_else(|| OAuthError::bad_request("invalid_grant", "the user no longer exists"))?;
+    let flow = flows::flow_for_client(&state.store, &tenant.id, &client.id).await?;
+    let flow_claims = flows::token_claims(
+        flow.as_ref().map(|(_, flow)| flow),
+        &user.email,
+        user.display_name.as_deref(),
+        &user.attributes,
+    );
     let now = store::now();
     let issuer = state.issuer(&tenant.subdomain);
     let lifetime = client.spec.access_token_lifetime_seconds();
@@ -396,6 +404,7 @@ async fn issue_user_tokens(
         grant_id: Some(&grant.id),
         lifetime_seconds: lifetime,
         now,
+        flow_claims: &flow_claims,
     });
     let access_token = state
         .keyring
@@ -420,6 +429,7 @@ async fn issue_user_tokens(
             auth_time: grant.auth_time,
             session_id: grant.session_id.as_deref(),
             now,
+            flow_claims: &flow_claims,
         });
         body["id_token"] = serde_json::Value::String(
             state

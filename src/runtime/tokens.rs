@@ -5,7 +5,7 @@
 //!             ▲ new key generated here, published before it ever signs
 //! ```
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, RwLock};
 
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
@@ -94,6 +94,9 @@ pub struct IdTokenClaims {
     /// Username (scope `profile`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub preferred_username: Option<String>,
+    /// Claims the user flow's `tokenClaims` map from the user's attributes.
+    #[serde(flatten)]
+    pub flow_claims: BTreeMap<String, serde_json::Value>,
 }
 
 /// Claims of an access token (user or app).
@@ -135,6 +138,9 @@ pub struct AccessTokenClaims {
     /// a grant (code or refresh-token replay) also stops its access tokens.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub grant_id: Option<String>,
+    /// Claims the user flow's `tokenClaims` map from the user's attributes (user tokens).
+    #[serde(flatten)]
+    pub flow_claims: BTreeMap<String, serde_json::Value>,
 }
 
 /// What an ID token says about the user and the authorization.
@@ -161,11 +167,14 @@ pub struct IdTokenInput<'a> {
     pub session_id: Option<&'a str>,
     /// Issue time.
     pub now: i64,
+    /// Claims from the user flow's `tokenClaims`.
+    pub flow_claims: &'a BTreeMap<String, serde_json::Value>,
 }
 
 /// Builds ID-token claims; `email` and `profile` claims appear only with those scopes.
 pub fn id_token_claims(input: &IdTokenInput<'_>) -> IdTokenClaims {
     let has = |scope: &str| input.scopes.contains(&scope);
+    let mapped = |claim: &str| input.flow_claims.contains_key(claim);
     IdTokenClaims {
         iss: input.issuer.to_string(),
         sub: input.user_id.to_string(),
@@ -179,11 +188,15 @@ pub fn id_token_claims(input: &IdTokenInput<'_>) -> IdTokenClaims {
         nonce: input.nonce.map(str::to_string),
         auth_time: input.auth_time,
         sid: input.session_id.map(str::to_string),
-        email: has("email").then(|| input.email.to_string()),
-        name: has("profile")
+        // A flow claim with a standard name (say `email` without the email scope) replaces
+        // the standard one, so the JSON never carries a name twice.
+        email: (has("email") && !mapped("email")).then(|| input.email.to_string()),
+        name: (has("profile") && !mapped("name"))
             .then(|| input.display_name.map(str::to_string))
             .flatten(),
-        preferred_username: has("profile").then(|| input.email.to_string()),
+        preferred_username: (has("profile") && !mapped("preferred_username"))
+            .then(|| input.email.to_string()),
+        flow_claims: input.flow_claims.clone(),
     }
 }
 
@@ -209,6 +222,8 @@ pub struct AccessTokenInput<'a> {
     pub lifetime_seconds: i64,
     /// Issue time.
     pub now: i64,
+    /// Claims from the user flow's `tokenClaims` (user tokens).
+    pub flow_claims: &'a BTreeMap<String, serde_json::Value>,
 }
 
 /// Builds access-token claims: `scp` for user tokens, `roles` for app tokens.
@@ -235,6 +250,12 @@ pub fn access_token_claims(input: &AccessTokenInput<'_>) -> AccessTokenClaims {
         roles,
         auth_time: input.auth_time,
         grant_id: input.grant_id.map(str::to_string),
+        flow_claims: input
+            .flow_claims
+            .iter()
+            .filter(|(name, _)| name.as_str() != "grant_id")
+            .map(|(name, value)| (name.clone(), value.clone()))
+            .collect(),
     }
 }
 
@@ -544,6 +565,7 @@ mod tests {
             auth_time: 100,
             session_id: None,
             now: 1000,
+            flow_claims: &BTreeMap::from([("email".to_string(), serde_json::json!("x@y.z"))]),
         };
         let claims = id_token_claims(&input);
         assert_eq!(claims.iss, "https://id.example.com/contoso/v2.0");
@@ -553,8 +575,13 @@ mod tests {
         assert_eq!((claims.iat, claims.nbf), (1000, 1000));
         assert_eq!(claims.ver, "2.0");
         assert_eq!(claims.nonce.as_deref(), Some("n-0S6"));
-        assert_eq!(claims.email.as_deref(), Some("ann@example.com"));
+        assert_eq!(
+            claims.email, None,
+            "the flow's email claim replaces the standard one"
+        );
         assert_eq!(claims.name, None);
+        let json = serde_json::to_value(&claims).expect("serialize");
+        assert_eq!(json["email"], "x@y.z");
     }
 
     #[test]
@@ -571,6 +598,7 @@ mod tests {
             grant_id: None,
             lifetime_seconds: 600,
             now: 50,
+            flow_claims: &BTreeMap::new(),
         };
         let app = access_token_claims(&input);
         assert_eq!(app.sub, "daemon");

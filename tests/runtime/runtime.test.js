@@ -11,10 +11,33 @@ import * as client from 'openid-client';
 
 import { launchBrowser, startCallbackServer } from './lib/browser.js';
 import { startRuntime, waitFor } from './lib/runtime.js';
+import { startSmtpServer } from './lib/smtp.js';
 
 const SUBDOMAIN = 'contoso';
 const API_URI = 'api://contoso-orders';
 const PASSWORD = 'Corr3ct-Horse-Battery';
+const NEW_PASSWORD = 'N3w-Staple-Battery-Horse';
+const SMTP_PASSWORD = 'smtp-Pa55word-not-for-logs';
+const PASSCODE_LIFETIME_SECONDS = 15;
+const LOCKOUT_SECONDS = 6;
+
+const TENANT_SPEC = {
+  displayName: 'Contoso',
+  countryCode: 'US',
+  defaultLocale: 'en',
+  customAttributes: [
+    { name: 'loyaltyNumber', dataType: 'string' },
+    { name: 'shoeSize', dataType: 'int' },
+    { name: 'plan', dataType: 'string' },
+    { name: 'region', dataType: 'string' },
+    { name: 'interests', dataType: 'string' },
+    { name: 'newsletter', dataType: 'boolean' },
+    { name: 'termsOfUse', dataType: 'boolean' },
+  ],
+  email: { fromAddress: 'no-reply@contoso.example', fromName: 'Contoso' },
+  passwordPolicy: { minLength: 10, requiredCharacterClasses: 3 },
+  lockout: { threshold: 5, durationSeconds: LOCKOUT_SECONDS },
+};
 
 const randomSecret = () => randomBytes(32).toString('base64url');
 const sha256Hex = (value) => `sha256:${createHash('sha256').update(value).digest('hex')}`;
@@ -45,12 +68,16 @@ describe(`identity runtime (${process.env.CIAM_TEST_DATABASE_URL ? 'PostgreSQL' 
   let issuer;
   let tenantId;
   let ssoContext;
+  let smtp;
   const ids = {
     api: randomUUID(),
     daemon: randomUUID(),
     web: randomUUID(),
     spa: randomUUID(),
     shortLived: randomUUID(),
+    shop: randomUUID(),
+    orphan: randomUUID(),
+    secure: randomUUID(),
   };
   const secrets = {
     api: randomSecret(),
@@ -62,6 +89,51 @@ describe(`identity runtime (${process.env.CIAM_TEST_DATABASE_URL ? 'PostgreSQL' 
   const email = `ann.${Date.now()}@example.com`;
   const configs = {};
   const redirect = {};
+
+  /** The tenant's user flows: the default one, and the shop's that collects every input type. */
+  const flows = () => ({
+    'sign-up-sign-in': {
+      displayName: 'Sign up and sign in',
+      applications: [ids.web, ids.spa, ids.shortLived],
+      signIn: { methods: ['emailPassword', 'emailOtp'] },
+      attributes: [
+        { name: 'email', inputType: 'text', required: true, hidden: false, editable: true },
+        { name: 'displayName', inputType: 'text', required: false, hidden: false, editable: true },
+      ],
+    },
+    secure: {
+      displayName: 'Sign-in with MFA',
+      applications: [ids.secure],
+      signIn: { methods: ['emailPassword'] },
+      attributes: [{ name: 'displayName', inputType: 'text', required: false, hidden: false, editable: true }],
+      mfa: { emailOtp: 'Required' },
+    },
+    shop: {
+      displayName: 'Shop sign-up',
+      applications: [ids.shop],
+      signIn: { methods: ['emailPassword'] },
+      attributes: [
+        { name: 'givenName', inputType: 'text', required: true, hidden: false, editable: true },
+        { name: 'email', inputType: 'text', required: true, hidden: false, editable: true },
+        { name: 'loyaltyNumber', label: 'Loyalty number', inputType: 'text', required: false, validationRegEx: '[A-Z]{2}[0-9]{4}', hidden: false, editable: true },
+        { name: 'shoeSize', label: 'Shoe size', inputType: 'number', required: true, hidden: false, editable: true },
+        { name: 'plan', label: 'Plan', inputType: 'radioSingleSelect', required: true, options: [{ label: 'Free', value: 'free' }, { label: 'Gold', value: 'gold' }], hidden: false, editable: true },
+        { name: 'region', label: 'Region', inputType: 'dropdown', required: true, options: [{ label: 'Europe', value: 'eu' }, { label: 'North America', value: 'na' }], hidden: false, editable: true },
+        { name: 'interests', label: 'Interests', inputType: 'checkboxMultiSelect', required: false, options: [{ label: 'Shoes', value: 'shoes' }, { label: 'Bags', value: 'bags' }, { label: 'Hats', value: 'hats' }], hidden: false, editable: true },
+        { name: 'newsletter', label: 'Send me the *newsletter*', inputType: 'boolean', required: false, hidden: false, editable: true },
+        { name: 'termsOfUse', label: 'I accept the [terms of use](https://contoso.example/terms)', inputType: 'checkboxSingleSelect', required: true, hidden: false, editable: true },
+      ],
+      tokenClaims: [
+        { attribute: 'givenName', claimName: 'given_name' },
+        { attribute: 'loyaltyNumber', claimName: 'loyalty' },
+        { attribute: 'shoeSize', claimName: 'shoe_size' },
+        { attribute: 'plan', claimName: 'extension_plan' },
+        { attribute: 'region', claimName: 'region' },
+        { attribute: 'interests', claimName: 'interests' },
+        { attribute: 'newsletter', claimName: 'newsletter' },
+      ],
+    },
+  });
 
   const insecure = { execute: [client.allowInsecureRequests] };
   const discover = (clientId, auth) => client.discovery(new URL(issuer), clientId, undefined, auth, insecure);
@@ -93,7 +165,9 @@ describe(`identity runtime (${process.env.CIAM_TEST_DATABASE_URL ? 'PostgreSQL' 
         await page.getByLabel('Email address').fill(credentials.email);
         await page.getByLabel('Display name (optional)').fill('Ann Example');
         await page.getByLabel('Password', { exact: true }).fill(credentials.password);
+        const since = smtp.messages.length;
         await page.getByRole('button', { name: 'Create account' }).click();
+        await enterPasscode(page, credentials.email, since);
       } else {
         await page.getByLabel('Email address').fill(credentials.email);
         await page.getByLabel('Password', { exact: true }).fill(credentials.password);
@@ -103,6 +177,52 @@ describe(`identity runtime (${process.env.CIAM_TEST_DATABASE_URL ? 'PostgreSQL' 
     await arrived;
     return { callbackUrl: new URL(page.url()), verifier, state, nonce };
   }
+
+  /**
+   * Waits for the passcode page and the email sent to `address` after message number `since`,
+   * then enters the passcode. Returns the email.
+   */
+  async function enterPasscode(page, address, since) {
+    await page.getByLabel('Verification code').waitFor();
+    const message = await smtp.waitForMessage(address, { since });
+    await page.getByLabel('Verification code').fill(smtp.passcodeOf(message));
+    await page.getByRole('button', { name: 'Verify', exact: true }).click();
+    return message;
+  }
+
+  /** Starts an authorization in `page` and waits for the sign-in form; returns the PKCE values. */
+  async function openSignIn(page, config, redirectUri, extra = {}) {
+    const verifier = client.randomPKCECodeVerifier();
+    const state = client.randomState();
+    const url = client.buildAuthorizationUrl(config, {
+      redirect_uri: redirectUri,
+      scope: 'openid email',
+      code_challenge: await client.calculatePKCECodeChallenge(verifier),
+      code_challenge_method: 'S256',
+      state,
+      prompt: 'login',
+      ...extra,
+    });
+    await page.goto(url.href);
+    await page.waitForURL(/\/signin\?request=/);
+    return { verifier, state };
+  }
+
+  /** Submits the current form with the button named `button`; returns the response status. */
+  async function submit(page, button) {
+    const answered = page.waitForResponse((response) => response.request().method() === 'POST');
+    await page.getByRole('button', { name: button, exact: true }).click();
+    const status = (await answered).status();
+    await page.waitForLoadState('domcontentloaded');
+    return status;
+  }
+
+  /** The page's HTML with per-request values and the email address blanked, for comparisons. */
+  const normalizedPage = async (page, address) =>
+    (await page.content())
+      .replaceAll(address, 'EMAIL')
+      .replace(/name="(request|csrf_token|challenge)" value="[^"]*"/g, 'name="$1" value=""')
+      .replace(/request=[A-Za-z0-9_-]+/g, 'request=');
 
   /** Completes a code flow in the signed-in SSO browser context and redeems the code. */
   async function userTokens(config, redirectUri, scope = `openid profile email offline_access ${API_URI}/orders.read`) {
@@ -122,21 +242,25 @@ describe(`identity runtime (${process.env.CIAM_TEST_DATABASE_URL ? 'PostgreSQL' 
   }
 
   before(async () => {
-    runtime = await startRuntime();
+    smtp = await startSmtpServer();
+    runtime = await startRuntime({
+      env: {
+        CIAM_PASSCODE_LIFETIME_SECONDS: String(PASSCODE_LIFETIME_SECONDS),
+        CIAM_PASSCODE_RESEND_SECONDS: '3',
+        CIAM_IP_LOCKOUT: 'true',
+      },
+    });
     callback = await startCallbackServer();
     browser = await launchBrowser();
     redirect.web = `${callback.baseUrl}/web/callback`;
     redirect.spa = `${callback.baseUrl}/spa/callback`;
     redirect.short = `${callback.baseUrl}/short/callback`;
     redirect.signedOut = `${callback.baseUrl}/signed-out`;
+    redirect.shop = `${callback.baseUrl}/shop/callback`;
+    redirect.orphan = `${callback.baseUrl}/orphan/callback`;
+    redirect.secure = `${callback.baseUrl}/secure/callback`;
 
-    const tenant = await runtime.admin('PUT', `/admin/v1/tenants/${SUBDOMAIN}`, {
-      displayName: 'Contoso',
-      countryCode: 'US',
-      defaultLocale: 'en',
-      passwordPolicy: { minLength: 10, requiredCharacterClasses: 3 },
-      lockout: { threshold: 5, durationSeconds: 60 },
-    });
+    const tenant = await runtime.admin('PUT', `/admin/v1/tenants/${SUBDOMAIN}`, TENANT_SPEC);
     assert.equal(tenant.status, 201, JSON.stringify(tenant.body));
     tenantId = tenant.body.tenantId;
     issuer = tenant.body.issuer;
@@ -179,6 +303,22 @@ describe(`identity runtime (${process.env.CIAM_TEST_DATABASE_URL ? 'PostgreSQL' 
         redirectUris: [redirect.short],
         accessTokenLifetime: '2s',
       },
+      [ids.shop]: {
+        displayName: 'Contoso Shop',
+        type: 'spa',
+        redirectUris: [redirect.shop],
+        apiPermissions: [{ resourceAppId: ids.api, scopes: ['orders.read'] }],
+      },
+      [ids.secure]: {
+        displayName: 'Contoso Bank',
+        type: 'spa',
+        redirectUris: [redirect.secure],
+      },
+      [ids.orphan]: {
+        displayName: 'App in no user flow',
+        type: 'spa',
+        redirectUris: [redirect.orphan],
+      },
     };
     for (const [clientId, spec] of Object.entries(clients)) {
       const response = await runtime.admin('PUT', `/admin/v1/tenants/${SUBDOMAIN}/clients/${clientId}`, spec);
@@ -189,6 +329,21 @@ describe(`identity runtime (${process.env.CIAM_TEST_DATABASE_URL ? 'PostgreSQL' 
     configs.web = await discover(ids.web, client.ClientSecretBasic(secrets.web));
     configs.spa = await discover(ids.spa, client.None());
     configs.shortLived = await discover(ids.shortLived, client.None());
+    configs.shop = await discover(ids.shop, client.None());
+    configs.orphan = await discover(ids.orphan, client.None());
+    configs.secure = await discover(ids.secure, client.None());
+    const smtpSettings = await runtime.admin('PUT', `/admin/v1/tenants/${SUBDOMAIN}/smtp`, {
+      host: '127.0.0.1',
+      port: smtp.port,
+      tls: 'none',
+      username: 'mailer',
+      password: SMTP_PASSWORD,
+    });
+    assert.equal(smtpSettings.status, 201, JSON.stringify(smtpSettings.body));
+    for (const [name, flow] of Object.entries(flows())) {
+      const response = await runtime.admin('PUT', `/admin/v1/tenants/${SUBDOMAIN}/userflows/${name}`, flow);
+      assert.equal(response.status, 201, JSON.stringify(response.body));
+    }
     ssoContext = await browser.newContext();
   });
 
@@ -197,6 +352,7 @@ describe(`identity runtime (${process.env.CIAM_TEST_DATABASE_URL ? 'PostgreSQL' 
     await browser?.close();
     await callback?.close();
     await runtime?.stop();
+    await smtp?.close();
   });
 
   test('discovery describes the tenant with Entra-shaped endpoints', async () => {
@@ -304,17 +460,17 @@ describe(`identity runtime (${process.env.CIAM_TEST_DATABASE_URL ? 'PostgreSQL' 
     });
     await page.goto(url.href);
     await page.waitForURL(/\/signin\?request=/);
-    assert.equal(await page.getByLabel('Email address').inputValue(), email, 'login_hint prefills the email');
-    assert.equal(await page.locator('html').getAttribute('lang'), 'en');
-    await page.getByLabel('Password', { exact: true }).fill('wrong-password-1A');
+    assert.equal(await page.getByLabel('Adresse e-mail').inputValue(), email, 'login_hint prefills the email');
+    assert.equal(await page.locator('html').getAttribute('lang'), 'fr', 'ui_locales fr-CA picks the built-in French strings');
+    await page.getByLabel('Mot de passe', { exact: true }).fill('wrong-password-1A');
     const refused = page.waitForResponse((response) => response.request().method() === 'POST');
-    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('button', { name: 'Se connecter' }).click();
     assert.equal((await refused).status(), 400);
     await page.getByRole('alert').waitFor();
     assert.match(await page.getByRole('alert').innerText(), /incorrect/);
     const arrived = page.waitForURL((current) => current.href.startsWith(redirect.web));
-    await page.getByLabel('Password', { exact: true }).fill(PASSWORD);
-    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByLabel('Mot de passe', { exact: true }).fill(PASSWORD);
+    await page.getByRole('button', { name: 'Se connecter' }).click();
     await arrived;
     const tokens = await client.authorizationCodeGrant(configs.web, new URL(page.url()), {
       pkceCodeVerifier: verifier,
@@ -324,6 +480,125 @@ describe(`identity runtime (${process.env.CIAM_TEST_DATABASE_URL ? 'PostgreSQL' 
     assert.equal(tokens.claims().email, email);
     assert.equal(tokens.claims().aud, ids.web);
     await context.close();
+  });
+
+  test('sign-up collects the flow\'s attributes with every input type, validates them on the server and maps them to token claims', async () => {
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    const shopEmail = `carol.${Date.now()}@example.com`;
+    const verifier = client.randomPKCECodeVerifier();
+    const state = client.randomState();
+    const nonce = client.randomNonce();
+    const url = client.buildAuthorizationUrl(configs.shop, {
+      redirect_uri: redirect.shop,
+      scope: `openid profile email ${API_URI}/orders.read`,
+      code_challenge: await client.calculatePKCECodeChallenge(verifier),
+      code_challenge_method: 'S256',
+      state,
+      nonce,
+    });
+    await page.goto(url.href);
+    await page.waitForURL(/\/signin\?request=/);
+    await page.getByRole('link', { name: 'Create one' }).click();
+    await page.waitForURL(/\/signup\?request=/);
+    const labels = (await page.locator('form label, form legend').allInnerTexts()).map((text) => text.trim());
+    assert.deepEqual(labels, [
+      'Given name', 'Email address', 'Password', 'Loyalty number (optional)', 'Shoe size',
+      'Plan', 'Free', 'Gold', 'Region', 'Interests (optional)', 'Shoes', 'Bags', 'Hats',
+      'Send me the newsletter', 'I accept the terms of use',
+    ], 'attributes appear in the flow\'s order, the password after the email');
+    assert.equal(await page.getByRole('link', { name: 'terms of use' }).getAttribute('href'), 'https://contoso.example/terms');
+    assert.equal(await page.locator('em').innerText(), 'newsletter');
+
+    await page.getByLabel('Given name').fill('Ann');
+    await page.getByLabel('Email address').fill(shopEmail);
+    await page.getByLabel('Password', { exact: true }).fill(PASSWORD);
+    await page.getByLabel('Loyalty number (optional)').fill('bad');
+    await page.getByLabel('Shoe size').fill('forty');
+    await page.getByLabel('Hats').check();
+    const refused = page.waitForResponse((response) => response.request().method() === 'POST');
+    await page.getByRole('button', { name: 'Create account' }).click();
+    assert.equal((await refused).status(), 400, 'the server validates, not the browser');
+    await page.locator('#error-summary').waitFor();
+    assert.match(await page.locator('#error-field-loyaltyNumber').innerText(), /format/);
+    assert.match(await page.locator('#error-field-shoeSize').innerText(), /whole number/);
+    assert.match(await page.locator('#error-field-plan').innerText(), /Choose/);
+    assert.match(await page.locator('#error-field-region').innerText(), /Choose/);
+    assert.match(await page.locator('#error-field-termsOfUse').innerText(), /accept/);
+    assert.equal(await page.getByLabel('Shoe size').getAttribute('aria-invalid'), 'true');
+    assert.equal(await page.getByLabel('Shoe size').getAttribute('aria-describedby'), 'error-field-shoeSize');
+    assert.equal(await page.locator('#error-summary a').count(), 5);
+    assert.equal(await page.locator('#error-summary a').last().innerText(), 'I accept the terms of use: You must accept this to continue.');
+    assert.equal(await page.getByLabel('Given name').inputValue(), 'Ann', 'entered values are kept');
+    assert.ok(await page.getByLabel('Hats').isChecked(), 'ticked options are kept');
+
+    await page.getByLabel('Password', { exact: true }).fill(PASSWORD);
+    await page.getByLabel('Loyalty number (optional)').fill('AB1234');
+    await page.getByLabel('Shoe size').fill('42');
+    await page.getByLabel('Gold').check();
+    await page.getByLabel('Region').selectOption('eu');
+    await page.getByLabel('Shoes').check();
+    await page.getByLabel('Send me the newsletter').check();
+    await page.getByRole('checkbox', { name: /terms of use/ }).check();
+    const arrived = page.waitForURL((current) => current.href.startsWith(redirect.shop));
+    const since = smtp.messages.length;
+    await page.getByRole('button', { name: 'Create account' }).click();
+    assert.equal(await page.getByRole('heading', { level: 1 }).innerText(), 'Verify your email', 'the email is verified before the account exists');
+    await enterPasscode(page, shopEmail, since);
+    await arrived;
+    const tokens = await client.authorizationCodeGrant(configs.shop, new URL(page.url()), {
+      pkceCodeVerifier: verifier,
+      expectedState: state,
+      expectedNonce: nonce,
+      idTokenExpected: true,
+    });
+    const expected = {
+      given_name: 'Ann',
+      loyalty: 'AB1234',
+      shoe_size: 42,
+      extension_plan: 'gold',
+      region: 'eu',
+      interests: ['shoes', 'hats'],
+      newsletter: true,
+    };
+    const claims = tokens.claims();
+    assert.equal(claims.email, shopEmail);
+    for (const [name, value] of Object.entries(expected)) {
+      assert.deepEqual(claims[name], value, `ID token claim ${name}`);
+    }
+    const access = decodeJwt(tokens.access_token);
+    assert.equal(access.aud, ids.api);
+    for (const [name, value] of Object.entries(expected)) {
+      assert.deepEqual(access[name], value, `access token claim ${name}`);
+    }
+    await context.close();
+  });
+
+  test('an app in no user flow gets a clear error page, and an OAuth error back', async () => {
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    const url = client.buildAuthorizationUrl(configs.orphan, {
+      redirect_uri: redirect.orphan,
+      scope: 'openid',
+      code_challenge: await client.calculatePKCECodeChallenge(client.randomPKCECodeVerifier()),
+      code_challenge_method: 'S256',
+      state: 'o1',
+    });
+    const shown = await page.goto(url.href);
+    assert.equal(shown.status(), 400);
+    assert.equal(await page.locator('[data-error]').getAttribute('data-error'), 'unauthorized_client');
+    assert.equal(await page.getByRole('heading', { level: 1 }).innerText(), 'Sign-in is not available');
+    await page.getByRole('link', { name: 'Return to the application' }).click();
+    await page.waitForURL((current) => current.href.startsWith(redirect.orphan));
+    const returned = new URL(page.url());
+    assert.equal(returned.searchParams.get('error'), 'unauthorized_client');
+    assert.equal(returned.searchParams.get('state'), 'o1');
+    assert.equal(returned.searchParams.get('iss'), issuer);
+    await context.close();
+
+    url.searchParams.set('prompt', 'none');
+    const silent = await fetch(url, { redirect: 'manual' });
+    assert.equal(new URL(silent.headers.get('location')).searchParams.get('error'), 'unauthorized_client');
   });
 
   test('an existing session signs the user in without a form (single sign-on)', async () => {
@@ -428,6 +703,173 @@ describe(`identity runtime (${process.env.CIAM_TEST_DATABASE_URL ? 'PostgreSQL' 
     await submit(PASSWORD);
     assert.match(await page.getByRole('alert').innerText(), /locked/);
     assert.match(page.url(), /\/signin/);
+    await context.close();
+  });
+
+  test('MFA required: password, then the passcode from the email; wrong, expired and reused passcodes are refused', async () => {
+    const erin = `erin.${Date.now()}@example.com`;
+    const signUp = await browser.newContext();
+    await authorize(await signUp.newPage(), configs.secure, {
+      redirectUri: redirect.secure,
+      scope: 'openid',
+      credentials: { email: erin, password: PASSWORD },
+      signUp: true,
+    });
+    await signUp.close();
+
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    const { verifier, state } = await openSignIn(page, configs.secure, redirect.secure);
+    await page.getByLabel('Email address').fill(erin);
+    await page.getByLabel('Password', { exact: true }).fill(PASSWORD);
+    let since = smtp.messages.length;
+    assert.equal(await submit(page, 'Sign in'), 200);
+    assert.equal(await page.getByRole('heading', { level: 1 }).innerText(), 'Verify it\'s you', 'the password alone does not sign in');
+    const first = smtp.passcodeOf(await smtp.waitForMessage(erin, { since }));
+    const sentAt = Date.now();
+
+    const wrong = String((Number(first) + 1) % 1_000_000).padStart(6, '0');
+    await page.getByLabel('Verification code').fill(wrong);
+    assert.equal(await submit(page, 'Verify'), 400);
+    assert.match(await page.getByRole('alert').innerText(), /wrong/);
+
+    await waitFor(() => Date.now() > sentAt + (PASSCODE_LIFETIME_SECONDS + 1) * 1000, {
+      what: 'the passcode to expire',
+      timeoutMs: (PASSCODE_LIFETIME_SECONDS + 10) * 1000,
+      intervalMs: 250,
+    });
+    await page.getByLabel('Verification code').fill(first);
+    assert.equal(await submit(page, 'Verify'), 400);
+    assert.match(await page.getByRole('alert').innerText(), /expired/);
+
+    since = smtp.messages.length;
+    assert.equal(await submit(page, 'Send a new code'), 200);
+    assert.match(await page.getByRole('status').innerText(), /new code/);
+    const second = smtp.passcodeOf(await smtp.waitForMessage(erin, { since }));
+    assert.equal(await submit(page, 'Send a new code'), 400, 'resending has a cool-down');
+    assert.match(await page.getByRole('alert').innerText(), /Wait \d+ seconds/);
+
+    const form = Object.fromEntries(
+      await page.locator('form input[type=hidden]').evaluateAll((inputs) => inputs.map((input) => [input.name, input.value])),
+    );
+    await page.getByLabel('Verification code').fill(second);
+    const arrived = page.waitForURL((current) => current.href.startsWith(redirect.secure));
+    await page.getByRole('button', { name: 'Verify', exact: true }).click();
+    await arrived;
+    const tokens = await client.authorizationCodeGrant(configs.secure, new URL(page.url()), {
+      pkceCodeVerifier: verifier,
+      expectedState: state,
+      idTokenExpected: true,
+    });
+    assert.equal(tokens.claims().email, erin);
+
+    const replay = await page.request.post(new URL('verify', `${runtime.publicUrl}/${SUBDOMAIN}/`).href, {
+      form: { ...form, code: second, action: 'verify' },
+      maxRedirects: 0,
+    });
+    assert.equal(replay.status(), 400, 'a passcode works once');
+    await context.close();
+  });
+
+  test('passwordless sign-in by email passcode, with the same page for unknown accounts', async () => {
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    const unknown = `nobody.${Date.now()}@example.com`;
+    await openSignIn(page, configs.spa, redirect.spa);
+    await page.getByLabel('Email address').fill(unknown);
+    assert.equal(await submit(page, 'Email me a sign-in code'), 200);
+    const unknownPage = await normalizedPage(page, unknown);
+
+    const { verifier, state } = await openSignIn(page, configs.spa, redirect.spa);
+    await page.getByLabel('Email address').fill(email);
+    const since = smtp.messages.length;
+    assert.equal(await submit(page, 'Email me a sign-in code'), 200);
+    assert.equal(await normalizedPage(page, email), unknownPage, 'known and unknown emails get the same page');
+    assert.equal(await page.getByRole('heading', { level: 1 }).innerText(), 'Enter your code');
+    const arrived = page.waitForURL((current) => current.href.startsWith(redirect.spa));
+    const message = await enterPasscode(page, email, since);
+    assert.match(message.headers.subject, /Contoso verification code/);
+    assert.equal(message.from, 'no-reply@contoso.example');
+    assert.deepEqual(message.auth, { username: 'mailer', password: SMTP_PASSWORD }, 'the sealed SMTP password is used');
+    await arrived;
+    const tokens = await client.authorizationCodeGrant(configs.spa, new URL(page.url()), {
+      pkceCodeVerifier: verifier,
+      expectedState: state,
+      idTokenExpected: true,
+    });
+    assert.equal(tokens.claims().email, email);
+    assert.ok(!smtp.messages.some((sent) => sent.to.includes(unknown)), 'nothing is sent to unknown emails');
+    await context.close();
+  });
+
+  test('password reset by email passcode; lockout after N failures for known and unknown emails alike, and recovery after the window', async () => {
+    const dave = `dave.${Date.now()}@example.com`;
+    const unknown = `ghost.${Date.now()}@example.com`;
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    await authorize(page, configs.web, {
+      redirectUri: redirect.web,
+      scope: 'openid',
+      credentials: { email: dave, password: PASSWORD },
+      signUp: true,
+    });
+
+    // Reset: the page for an unknown email is the same as for a known one.
+    await openSignIn(page, configs.web, redirect.web);
+    await page.getByRole('link', { name: 'Forgot your password?' }).click();
+    await page.getByLabel('Email address').fill(unknown);
+    assert.equal(await submit(page, 'Send code'), 200);
+    const unknownPage = await normalizedPage(page, unknown);
+    const { verifier, state } = await openSignIn(page, configs.web, redirect.web);
+    await page.getByRole('link', { name: 'Forgot your password?' }).click();
+    await page.getByLabel('Email address').fill(dave);
+    let since = smtp.messages.length;
+    assert.equal(await submit(page, 'Send code'), 200);
+    assert.equal(await normalizedPage(page, dave), unknownPage);
+    const code = smtp.passcodeOf(await smtp.waitForMessage(dave, { since }));
+    await page.getByLabel('Verification code').fill(code);
+    await page.getByLabel('Password', { exact: true }).fill('weak');
+    assert.equal(await submit(page, 'Reset password'), 400);
+    assert.match(await page.getByRole('alert').innerText(), /rules/);
+    await page.getByLabel('Verification code').fill(code);
+    await page.getByLabel('Password', { exact: true }).fill(NEW_PASSWORD);
+    const arrived = page.waitForURL((current) => current.href.startsWith(redirect.web));
+    await page.getByRole('button', { name: 'Reset password' }).click();
+    await arrived;
+    await client.authorizationCodeGrant(configs.web, new URL(page.url()), { pkceCodeVerifier: verifier, expectedState: state });
+
+    // Lockout: the same answers for the real account and an unknown email.
+    const alerts = {};
+    for (const address of [dave, unknown]) {
+      await openSignIn(page, configs.web, redirect.web);
+      await page.getByLabel('Email address').fill(address);
+      const answers = [];
+      for (let attempt = 0; attempt < 5; attempt += 1) {
+        await page.getByLabel('Password', { exact: true }).fill(`Wrong-password-${attempt}`);
+        assert.equal(await submit(page, 'Sign in'), 400);
+        answers.push(await page.getByRole('alert').innerText());
+      }
+      await page.getByLabel('Password', { exact: true }).fill(NEW_PASSWORD);
+      assert.equal(await submit(page, 'Sign in'), 400);
+      answers.push(await page.getByRole('alert').innerText());
+      alerts[address] = answers;
+    }
+    assert.match(alerts[dave][5], /locked/, 'the right password is refused while locked');
+    assert.deepEqual(alerts[dave], alerts[unknown], 'unknown emails are answered exactly like known ones');
+
+    // Recovery once the lockout window has passed.
+    const lockedAt = Date.now();
+    await waitFor(() => Date.now() > lockedAt + (LOCKOUT_SECONDS + 1) * 1000, {
+      what: 'the lockout window to pass',
+      timeoutMs: (LOCKOUT_SECONDS + 10) * 1000,
+      intervalMs: 250,
+    });
+    await openSignIn(page, configs.web, redirect.web);
+    await page.getByLabel('Email address').fill(dave);
+    await page.getByLabel('Password', { exact: true }).fill(NEW_PASSWORD);
+    const signedIn = page.waitForURL((current) => current.href.startsWith(redirect.web));
+    await page.getByRole('button', { name: 'Sign in', exact: true }).click();
+    await signedIn;
     await context.close();
   });
 
@@ -594,6 +1036,132 @@ describe(`identity runtime (${process.env.CIAM_TEST_DATABASE_URL ? 'PostgreSQL' 
     assert.deepEqual(payload.roles, ['read']);
   });
 
+  test('branding: colours, images, texts, footer links, layout, languages, string overrides and sanitised custom CSS', async () => {
+    const shots = process.env.CIAM_SCREENSHOTS_DIR;
+    const shoot = async (page, name) => {
+      if (shots) await page.screenshot({ path: `${shots}/${name}.png`, fullPage: true });
+    };
+    // The default look first (screenshots only): sign-in, sign-up with attributes, MFA.
+    if (shots) {
+      const context = await browser.newContext({ viewport: { width: 1000, height: 800 } });
+      const page = await context.newPage();
+      await openSignIn(page, configs.web, redirect.web);
+      await shoot(page, 'signin-default');
+      await openSignIn(page, configs.shop, redirect.shop);
+      await page.getByRole('link', { name: 'Create one' }).click();
+      await page.waitForURL(/\/signup\?request=/);
+      await shoot(page, 'signup-default');
+      await page.getByRole('button', { name: 'Create account' }).click();
+      await page.locator('#error-summary').waitFor();
+      await shoot(page, 'signup-errors');
+      const frank = `frank.${Date.now()}@example.com`;
+      await authorize(page, configs.secure, { redirectUri: redirect.secure, scope: 'openid', credentials: { email: frank, password: PASSWORD }, signUp: true });
+      await openSignIn(page, configs.secure, redirect.secure);
+      await page.getByLabel('Email address').fill(frank);
+      await page.getByLabel('Password', { exact: true }).fill(PASSWORD);
+      await submit(page, 'Sign in');
+      await shoot(page, 'mfa-default');
+      await context.close();
+    }
+
+    const svg = '<svg xmlns="http://www.w3.org/2000/svg" width="245" height="36"><rect width="36" height="36" rx="8" fill="#0f3d5e"/><text x="46" y="27" font-family="sans-serif" font-size="24" font-weight="700" fill="#0f3d5e">Contoso</text></svg>';
+    const logo = `data:image/svg+xml;base64,${Buffer.from(svg).toString('base64')}`;
+    const favicon = 'data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==';
+    const hostileCss = [
+      '</style><script>window.pwned = 1</script><style>',
+      'body { background-image: url(javascript:alert(1)); }',
+      '@import url(https://evil.example/x.css);',
+      '.switch { background: url("https://evil.example/track.png"); }',
+      'main { border-top: 7px solid #f59e0b; }',
+    ].join('\n');
+    const branding = {
+      default: {
+        backgroundColor: '#0f3d5e',
+        headerBackgroundColor: '#ffffff',
+        bannerLogo: logo,
+        headerLogo: logo,
+        favicon,
+        signInPageText: 'Need help? Visit the [help centre](https://contoso.example/help). **Contoso** never asks for your password by *email*.',
+        usernameHintText: 'name@contoso.example',
+        customPrivacyAndCookiesText: 'Privacy at Contoso',
+        customPrivacyAndCookiesUrl: 'https://contoso.example/privacy',
+        customTermsOfUseText: 'Contoso terms',
+        customTermsOfUseUrl: 'https://contoso.example/terms',
+        customForgotMyPasswordText: 'Lost your password?',
+        loginPageLayoutConfiguration: { layoutTemplateType: 'default', isHeaderShown: true, isFooterShown: true },
+        customCSS: hostileCss,
+      },
+      localizations: { fr: { signInPageText: 'Besoin d’aide ? Consultez le [centre d’aide](https://contoso.example/aide).' } },
+      strings: { fr: { sign_in_button: 'Connexion sécurisée' } },
+    };
+    const stored = await runtime.admin('PUT', `/admin/v1/tenants/${SUBDOMAIN}/branding`, branding);
+    assert.equal(stored.status, 201, JSON.stringify(stored.body));
+    assert.deepEqual(stored.body.spec, branding, 'the branding is stored as sent; the CSS is sanitised when rendered');
+    const tooLarge = await runtime.admin('PUT', `/admin/v1/tenants/${SUBDOMAIN}/branding`, {
+      default: { favicon: `data:image/png;base64,${Buffer.alloc(6 * 1024).toString('base64')}`, bannerLogo: 'javascript:alert(1)' },
+    });
+    assert.equal(tooLarge.status, 422);
+    assert.deepEqual(tooLarge.body.errors.map((error) => error.field).sort(), ['default.bannerLogo', 'default.favicon']);
+
+    const context = await browser.newContext({ viewport: { width: 1000, height: 800 } });
+    const page = await context.newPage();
+    await openSignIn(page, configs.web, redirect.web);
+    assert.equal(await page.evaluate(() => getComputedStyle(document.body).backgroundColor), 'rgb(15, 61, 94)');
+    assert.equal(await page.locator('img.banner-logo').getAttribute('src'), logo);
+    assert.equal(await page.locator('header.page-header img').getAttribute('src'), logo);
+    assert.equal(await page.locator('link[rel=icon]').getAttribute('href'), favicon);
+    assert.equal(await page.getByRole('link', { name: 'Privacy at Contoso' }).getAttribute('href'), 'https://contoso.example/privacy');
+    assert.equal(await page.getByRole('link', { name: 'Contoso terms' }).getAttribute('href'), 'https://contoso.example/terms');
+    assert.match(await page.locator('#sign-in-text').innerText(), /^Need help\? Visit the help centre\. Contoso never asks/);
+    assert.equal(await page.locator('#sign-in-text strong').innerText(), 'Contoso');
+    assert.equal(await page.getByRole('link', { name: 'help centre' }).getAttribute('href'), 'https://contoso.example/help');
+    assert.equal(await page.getByLabel('Email address').getAttribute('placeholder'), 'name@contoso.example');
+    assert.equal(await page.getByRole('link', { name: 'Lost your password?' }).count(), 1);
+    // The hostile CSS is neutralised; its harmless rule still applies.
+    assert.equal(await page.locator('script').count(), 0);
+    assert.equal(await page.evaluate(() => window.pwned), undefined);
+    const css = await page.locator('#custom-css').textContent();
+    for (const forbidden of ['<', 'javascript', '@import', 'evil.example']) {
+      assert.ok(!css.includes(forbidden), `${forbidden} survived sanitising`);
+    }
+    assert.equal(await page.evaluate(() => getComputedStyle(document.querySelector('main')).borderTopWidth), '7px');
+    await shoot(page, 'signin-branded');
+
+    // French through ui_locales: built-in translations, the localization and the override.
+    await openSignIn(page, configs.web, redirect.web, { ui_locales: 'fr' });
+    assert.equal(await page.locator('html').getAttribute('lang'), 'fr');
+    assert.match(await page.locator('#sign-in-text').innerText(), /^Besoin d’aide/);
+    assert.equal(await page.getByRole('button', { name: 'Connexion sécurisée' }).count(), 1, 'strings override the built-in text');
+    assert.equal(await page.getByLabel('Adresse e-mail').count(), 1);
+    assert.equal(await page.evaluate(() => getComputedStyle(document.body).backgroundColor), 'rgb(15, 61, 94)', 'the default applies where the localization is silent');
+    await context.close();
+
+    // German through Accept-Language.
+    const german = await browser.newContext({ locale: 'de-DE' });
+    const germanPage = await german.newPage();
+    await openSignIn(germanPage, configs.web, redirect.web);
+    assert.equal(await germanPage.locator('html').getAttribute('lang'), 'de');
+    assert.equal(await germanPage.getByLabel('E-Mail-Adresse').count(), 1);
+    await german.close();
+
+    if (shots) {
+      const branded = await browser.newContext({ viewport: { width: 1000, height: 800 } });
+      const brandedPage = await branded.newPage();
+      await openSignIn(brandedPage, configs.shop, redirect.shop);
+      await brandedPage.getByRole('link', { name: 'Create one' }).click();
+      await shoot(brandedPage, 'signup-branded');
+      const grace = `grace.${Date.now()}@example.com`;
+      await authorize(brandedPage, configs.secure, { redirectUri: redirect.secure, scope: 'openid', credentials: { email: grace, password: PASSWORD }, signUp: true });
+      await openSignIn(brandedPage, configs.secure, redirect.secure);
+      await brandedPage.getByLabel('Email address').fill(grace);
+      await brandedPage.getByLabel('Password', { exact: true }).fill(PASSWORD);
+      await submit(brandedPage, 'Sign in');
+      await shoot(brandedPage, 'mfa-branded');
+      await branded.close();
+    }
+    assert.equal((await runtime.admin('DELETE', `/admin/v1/tenants/${SUBDOMAIN}/branding`)).status, 204);
+  });
+
   describe('admin API', () => {
     const endpoints = () => [
       ['GET', '/admin/v1/tenants'],
@@ -611,6 +1179,9 @@ describe(`identity runtime (${process.env.CIAM_TEST_DATABASE_URL ? 'PostgreSQL' 
       ['GET', `/admin/v1/tenants/${SUBDOMAIN}/branding`],
       ['PUT', `/admin/v1/tenants/${SUBDOMAIN}/branding`],
       ['DELETE', `/admin/v1/tenants/${SUBDOMAIN}/branding`],
+      ['GET', `/admin/v1/tenants/${SUBDOMAIN}/smtp`],
+      ['PUT', `/admin/v1/tenants/${SUBDOMAIN}/smtp`],
+      ['DELETE', `/admin/v1/tenants/${SUBDOMAIN}/smtp`],
       ['GET', `/admin/v1/tenants/${SUBDOMAIN}/signing-keys`],
       ['POST', `/admin/v1/tenants/${SUBDOMAIN}/signing-keys/rotate`],
     ];
@@ -658,7 +1229,7 @@ describe(`identity runtime (${process.env.CIAM_TEST_DATABASE_URL ? 'PostgreSQL' 
     });
 
     test('PUT is idempotent and GET returns what was stored (hashes only)', async () => {
-      const spec = { displayName: 'Contoso', countryCode: 'US', defaultLocale: 'en', passwordPolicy: { minLength: 10, requiredCharacterClasses: 3 }, lockout: { threshold: 5, durationSeconds: 60 } };
+      const spec = TENANT_SPEC;
       const again = await runtime.admin('PUT', `/admin/v1/tenants/${SUBDOMAIN}`, spec);
       assert.equal(again.status, 200);
       assert.equal(again.body.tenantId, tenantId);
@@ -675,25 +1246,48 @@ describe(`identity runtime (${process.env.CIAM_TEST_DATABASE_URL ? 'PostgreSQL' 
     });
 
     test('user flows and branding round-trip', async () => {
-      const flow = {
-        displayName: 'Sign up and sign in',
-        applications: [ids.web, ids.spa],
-        signIn: { methods: ['emailPassword'] },
-        attributes: [{ name: 'email', inputType: 'text', required: true, hidden: false, editable: true }],
-      };
-      const created = await runtime.admin('PUT', `/admin/v1/tenants/${SUBDOMAIN}/userflows/sign-up-sign-in`, flow);
-      assert.equal(created.status, 201, JSON.stringify(created.body));
-      assert.deepEqual(created.body.spec.applications, flow.applications);
+      const flow = flows()['sign-up-sign-in'];
+      const storedFlow = await runtime.admin('GET', `/admin/v1/tenants/${SUBDOMAIN}/userflows/sign-up-sign-in`);
+      assert.equal(storedFlow.status, 200);
+      assert.deepEqual(storedFlow.body.spec.applications, flow.applications);
+      const again = await runtime.admin('PUT', `/admin/v1/tenants/${SUBDOMAIN}/userflows/sign-up-sign-in`, flow);
+      assert.equal(again.status, 200, JSON.stringify(again.body));
       const clash = await runtime.admin('PUT', `/admin/v1/tenants/${SUBDOMAIN}/userflows/other`, { ...flow, applications: [ids.web] });
       assert.equal(clash.status, 409);
       const list = await runtime.admin('GET', `/admin/v1/tenants/${SUBDOMAIN}/userflows`);
-      assert.equal(list.body.items.length, 1);
+      assert.equal(list.body.items.length, Object.keys(flows()).length);
+      const reserved = await runtime.admin('PUT', `/admin/v1/tenants/${SUBDOMAIN}/userflows/reserved`, {
+        ...flow,
+        applications: [],
+        tokenClaims: [{ attribute: 'email', claimName: 'sub' }],
+      });
+      assert.equal(reserved.status, 422);
+      assert.equal(reserved.body.errors[0].field, 'tokenClaims[0].claimName');
       const branding = { default: { backgroundColor: '#123456', signInPageText: 'Welcome' }, strings: { fr: { SignIn_Title: 'Connexion' } } };
       const stored = await runtime.admin('PUT', `/admin/v1/tenants/${SUBDOMAIN}/branding`, branding);
       assert.equal(stored.status, 201);
       assert.deepEqual((await runtime.admin('GET', `/admin/v1/tenants/${SUBDOMAIN}/branding`)).body.spec, branding);
       assert.equal((await runtime.admin('DELETE', `/admin/v1/tenants/${SUBDOMAIN}/branding`)).status, 204);
       assert.equal((await runtime.admin('GET', `/admin/v1/tenants/${SUBDOMAIN}/branding`)).status, 404);
+    });
+
+    test('SMTP settings keep the password write-only and accept its hash back', async () => {
+      const stored = await runtime.admin('GET', `/admin/v1/tenants/${SUBDOMAIN}/smtp`);
+      assert.equal(stored.status, 200);
+      assert.deepEqual(stored.body.spec, {
+        host: '127.0.0.1',
+        port: smtp.port,
+        tls: 'none',
+        username: 'mailer',
+        passwordHash: sha256Hex(SMTP_PASSWORD),
+      });
+      assert.ok(!JSON.stringify(stored.body).includes(SMTP_PASSWORD));
+      const replay = await runtime.admin('PUT', `/admin/v1/tenants/${SUBDOMAIN}/smtp`, stored.body.spec);
+      assert.equal(replay.status, 200);
+      assert.deepEqual(replay.body.spec, stored.body.spec);
+      const wrongHash = await runtime.admin('PUT', `/admin/v1/tenants/${SUBDOMAIN}/smtp`, { ...stored.body.spec, passwordHash: sha256Hex('other') });
+      assert.equal(wrongHash.status, 422);
+      assert.equal(wrongHash.body.errors[0].field, 'passwordHash');
     });
 
     test('health, readiness and metrics', async () => {
@@ -714,8 +1308,13 @@ describe(`identity runtime (${process.env.CIAM_TEST_DATABASE_URL ? 'PostgreSQL' 
     test('secrets and tokens never reach the logs', async () => {
       const { readFile } = await import('node:fs/promises');
       const log = await readFile(runtime.logPath, 'utf8');
-      for (const value of [runtime.adminToken, secrets.daemon, secrets.web, PASSWORD]) {
+      for (const value of [runtime.adminToken, secrets.daemon, secrets.web, PASSWORD, NEW_PASSWORD, SMTP_PASSWORD]) {
         assert.ok(!log.includes(value), 'a secret appeared in the runtime log');
+      }
+      const passcodes = smtp.messages.map((message) => smtp.passcodeOf(message));
+      assert.ok(passcodes.length > 0, 'passcodes were sent');
+      for (const passcode of passcodes) {
+        assert.ok(!log.includes(passcode), 'a passcode appeared in the runtime log');
       }
       assert.ok(!/eyJ[A-Za-z0-9_-]{10,}\./.test(log), 'a JWT appeared in the runtime log');
     });

@@ -41,9 +41,10 @@ function databaseUrl(directory) {
 
 /**
  * Starts `ciam-operator runtime` with a temporary admin token, key-encryption key and database.
- * Resolves once /readyz answers 200.
+ * `env` adds environment variables (for example a short passcode lifetime). Resolves once
+ * /readyz answers 200.
  */
-export async function startRuntime() {
+export async function startRuntime({ env = {} } = {}) {
   const directory = await mkdtemp(path.join(os.tmpdir(), 'ciam-runtime-test-'));
   const adminToken = randomBytes(24).toString('hex');
   await writeFile(path.join(directory, 'admin-token'), adminToken, { mode: 0o600 });
@@ -67,7 +68,7 @@ export async function startRuntime() {
       '--database', databaseUrl(directory),
       '--log-format', 'json',
     ],
-    { stdio: ['ignore', logFd, logFd], env: { ...process.env, RUST_LOG: process.env.RUST_LOG || 'info' } },
+    { stdio: ['ignore', logFd, logFd], env: { ...process.env, RUST_LOG: process.env.RUST_LOG || 'info', ...env } },
   );
   let exited = null;
   child.on('exit', (code, signal) => {
