@@ -13,7 +13,7 @@ cd "$repo_root"
 log() { printf '==> %s\n' "$*" >&2; }
 
 stop_demo_processes() {
-  for name in operator runtime; do
+  for name in operator runtime mailbox; do
     if [[ -f "$state/$name.pid" ]]; then
       pid="$(cat "$state/$name.pid")"
       if kill -0 "$pid" 2>/dev/null; then
@@ -43,6 +43,8 @@ wait_for_url() {
 if [[ "${1:-up}" == "down" ]]; then
   stop_demo_processes
   scripts/cluster.sh down
+  # The runtime's database belongs with the cluster state that was just removed.
+  rm -rf "$state"
   exit 0
 fi
 
@@ -74,13 +76,21 @@ KUBECONFIG="$KUBECONFIG" setsid nohup "$binary" controller \
   >"$state/operator.log" 2>&1 </dev/null &
 echo $! >"$state/operator.pid"
 
+mail_port="$(free_port)"
+setsid nohup node scripts/demo-mailbox.mjs "$mail_port" >"$state/mail.log" 2>&1 </dev/null &
+echo $! >"$state/mailbox.pid"
+
 log "applying deploy/examples/ into namespace $namespace"
 kubectl create namespace "$namespace" --dry-run=client -o yaml | kubectl apply -f - >&2
 kubectl apply -n "$namespace" -f deploy/examples/ >&2
+# Point the example tenant's SMTP Secret at the demo mailbox, and have the tenant re-read it.
+kubectl create secret generic contoso-smtp -n "$namespace" --from-literal=host=127.0.0.1 \
+  --from-literal=port="$mail_port" --from-literal=tls=none --dry-run=client -o yaml | kubectl apply -f - >&2
+kubectl annotate customertenant contoso -n "$namespace" --overwrite ciam.dev/smtp-secret-applied="$(date +%s)" >&2
 log "waiting for the tenant, the apps and the user flow to be Ready"
 kubectl wait -n "$namespace" --for=condition=Ready --timeout=120s \
   customertenant/contoso appregistration/storefront appregistration/orders-api \
-  appregistration/nightly-reports userflow/shoppers >&2
+  appregistration/nightly-reports userflow/shoppers branding/contoso >&2
 
 client_id="$(kubectl get appregistration storefront -n "$namespace" -o jsonpath='{.status.clientId}')"
 authority="$(kubectl get customertenant contoso -n "$namespace" -o jsonpath='{.status.authority}')"
@@ -104,7 +114,11 @@ The storefront's credentials, as its pods get them with envFrom (CLIENT_SECRET i
   kubectl get secret storefront-oidc -n $namespace -o go-template='{{range \$k, \$v := .data}}{{\$k}}={{\$v | base64decode}}{{"\n"}}{{end}}'
 
 Discovery document: $(kubectl get customertenant contoso -n "$namespace" -o jsonpath='{.status.discoveryUrl}')
-Branding reports why it is not Ready: $(kubectl get branding contoso -n "$namespace" -o jsonpath='{.status.conditions[0].reason}: {.status.conditions[0].message}')
+One-time passcodes (sign-up verification, passwordless sign-in, MFA, password reset) arrive in
+the demo mailbox; watch them with:
+
+  tail -f $state/mail.log
+
 Logs: $state/runtime.log, $state/operator.log
 
 Stop everything with: make demo-down

@@ -87,9 +87,24 @@ async fn the_examples_become_ready_and_the_daemon_obtains_a_token() {
         wait_ready(&apps, app, "True", "Reconciled").await;
     }
     wait_ready(&flows, "shoppers", "True", "Reconciled").await;
-    // The example's custom CSS lives in a ConfigMap the runtime cannot serve yet: reported by
-    // name, never silently dropped.
-    wait_ready(&brandings, "contoso", "False", "UnsupportedByBackend").await;
+    wait_ready(&brandings, "contoso", "True", "Reconciled").await;
+    // ConfigMap content reaches the runtime inline, and the SMTP Secret as settings.
+    let branding = runtime
+        .admin_get(&format!("tenants/{subdomain}/branding"))
+        .await
+        .expect("branding in the runtime");
+    assert!(
+        branding["spec"]["default"]["customCSS"]
+            .as_str()
+            .is_some_and(|css| css.contains(".ciam-card")),
+        "custom CSS from the ConfigMap: {branding}"
+    );
+    let smtp = runtime
+        .admin_get(&format!("tenants/{subdomain}/smtp"))
+        .await
+        .expect("SMTP settings in the runtime");
+    assert_eq!(smtp["spec"]["host"], "127.0.0.1");
+    assert_eq!(smtp["spec"]["port"], 2525);
 
     let secrets: Api<Secret> = Api::namespaced(client.clone(), &namespace.name);
     let daemon = secrets

@@ -7,7 +7,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::{Backend, BackendError, ObservedTenant};
-use crate::runtime::model::{BrandingSpec, ClientSpec, TenantSpec, UserFlowSpec};
+use crate::runtime::model::{BrandingDocument, ClientSpec, SmtpSpec, TenantSpec, UserFlowSpec};
 
 /// The embedded runtime's admin API, reached with a bearer token.
 #[derive(Clone)]
@@ -172,6 +172,8 @@ fn object_label(path: &str) -> &'static str {
         "userflow"
     } else if path.ends_with("/branding") {
         "branding"
+    } else if path.ends_with("/smtp") {
+        "smtp"
     } else {
         "tenant"
     }
@@ -319,7 +321,7 @@ impl Backend for EmbeddedBackend {
     async fn apply_branding(
         &self,
         subdomain: &str,
-        branding: &BrandingSpec,
+        branding: &BrandingDocument,
     ) -> Result<(), BackendError> {
         self.put::<_, serde_json::Value>(&format!("tenants/{subdomain}/branding"), branding, || {
             format!("apply branding of tenant {subdomain}")
@@ -331,8 +333,8 @@ impl Backend for EmbeddedBackend {
     async fn observe_branding(
         &self,
         subdomain: &str,
-    ) -> Result<Option<BrandingSpec>, BackendError> {
-        let wrapped: Option<Wrapped<BrandingSpec>> = self
+    ) -> Result<Option<BrandingDocument>, BackendError> {
+        let wrapped: Option<Wrapped<BrandingDocument>> = self
             .get(&format!("tenants/{subdomain}/branding"), || {
                 format!("observe branding of tenant {subdomain}")
             })
@@ -343,6 +345,46 @@ impl Backend for EmbeddedBackend {
     async fn delete_branding(&self, subdomain: &str) -> Result<(), BackendError> {
         self.delete(&format!("tenants/{subdomain}/branding"), || {
             format!("delete branding of tenant {subdomain}")
+        })
+        .await
+    }
+
+    async fn apply_smtp(
+        &self,
+        subdomain: &str,
+        smtp: &SmtpSpec,
+        password: Option<&str>,
+    ) -> Result<(), BackendError> {
+        let operation = || format!("apply SMTP settings of tenant {subdomain}");
+        let mut body = serde_json::to_value(smtp).map_err(|error| BackendError::Rejected {
+            operation: operation(),
+            detail: error.to_string(),
+        })?;
+        if let Some(password) = password {
+            // The runtime's type never serializes the password; it is added here, once,
+            // for this request only.
+            body["password"] = password.into();
+            if let Some(fields) = body.as_object_mut() {
+                fields.remove("passwordHash");
+            }
+        }
+        self.put::<_, serde_json::Value>(&format!("tenants/{subdomain}/smtp"), &body, operation)
+            .await
+            .map(|_| ())
+    }
+
+    async fn observe_smtp(&self, subdomain: &str) -> Result<Option<SmtpSpec>, BackendError> {
+        let wrapped: Option<Wrapped<SmtpSpec>> = self
+            .get(&format!("tenants/{subdomain}/smtp"), || {
+                format!("observe SMTP settings of tenant {subdomain}")
+            })
+            .await?;
+        Ok(wrapped.map(|wrapped| wrapped.spec))
+    }
+
+    async fn delete_smtp(&self, subdomain: &str) -> Result<(), BackendError> {
+        self.delete(&format!("tenants/{subdomain}/smtp"), || {
+            format!("delete SMTP settings of tenant {subdomain}")
         })
         .await
     }

@@ -8,7 +8,7 @@ pub mod embedded;
 
 use std::future::Future;
 
-use crate::runtime::model::{BrandingSpec, ClientSpec, TenantSpec, UserFlowSpec};
+use crate::runtime::model::{BrandingDocument, ClientSpec, SmtpSpec, TenantSpec, UserFlowSpec};
 
 /// A tenant as the backend reports it.
 #[derive(Clone, Debug, PartialEq, serde::Deserialize)]
@@ -136,18 +136,36 @@ pub trait Backend: Send + Sync + 'static {
         name: &str,
     ) -> impl Future<Output = Result<(), BackendError>> + Send;
 
-    /// Creates or replaces the tenant's branding.
+    /// Creates or replaces the tenant's branding, with content in place of ConfigMap refs.
     fn apply_branding(
         &self,
         subdomain: &str,
-        branding: &BrandingSpec,
+        branding: &BrandingDocument,
     ) -> impl Future<Output = Result<(), BackendError>> + Send;
 
     /// Reads the tenant's branding back.
     fn observe_branding(
         &self,
         subdomain: &str,
-    ) -> impl Future<Output = Result<Option<BrandingSpec>, BackendError>> + Send;
+    ) -> impl Future<Output = Result<Option<BrandingDocument>, BackendError>> + Send;
+
+    /// Creates or replaces the tenant's SMTP connection; `password` is write-only.
+    fn apply_smtp(
+        &self,
+        subdomain: &str,
+        smtp: &SmtpSpec,
+        password: Option<&str>,
+    ) -> impl Future<Output = Result<(), BackendError>> + Send;
+
+    /// Reads the SMTP connection back (with `passwordHash`, never the password).
+    fn observe_smtp(
+        &self,
+        subdomain: &str,
+    ) -> impl Future<Output = Result<Option<SmtpSpec>, BackendError>> + Send;
+
+    /// Removes the tenant's SMTP connection.
+    fn delete_smtp(&self, subdomain: &str)
+    -> impl Future<Output = Result<(), BackendError>> + Send;
 
     /// Removes the tenant's branding.
     fn delete_branding(

@@ -12,12 +12,12 @@ use kube::runtime::reflector::ObjectRef;
 use kube::runtime::watcher;
 
 use super::conditions::{self, reasons};
+use super::desired::{ConfigMapContent, branding_config_map_refs, desired_branding};
 use super::references::{TenantResolution, resolve_tenant, tenant_key};
 use super::{Context, Error, FINALIZER, now, write_status};
-use crate::api::branding::BrandingProperties;
-use crate::api::{Branding, BrandingSpec};
+use crate::api::Branding;
 use crate::backend::Backend;
-use crate::runtime::model::BrandingSpec as RuntimeBranding;
+use k8s_openapi::api::core::v1::ConfigMap;
 
 type ControllerError =
     kube::runtime::controller::Error<kube::runtime::finalizer::Error<Error>, watcher::Error>;
@@ -28,6 +28,7 @@ pub fn controller<B: Backend>(
 ) -> impl Stream<Item = Result<(ObjectRef<Branding>, Action), ControllerError>> {
     let controller = Controller::new(context.watched::<Branding>(), watcher::Config::default());
     let store = controller.store();
+    let config_map_store = store.clone();
     controller
         .watches(
             context.watched::<crate::api::CustomerTenant>(),
@@ -42,6 +43,25 @@ pub fn controller<B: Backend>(
                             &branding.namespace().unwrap_or_default(),
                             &branding.spec.tenant_ref,
                         ) == key
+                    })
+                    .map(|branding| ObjectRef::from_obj(&*branding))
+                    .collect::<Vec<_>>()
+            },
+        )
+        .watches(
+            context.watched::<ConfigMap>(),
+            watcher::Config::default(),
+            move |config_map| {
+                let namespace = config_map.namespace();
+                let name = config_map.name_any();
+                config_map_store
+                    .state()
+                    .into_iter()
+                    .filter(|branding| {
+                        branding.namespace() == namespace
+                            && branding_config_map_refs(&branding.spec)
+                                .iter()
+                                .any(|r| r.name == name)
                     })
                     .map(|branding| ObjectRef::from_obj(&*branding))
                     .collect::<Vec<_>>()
@@ -78,37 +98,42 @@ fn error_policy<B: Backend>(
     super::on_error(&context.metrics, "Branding", error)
 }
 
-/// Fields whose content lives in a ConfigMap, which the runtime cannot take yet. Pure.
-pub fn config_map_fields(spec: &BrandingSpec) -> Vec<String> {
-    let mut fields = Vec::new();
-    let mut check = |prefix: String, properties: &BrandingProperties| {
-        let images = [
-            ("backgroundImage", &properties.background_image),
-            ("bannerLogo", &properties.banner_logo),
-            ("headerLogo", &properties.header_logo),
-            ("squareLogo", &properties.square_logo),
-            ("squareLogoDark", &properties.square_logo_dark),
-            ("favicon", &properties.favicon),
-        ];
-        for (name, image) in images {
-            if image
-                .as_ref()
-                .is_some_and(|image| image.config_map_key_ref.is_some())
-            {
-                fields.push(format!("{prefix}.{name}.configMapKeyRef"));
-            }
+/// Reads the ConfigMap keys a Branding refers to (`binaryData`, else `data`).
+async fn read_config_maps<B: Backend>(
+    branding: &Branding,
+    context: &Context<B>,
+) -> Result<ConfigMapContent, Error> {
+    let namespace = branding.namespace().unwrap_or_default();
+    let config_maps = Api::<ConfigMap>::namespaced(context.client.clone(), &namespace);
+    let mut content = ConfigMapContent::new();
+    for reference in branding_config_map_refs(&branding.spec) {
+        let Some(config_map) = config_maps
+            .get_opt(&reference.name)
+            .await
+            .map_err(Error::kube(format!(
+                "read ConfigMap {namespace}/{}",
+                reference.name
+            )))?
+        else {
+            continue;
+        };
+        let bytes = config_map
+            .binary_data
+            .as_ref()
+            .and_then(|data| data.get(&reference.key))
+            .map(|bytes| bytes.0.clone())
+            .or_else(|| {
+                config_map
+                    .data
+                    .as_ref()
+                    .and_then(|data| data.get(&reference.key))
+                    .map(|text| text.clone().into_bytes())
+            });
+        if let Some(bytes) = bytes {
+            content.insert((reference.name, reference.key), bytes);
         }
-        if properties.custom_css.is_some() {
-            fields.push(format!("{prefix}.customCSS"));
-        }
-    };
-    if let Some(default) = &spec.default {
-        check("spec.default".into(), default);
     }
-    for (locale, properties) in spec.localizations.iter().flatten() {
-        check(format!("spec.localizations.{locale}"), properties);
-    }
-    fields
+    Ok(content)
 }
 
 async fn apply<B: Backend>(branding: &Branding, context: &Context<B>) -> Result<Action, Error> {
@@ -175,23 +200,16 @@ async fn apply<B: Backend>(branding: &Branding, context: &Context<B>) -> Result<
         return Ok(Action::await_change());
     }
 
-    let unsupported = config_map_fields(&branding.spec);
-    if !unsupported.is_empty() {
-        not_ready(
-            reasons::UNSUPPORTED_BY_BACKEND,
-            format!(
-                "the identity runtime cannot serve ConfigMap content yet: {}; use https URLs for now",
-                unsupported.join(", ")
-            ),
-        );
-        write_status(&context.client, branding, branding.status.as_ref(), &status).await?;
-        return Ok(Action::await_change());
-    }
-
-    let desired = RuntimeBranding {
-        default: branding.spec.default.clone(),
-        localizations: branding.spec.localizations.clone(),
-        strings: branding.spec.strings.clone(),
+    let content = read_config_maps(branding, context).await?;
+    let desired = match desired_branding(&branding.spec, &content) {
+        Ok(desired) => desired,
+        Err(message) => {
+            not_ready(reasons::CONTENT_INVALID, message);
+            write_status(&context.client, branding, branding.status.as_ref(), &status).await?;
+            // A ConfigMap change wakes the controller; retry now and then in case it was a
+            // ConfigMap that did not exist yet.
+            return Ok(Action::requeue(Duration::from_secs(60)));
+        }
     };
     let outcome = async {
         let observed = context.backend.observe_branding(&subdomain).await?;

@@ -40,6 +40,8 @@ pub mod reasons {
     pub const BRANDING_ALREADY_DEFINED: &str = "BrandingAlreadyDefined";
     /// Another, older CustomerTenant already uses the subdomain.
     pub const SUBDOMAIN_IN_USE: &str = "SubdomainInUse";
+    /// Branding content from a ConfigMap is missing, too large or of the wrong type.
+    pub const CONTENT_INVALID: &str = "ContentInvalid";
     /// Deletion waits for dependents.
     pub const DEPENDENTS_EXIST: &str = "DependentsExist";
 }

@@ -15,6 +15,8 @@ use super::references::tenant_key;
 use super::{Context, Error, FINALIZER, now, publish, write_status};
 use crate::api::{AppRegistration, CustomerTenant, DeletionPolicy, UserFlow};
 use crate::backend::{Backend, BackendError};
+use crate::runtime::model::{SmtpSpec, SmtpTls};
+use k8s_openapi::api::core::v1::Secret;
 
 /// The controller of `CustomerTenant`s.
 pub fn controller<B: Backend>(
@@ -94,6 +96,20 @@ async fn apply<B: Backend>(tenant: &CustomerTenant, context: &Context<B>) -> Res
     }
     .await;
 
+    // The SMTP connection for one-time passcodes, once the tenant exists.
+    let smtp_problem = match &outcome {
+        Ok(_) => reconcile_smtp(tenant, context).await?,
+        Err(_) => None,
+    };
+    let outcome = match (outcome, smtp_problem) {
+        (Ok(_), Some(SmtpProblem::Backend(error))) => Err(error),
+        (outcome, _) => outcome,
+    };
+    let secret_problem = match smtp_problem_message(tenant, context).await? {
+        Some(message) if outcome.is_ok() => Some(message),
+        _ => None,
+    };
+
     let (apps, flows) = count_dependents(tenant, context).await?;
     let mut status = tenant.status.clone().unwrap_or_default();
     status.app_count = Some(apps);
@@ -116,15 +132,17 @@ async fn apply<B: Backend>(tenant: &CustomerTenant, context: &Context<B>) -> Res
             status.issuer = Some(observed.issuer);
             status.authority = Some(observed.authority);
             status.discovery_url = Some(observed.discovery_url);
-            status.conditions = conditions::merge(
-                &status.conditions,
-                conditions::ready(
+            let (ready, reason, message) = match &secret_problem {
+                Some(message) => (false, reasons::SECRET_INVALID, message.clone()),
+                None => (
                     true,
                     reasons::RECONCILED,
-                    "the tenant is serving",
-                    generation,
-                    now(),
+                    "the tenant is serving".to_string(),
                 ),
+            };
+            status.conditions = conditions::merge(
+                &status.conditions,
+                conditions::ready(ready, reason, message, generation, now()),
             );
             Ok(Action::requeue(context.resync))
         }
@@ -203,6 +221,112 @@ async fn cleanup<B: Backend>(
         }
     }
     Ok(Action::await_change())
+}
+
+/// What went wrong with the SMTP connection.
+enum SmtpProblem {
+    /// The runtime could not be updated.
+    Backend(BackendError),
+}
+
+/// The SMTP settings in the `email.smtpSecretRef` Secret, or what is wrong with it.
+fn smtp_from_secret(secret: &Secret) -> Result<(SmtpSpec, Option<String>), String> {
+    let value = |key: &str| {
+        secret
+            .data
+            .as_ref()
+            .and_then(|data| data.get(key))
+            .and_then(|bytes| String::from_utf8(bytes.0.clone()).ok())
+            .map(|text| text.trim().to_string())
+            .filter(|text| !text.is_empty())
+    };
+    let host = value("host").ok_or("has no host key")?;
+    let port = value("port")
+        .unwrap_or_else(|| "587".into())
+        .parse::<u16>()
+        .map_err(|_| "has a port that is not a number from 1 to 65535".to_string())?;
+    let tls = match value("tls").as_deref().unwrap_or("starttls") {
+        "starttls" => SmtpTls::Starttls,
+        "tls" => SmtpTls::Tls,
+        "none" => SmtpTls::None,
+        _ => return Err("has a tls key that is not starttls, tls or none".into()),
+    };
+    let password = value("password");
+    let spec = SmtpSpec {
+        host,
+        port,
+        tls,
+        username: value("username"),
+        password: None,
+        password_hash: password.as_deref().map(|password| {
+            format!(
+                "sha256:{}",
+                crate::runtime::crypto::encode_hex(&crate::runtime::crypto::sha256(
+                    password.as_bytes()
+                ))
+            )
+        }),
+    };
+    Ok((spec, password))
+}
+
+async fn read_smtp_secret<B: Backend>(
+    tenant: &CustomerTenant,
+    context: &Context<B>,
+) -> Result<Option<Result<(SmtpSpec, Option<String>), String>>, Error> {
+    let Some(email) = &tenant.spec.email else {
+        return Ok(None);
+    };
+    let namespace = tenant.namespace().unwrap_or_default();
+    let name = &email.smtp_secret_ref.name;
+    let secret = Api::<Secret>::namespaced(context.client.clone(), &namespace)
+        .get_opt(name)
+        .await
+        .map_err(Error::kube(format!("read Secret {namespace}/{name}")))?;
+    Ok(Some(match secret {
+        None => Err(format!("email.smtpSecretRef: Secret {name} does not exist")),
+        Some(secret) => smtp_from_secret(&secret)
+            .map_err(|why| format!("email.smtpSecretRef: Secret {name} {why}")),
+    }))
+}
+
+/// Brings the runtime's SMTP connection in line with the tenant's Secret.
+async fn reconcile_smtp<B: Backend>(
+    tenant: &CustomerTenant,
+    context: &Context<B>,
+) -> Result<Option<SmtpProblem>, Error> {
+    let subdomain = &tenant.spec.subdomain;
+    let desired = match read_smtp_secret(tenant, context).await? {
+        Some(Ok(desired)) => Some(desired),
+        // Reported by `smtp_problem_message`; the runtime keeps what it has.
+        Some(Err(_)) => return Ok(None),
+        None => None,
+    };
+    let result = async {
+        let observed = context.backend.observe_smtp(subdomain).await?;
+        match (desired, observed) {
+            (Some((spec, password)), observed) if observed.as_ref() != Some(&spec) => {
+                context
+                    .backend
+                    .apply_smtp(subdomain, &spec, password.as_deref())
+                    .await
+            }
+            (None, Some(_)) => context.backend.delete_smtp(subdomain).await,
+            _ => Ok(()),
+        }
+    }
+    .await;
+    Ok(result.err().map(SmtpProblem::Backend))
+}
+
+/// A message when `email.smtpSecretRef` names a missing or malformed Secret.
+async fn smtp_problem_message<B: Backend>(
+    tenant: &CustomerTenant,
+    context: &Context<B>,
+) -> Result<Option<String>, Error> {
+    Ok(read_smtp_secret(tenant, context)
+        .await?
+        .and_then(Result::err))
 }
 
 /// The namespace/name of an older CustomerTenant (anywhere in the cluster) that already uses

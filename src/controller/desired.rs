@@ -1,9 +1,32 @@
 //! Pure functions from a resource's spec to the backend's desired state; no I/O.
 
-use crate::api::{AppRegistrationSpec, CustomerTenantSpec};
+use std::collections::BTreeMap;
+
+use base64::Engine;
+
+use crate::api::branding::{BrandingProperties, ImageSource};
+use crate::api::{AppRegistrationSpec, BrandingSpec, ConfigMapKeyRef, CustomerTenantSpec};
 use crate::runtime::model::{
-    ApiPermissionSpec, ClientSecretSpec, ClientSpec, EmailSpec, IdentityProviderSpec, TenantSpec,
+    ApiPermissionSpec, BrandingContent, BrandingDocument, BrandingImage, ClientSecretSpec,
+    ClientSpec, EmailSpec, IdentityProviderSpec, TenantSpec,
 };
+
+/// ConfigMap content the branding refers to, by (ConfigMap name, key).
+pub type ConfigMapContent = BTreeMap<(String, String), Vec<u8>>;
+
+/// Byte limits of branding content (Entra's).
+pub mod limits {
+    /// Background image.
+    pub const BACKGROUND_IMAGE: usize = 300 * 1024;
+    /// Banner logo and square logos.
+    pub const LOGO: usize = 50 * 1024;
+    /// Header logo.
+    pub const HEADER_LOGO: usize = 10 * 1024;
+    /// Favicon.
+    pub const FAVICON: usize = 5 * 1024;
+    /// Custom CSS.
+    pub const CSS: usize = 25 * 1024;
+}
 
 /// The runtime tenant a `CustomerTenant` asks for. `tenant_id` pins the identifier the
 /// operator already reported, so a tenant recreated after a runtime data loss keeps its `tid`.
@@ -72,6 +95,192 @@ pub fn desired_client(
     }
 }
 
+/// Every ConfigMap key a Branding refers to.
+pub fn branding_config_map_refs(spec: &BrandingSpec) -> Vec<ConfigMapKeyRef> {
+    let mut refs = Vec::new();
+    let properties = spec
+        .default
+        .iter()
+        .chain(spec.localizations.iter().flat_map(BTreeMap::values));
+    for properties in properties {
+        for image in images(properties).into_iter().flatten() {
+            refs.extend(image.source.config_map_key_ref.clone());
+        }
+        refs.extend(properties.custom_css.clone());
+    }
+    refs
+}
+
+struct Image<'a> {
+    field: &'static str,
+    source: &'a ImageSource,
+    limit: usize,
+}
+
+fn images(properties: &BrandingProperties) -> [Option<Image<'_>>; 6] {
+    fn image<'a>(
+        field: &'static str,
+        source: &'a Option<ImageSource>,
+        limit: usize,
+    ) -> Option<Image<'a>> {
+        source.as_ref().map(|source| Image {
+            field,
+            source,
+            limit,
+        })
+    }
+    [
+        image(
+            "backgroundImage",
+            &properties.background_image,
+            limits::BACKGROUND_IMAGE,
+        ),
+        image("bannerLogo", &properties.banner_logo, limits::LOGO),
+        image("headerLogo", &properties.header_logo, limits::HEADER_LOGO),
+        image("squareLogo", &properties.square_logo, limits::LOGO),
+        image("squareLogoDark", &properties.square_logo_dark, limits::LOGO),
+        image("favicon", &properties.favicon, limits::FAVICON),
+    ]
+}
+
+/// The media type of an image, from its first bytes.
+fn image_media_type(bytes: &[u8]) -> Option<&'static str> {
+    let text_start = String::from_utf8_lossy(&bytes[..bytes.len().min(256)]).to_ascii_lowercase();
+    if bytes.starts_with(b"\x89PNG\r\n\x1a\n") {
+        Some("image/png")
+    } else if bytes.starts_with(&[0xff, 0xd8, 0xff]) {
+        Some("image/jpeg")
+    } else if bytes.starts_with(b"GIF87a") || bytes.starts_with(b"GIF89a") {
+        Some("image/gif")
+    } else if bytes.len() > 12 && &bytes[..4] == b"RIFF" && &bytes[8..12] == b"WEBP" {
+        Some("image/webp")
+    } else if bytes.starts_with(&[0, 0, 1, 0]) {
+        Some("image/x-icon")
+    } else if text_start.contains("<svg") {
+        Some("image/svg+xml")
+    } else {
+        None
+    }
+}
+
+fn content_properties(
+    location: &str,
+    properties: &BrandingProperties,
+    content: &ConfigMapContent,
+) -> Result<BrandingContent, String> {
+    let lookup = |reference: &ConfigMapKeyRef, field: &str| {
+        content
+            .get(&(reference.name.clone(), reference.key.clone()))
+            .ok_or_else(|| {
+                format!(
+                    "{location}.{field}: ConfigMap {} has no key {}",
+                    reference.name, reference.key
+                )
+            })
+    };
+    let mut resolved: BTreeMap<&'static str, BrandingImage> = BTreeMap::new();
+    for image in images(properties).into_iter().flatten() {
+        let source = match (&image.source.url, &image.source.config_map_key_ref) {
+            (Some(url), _) => url.clone(),
+            (None, Some(reference)) => {
+                let bytes = lookup(reference, image.field)?;
+                if bytes.len() > image.limit {
+                    return Err(format!(
+                        "{location}.{}: {} bytes is over the {} KB limit",
+                        image.field,
+                        bytes.len(),
+                        image.limit / 1024
+                    ));
+                }
+                let media_type = image_media_type(bytes).ok_or_else(|| {
+                    format!(
+                        "{location}.{}: not a PNG, JPEG, GIF, WebP, ICO or SVG image",
+                        image.field
+                    )
+                })?;
+                let encoded = base64::engine::general_purpose::STANDARD.encode(bytes);
+                format!("data:{media_type};base64,{encoded}")
+            }
+            (None, None) => continue,
+        };
+        resolved.insert(image.field, BrandingImage::Inline(source));
+    }
+    let custom_css = match &properties.custom_css {
+        None => None,
+        Some(reference) => {
+            let bytes = lookup(reference, "customCSS")?;
+            if bytes.len() > limits::CSS {
+                return Err(format!(
+                    "{location}.customCSS: {} bytes is over the 25 KB limit",
+                    bytes.len()
+                ));
+            }
+            Some(
+                String::from_utf8(bytes.clone())
+                    .map_err(|_| format!("{location}.customCSS: not UTF-8 text"))?,
+            )
+        }
+    };
+    let mut take = |field| resolved.remove(field);
+    Ok(BrandingContent {
+        background_color: properties.background_color.clone(),
+        header_background_color: properties.header_background_color.clone(),
+        background_image: take("backgroundImage"),
+        banner_logo: take("bannerLogo"),
+        header_logo: take("headerLogo"),
+        square_logo: take("squareLogo"),
+        square_logo_dark: take("squareLogoDark"),
+        favicon: take("favicon"),
+        custom_css,
+        sign_in_page_text: properties.sign_in_page_text.clone(),
+        username_hint_text: properties.username_hint_text.clone(),
+        custom_privacy_and_cookies_text: properties.custom_privacy_and_cookies_text.clone(),
+        custom_privacy_and_cookies_url: properties.custom_privacy_and_cookies_url.clone(),
+        custom_terms_of_use_text: properties.custom_terms_of_use_text.clone(),
+        custom_terms_of_use_url: properties.custom_terms_of_use_url.clone(),
+        custom_forgot_my_password_text: properties.custom_forgot_my_password_text.clone(),
+        custom_account_reset_credentials_url: properties
+            .custom_account_reset_credentials_url
+            .clone(),
+        login_page_text_visibility_settings: properties.login_page_text_visibility_settings.clone(),
+        login_page_layout_configuration: properties.login_page_layout_configuration.clone(),
+    })
+}
+
+/// The runtime branding a `Branding` asks for, with ConfigMap content inlined (images as
+/// `data:` URIs, CSS as text) and the size limits enforced.
+///
+/// # Errors
+/// Names the field whose content is missing, too large or not an image.
+pub fn desired_branding(
+    spec: &BrandingSpec,
+    content: &ConfigMapContent,
+) -> Result<BrandingDocument, String> {
+    let default = spec
+        .default
+        .as_ref()
+        .map(|properties| content_properties("spec.default", properties, content))
+        .transpose()?;
+    let localizations = spec
+        .localizations
+        .as_ref()
+        .map(|localizations| {
+            localizations
+                .iter()
+                .map(|(locale, properties)| {
+                    content_properties(&format!("spec.localizations.{locale}"), properties, content)
+                        .map(|resolved| (locale.clone(), resolved))
+                })
+                .collect::<Result<BTreeMap<_, _>, _>>()
+        })
+        .transpose()?;
+    Ok(BrandingDocument {
+        default,
+        localizations,
+        strings: spec.strings.clone(),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -108,6 +317,56 @@ mod tests {
         assert!(tenant_matches(&observed, &desired));
         observed.display_name = "Changed behind our back".into();
         assert!(!tenant_matches(&observed, &desired));
+    }
+
+    #[test]
+    fn config_map_content_is_inlined_within_the_limits() {
+        let spec: BrandingSpec = serde_json::from_value(serde_json::json!({
+            "tenantRef": { "name": "t" },
+            "default": {
+                "bannerLogo": { "configMapKeyRef": { "name": "brand", "key": "logo.png" } },
+                "favicon": { "url": "https://cdn.example/favicon.ico" },
+                "customCSS": { "name": "brand", "key": "site.css" }
+            }
+        }))
+        .unwrap();
+        let mut content = ConfigMapContent::new();
+        let png = [b"\x89PNG\r\n\x1a\n".as_slice(), &[0u8; 16]].concat();
+        content.insert(("brand".into(), "logo.png".into()), png);
+        content.insert(
+            ("brand".into(), "site.css".into()),
+            b"main { color: red }".to_vec(),
+        );
+        let document = desired_branding(&spec, &content).expect("valid branding");
+        let default = document.default.expect("default");
+        assert!(
+            default
+                .banner_logo
+                .unwrap()
+                .source()
+                .starts_with("data:image/png;base64,iVBORw0KGgo")
+        );
+        assert_eq!(
+            default.favicon.unwrap().source(),
+            "https://cdn.example/favicon.ico"
+        );
+        assert_eq!(default.custom_css.as_deref(), Some("main { color: red }"));
+
+        content.insert(
+            ("brand".into(), "site.css".into()),
+            vec![b'a'; limits::CSS + 1],
+        );
+        let error = desired_branding(&spec, &content).unwrap_err();
+        assert!(
+            error.contains("spec.default.customCSS") && error.contains("25 KB"),
+            "{error}"
+        );
+        content.remove(&("brand".to_string(), "logo.png".to_string()));
+        let error = desired_branding(&spec, &content).unwrap_err();
+        assert!(
+            error.contains("ConfigMap brand has no key logo.png"),
+            "{error}"
+        );
     }
 
     #[test]

@@ -328,8 +328,10 @@ pub fn field_views(
                 .label
                 .clone()
                 .unwrap_or_else(|| label_for(&attribute.name));
+            // The email address is always required: it is the account's identifier.
+            let required = attribute.required || attribute.name == "email";
             let mut label_html = inline_markdown(&label);
-            if !attribute.required && control != "checkbox" {
+            if !required && control != "checkbox" {
                 label_html.push_str(&escape_html(optional_suffix));
             }
             let multi_defaults: Vec<&str> = values
@@ -342,7 +344,7 @@ pub fn field_views(
                 label_text: plain_text(&label),
                 label_html,
                 control,
-                required: attribute.required,
+                required,
                 value: values.first().copied().unwrap_or_default().to_string(),
                 checked: control == "checkbox"
                     && values.first().is_some_and(|value| *value == "true"),

@@ -25,8 +25,8 @@ function parseMessage(raw) {
   return { headers, body };
 }
 
-/** Starts the server on a free loopback port. */
-export async function startSmtpServer() {
+/** Starts the server on a loopback port (a free one unless `port` is given). */
+export async function startSmtpServer({ port: wantedPort = 0 } = {}) {
   const messages = [];
   const listeners = new Set();
   const sockets = new Set();
@@ -109,7 +109,7 @@ export async function startSmtpServer() {
     });
     socket.on('error', () => {});
   });
-  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  await new Promise((resolve) => server.listen(wantedPort, '127.0.0.1', resolve));
   const { port } = server.address();
 
   /** Resolves with the first message to `address` received after `since` (an index into messages). */
