@@ -709,3 +709,64 @@ async fn only_the_leader_reconciles_and_a_follower_takes_over() {
     .await;
     wait_ready(&apps, "after-failover", "True", "Reconciled").await;
 }
+
+#[tokio::test]
+async fn flow_and_branding_edits_reach_the_runtime_and_an_eleventh_flow_is_refused() {
+    let client = client().await;
+    let namespace = TestNamespace::create(&client, "e2e-flows").await;
+    let runtime = Runtime::start("flows").await;
+    let _operator = Operator::start(&runtime, &namespace.name, 300);
+    let subdomain = namespace.name.clone();
+    apply_examples(&client, &namespace.name, &subdomain).await;
+    let flows: Api<UserFlow> = Api::namespaced(client.clone(), &namespace.name);
+    let brandings: Api<Branding> = Api::namespaced(client.clone(), &namespace.name);
+    wait_ready(&flows, "shoppers", "True", "Reconciled").await;
+    wait_ready(&brandings, "contoso", "True", "Reconciled").await;
+
+    let attributes = serde_json::json!({ "spec": { "attributes": [
+        { "name": "email" },
+        { "name": "city", "label": "Home town", "required": true }
+    ] } });
+    flows
+        .patch(
+            "shoppers",
+            &PatchParams::default(),
+            &Patch::Merge(&attributes),
+        )
+        .await
+        .unwrap();
+    let flow_path = format!("tenants/{subdomain}/userflows/{}.shoppers", namespace.name);
+    eventually("the new attributes in the runtime", WAIT, || async {
+        let stored = runtime.admin_get(&flow_path).await?;
+        (stored["spec"]["attributes"][1]["label"] == "Home town").then_some(())
+    })
+    .await;
+
+    let colour = serde_json::json!({ "spec": { "default": { "backgroundColor": "#123456" } } });
+    brandings
+        .patch("contoso", &PatchParams::default(), &Patch::Merge(&colour))
+        .await
+        .unwrap();
+    eventually("the new background colour in the runtime", WAIT, || async {
+        let stored = runtime
+            .admin_get(&format!("tenants/{subdomain}/branding"))
+            .await?;
+        (stored["spec"]["default"]["backgroundColor"] == "#123456").then_some(())
+    })
+    .await;
+
+    // Ten more flows: with shoppers that makes eleven, and the latest (by creation time, then
+    // name) is refused while the first ten keep working.
+    for index in 1..=10 {
+        let flow = serde_json::json!({
+            "apiVersion": "ciam.dev/v1alpha1", "kind": "UserFlow", "metadata": { "name": format!("extra-{index:02}") },
+            "spec": { "tenantRef": { "name": "contoso" }, "displayName": "Extra", "signIn": { "methods": ["emailOtp"] } }
+        });
+        create_or_replace(&client, &namespace.name, &flow)
+            .await
+            .unwrap();
+    }
+    wait_ready(&flows, "extra-10", "False", "TooManyUserFlows").await;
+    wait_ready(&flows, "extra-09", "True", "Reconciled").await;
+    wait_ready(&flows, "shoppers", "True", "Reconciled").await;
+}
