@@ -21,7 +21,7 @@ use kube::{Resource, ResourceExt};
 
 use super::conditions::{self, reasons};
 use super::desired::desired_client;
-use super::references::{TenantResolution, resolve_tenant};
+use super::references::{TenantResolution, is_serving, precedence, resolve_tenant};
 use super::{
     Context, Error, FIELD_MANAGER, FINALIZER, MANAGED_BY_LABEL, now, publish, write_status,
 };
@@ -518,9 +518,13 @@ async fn serving_flow<B: Backend>(
         })
         .collect();
     flows.sort_by_key(|flow| {
-        (
-            flow.creation_timestamp().map(|time| time.0),
-            flow.name_any(),
+        precedence(
+            flow,
+            is_serving(
+                flow.status
+                    .as_ref()
+                    .map(|status| status.conditions.as_slice()),
+            ),
         )
     });
     Ok(flows.first().map(ResourceExt::name_any))

@@ -13,7 +13,7 @@ use kube::runtime::watcher;
 
 use super::conditions::{self, reasons};
 use super::desired::{ConfigMapContent, branding_config_map_refs, desired_branding};
-use super::references::{TenantResolution, resolve_tenant, tenant_key};
+use super::references::{TenantResolution, is_serving, precedence, resolve_tenant, tenant_key};
 use super::{Context, Error, FINALIZER, now, write_status};
 use crate::api::Branding;
 use crate::backend::Backend;
@@ -179,10 +179,9 @@ async fn apply<B: Backend>(branding: &Branding, context: &Context<B>) -> Result<
         })
         .find(|other| {
             let age = |b: &Branding| {
-                (
-                    b.creation_timestamp().map(|time| time.0),
-                    b.namespace(),
-                    b.name_any(),
+                precedence(
+                    b,
+                    is_serving(b.status.as_ref().map(|status| status.conditions.as_slice())),
                 )
             };
             age(other) < age(branding)

@@ -11,7 +11,7 @@ use kube::runtime::watcher;
 
 use super::conditions::{self, reasons};
 use super::desired::{desired_tenant, tenant_matches};
-use super::references::tenant_key;
+use super::references::{is_serving, precedence, tenant_key};
 use super::{Context, Error, FINALIZER, now, publish, write_status};
 use crate::api::{AppRegistration, CustomerTenant, DeletionPolicy, UserFlow};
 use crate::backend::{Backend, BackendError};
@@ -336,10 +336,9 @@ async fn earlier_tenant_with_subdomain<B: Backend>(
     context: &Context<B>,
 ) -> Result<Option<String>, Error> {
     let age = |t: &CustomerTenant| {
-        (
-            t.creation_timestamp().map(|time| time.0),
-            t.namespace(),
-            t.name_any(),
+        precedence(
+            t,
+            is_serving(t.status.as_ref().map(|status| status.conditions.as_slice())),
         )
     };
     let owner = context

@@ -117,6 +117,31 @@ async fn namespace_allowed(
     }
 }
 
+/// The order in which objects competing for one place (a subdomain, a tenant's Branding, its
+/// ten user flows, an app's flow) get it: creation time first; within the same second (the
+/// API server's resolution) an object that already serves comes first, so a newcomer never
+/// displaces it; then namespace and name, so the order is total.
+pub type Precedence = (Option<jiff::Timestamp>, bool, Option<String>, String);
+
+/// The [`Precedence`] of `object`; `serving` says whether it is currently Ready.
+pub fn precedence<K: ResourceExt>(object: &K, serving: bool) -> Precedence {
+    (
+        object.creation_timestamp().map(|time| time.0),
+        !serving,
+        object.namespace(),
+        object.name_any(),
+    )
+}
+
+/// Whether a condition list has `Ready=True`.
+pub fn is_serving(
+    conditions: Option<&[k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition]>,
+) -> bool {
+    conditions
+        .and_then(conditions::find_ready)
+        .is_some_and(|ready| ready.status == "True")
+}
+
 /// Evaluates a label selector against a label set.
 pub fn selector_matches(selector: &LabelSelector, labels: &BTreeMap<String, String>) -> bool {
     let labels_match = selector.match_labels.as_ref().is_none_or(|wanted| {

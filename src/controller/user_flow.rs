@@ -12,7 +12,7 @@ use kube::runtime::reflector::ObjectRef;
 use kube::runtime::watcher;
 
 use super::conditions::{self, reasons};
-use super::references::{TenantResolution, resolve_tenant, tenant_key};
+use super::references::{TenantResolution, is_serving, precedence, resolve_tenant, tenant_key};
 use super::{Context, Error, FINALIZER, now, write_status};
 use crate::api::user_flow::ResolvedApplication;
 use crate::api::{AppRegistration, UserFlow};
@@ -105,10 +105,13 @@ fn error_policy<B: Backend>(
 /// Orders objects by age, then name: the earlier object keeps working on a conflict.
 fn is_earlier(left: &UserFlow, right: &UserFlow) -> bool {
     let key = |flow: &UserFlow| {
-        (
-            flow.creation_timestamp().map(|time| time.0),
-            flow.namespace(),
-            flow.name_any(),
+        precedence(
+            flow,
+            is_serving(
+                flow.status
+                    .as_ref()
+                    .map(|status| status.conditions.as_slice()),
+            ),
         )
     };
     key(left) < key(right)
