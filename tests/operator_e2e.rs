@@ -792,3 +792,35 @@ async fn flow_and_branding_edits_reach_the_runtime_and_an_eleventh_flow_is_refus
     .await;
     assert!(refused[0].starts_with("extra-"), "{refused:?}");
 }
+
+#[tokio::test]
+async fn an_app_is_deleted_cleanly_after_its_tenant_was_removed_by_force() {
+    let client = client().await;
+    let namespace = TestNamespace::create(&client, "e2e-orphan").await;
+    let runtime = Runtime::start("orphan").await;
+    let _operator = Operator::start(&runtime, &namespace.name, 300);
+    apply_all(&client, &namespace.name, &tenant_with_api(&namespace.name)).await;
+    let apps: Api<AppRegistration> = Api::namespaced(client.clone(), &namespace.name);
+    wait_ready(&apps, "api", "True", "Reconciled").await;
+
+    // Someone strips the tenant's finalizer and deletes it: the operator never cleans it up.
+    let tenants: Api<CustomerTenant> = Api::namespaced(client.clone(), &namespace.name);
+    let no_finalizers = serde_json::json!({ "metadata": { "finalizers": null } });
+    tenants
+        .patch("t", &PatchParams::default(), &Patch::Merge(&no_finalizers))
+        .await
+        .unwrap();
+    tenants.delete("t", &DeleteParams::default()).await.unwrap();
+    eventually("the tenant to be gone", WAIT, || async {
+        tenants.get_opt("t").await.ok()?.is_none().then_some(())
+    })
+    .await;
+    wait_ready(&apps, "api", "False", "TenantNotFound").await;
+
+    // The app's own deletion still completes: its cleanup copes with the missing tenant.
+    apps.delete("api", &DeleteParams::default()).await.unwrap();
+    eventually("the app to be deleted", WAIT, || async {
+        apps.get_opt("api").await.ok()?.is_none().then_some(())
+    })
+    .await;
+}
