@@ -97,7 +97,7 @@ pub fn controller<B: Backend>(
             },
         )
         .shutdown_on_signal()
-        .run(reconcile, error_policy, context)
+        .run(reconcile, super::error_policy, context)
 }
 
 async fn reconcile<B: Backend>(
@@ -116,15 +116,6 @@ async fn reconcile<B: Backend>(
         }
     })
     .await
-}
-
-fn error_policy<B: Backend>(
-    app: Arc<AppRegistration>,
-    error: &kube::runtime::finalizer::Error<Error>,
-    context: Arc<Context<B>>,
-) -> Action {
-    tracing::warn!(app = %app.name_any(), namespace = ?app.namespace(), error = %error, "reconcile failed");
-    super::on_error(&context.metrics, "AppRegistration", error)
 }
 
 /// The credentials an app holds after this reconcile.

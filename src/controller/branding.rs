@@ -68,7 +68,7 @@ pub fn controller<B: Backend>(
             },
         )
         .shutdown_on_signal()
-        .run(reconcile, error_policy, context)
+        .run(reconcile, super::error_policy, context)
 }
 
 async fn reconcile<B: Backend>(
@@ -87,15 +87,6 @@ async fn reconcile<B: Backend>(
         }
     })
     .await
-}
-
-fn error_policy<B: Backend>(
-    branding: Arc<Branding>,
-    error: &kube::runtime::finalizer::Error<Error>,
-    context: Arc<Context<B>>,
-) -> Action {
-    tracing::warn!(branding = %branding.name_any(), namespace = ?branding.namespace(), error = %error, "reconcile failed");
-    super::on_error(&context.metrics, "Branding", error)
 }
 
 /// Reads the ConfigMap keys a Branding refers to (`binaryData`, else `data`).

@@ -30,7 +30,7 @@ pub fn controller<B: Backend>(
     let tenants = context.watched::<CustomerTenant>();
     Controller::new(tenants, watcher::Config::default())
         .shutdown_on_signal()
-        .run(reconcile, error_policy, context)
+        .run(reconcile, super::error_policy, context)
 }
 
 async fn reconcile<B: Backend>(
@@ -47,15 +47,6 @@ async fn reconcile<B: Backend>(
         }
     })
     .await
-}
-
-fn error_policy<B: Backend>(
-    tenant: Arc<CustomerTenant>,
-    error: &kube::runtime::finalizer::Error<Error>,
-    context: Arc<Context<B>>,
-) -> Action {
-    tracing::warn!(tenant = %tenant.name_any(), namespace = ?tenant.namespace(), error = %error, "reconcile failed");
-    super::on_error(&context.metrics, "CustomerTenant", error)
 }
 
 async fn apply<B: Backend>(tenant: &CustomerTenant, context: &Context<B>) -> Result<Action, Error> {
@@ -96,18 +87,18 @@ async fn apply<B: Backend>(tenant: &CustomerTenant, context: &Context<B>) -> Res
     }
     .await;
 
-    // The SMTP connection for one-time passcodes, once the tenant exists.
-    let smtp_problem = match &outcome {
-        Ok(_) => reconcile_smtp(tenant, context).await?,
-        Err(_) => None,
+    // The SMTP connection for one-time passcodes, once the tenant exists. A missing or
+    // malformed Secret is reported and the runtime keeps what it has.
+    let (smtp_desired, secret_problem) = match read_smtp_secret(tenant, context).await? {
+        None => (Some(None), None),
+        Some(Ok(desired)) => (Some(Some(desired)), None),
+        Some(Err(message)) => (None, Some(message)),
     };
-    let outcome = match (outcome, smtp_problem) {
-        (Ok(_), Some(SmtpProblem::Backend(error))) => Err(error),
+    let outcome = match (outcome, smtp_desired) {
+        (Ok(observed), Some(desired)) => reconcile_smtp(subdomain, desired, context)
+            .await
+            .map(|()| observed),
         (outcome, _) => outcome,
-    };
-    let secret_problem = match smtp_problem_message(tenant, context).await? {
-        Some(message) if outcome.is_ok() => Some(message),
-        _ => None,
     };
 
     let (apps, flows) = count_dependents(tenant, context).await?;
@@ -223,12 +214,6 @@ async fn cleanup<B: Backend>(
     Ok(Action::await_change())
 }
 
-/// What went wrong with the SMTP connection.
-enum SmtpProblem {
-    /// The runtime could not be updated.
-    Backend(BackendError),
-}
-
 /// The SMTP settings in the `email.smtpSecretRef` Secret, or what is wrong with it.
 fn smtp_from_secret(secret: &Secret) -> Result<(SmtpSpec, Option<String>), String> {
     let value = |key: &str| {
@@ -290,43 +275,24 @@ async fn read_smtp_secret<B: Backend>(
     }))
 }
 
-/// Brings the runtime's SMTP connection in line with the tenant's Secret.
+/// Brings the runtime's SMTP connection in line with the tenant's Secret (`None`: the tenant
+/// has no email settings, so the runtime should have none either).
 async fn reconcile_smtp<B: Backend>(
-    tenant: &CustomerTenant,
+    subdomain: &str,
+    desired: Option<(SmtpSpec, Option<String>)>,
     context: &Context<B>,
-) -> Result<Option<SmtpProblem>, Error> {
-    let subdomain = &tenant.spec.subdomain;
-    let desired = match read_smtp_secret(tenant, context).await? {
-        Some(Ok(desired)) => Some(desired),
-        // Reported by `smtp_problem_message`; the runtime keeps what it has.
-        Some(Err(_)) => return Ok(None),
-        None => None,
-    };
-    let result = async {
-        let observed = context.backend.observe_smtp(subdomain).await?;
-        match (desired, observed) {
-            (Some((spec, password)), observed) if observed.as_ref() != Some(&spec) => {
-                context
-                    .backend
-                    .apply_smtp(subdomain, &spec, password.as_deref())
-                    .await
-            }
-            (None, Some(_)) => context.backend.delete_smtp(subdomain).await,
-            _ => Ok(()),
+) -> Result<(), BackendError> {
+    let observed = context.backend.observe_smtp(subdomain).await?;
+    match (desired, observed) {
+        (Some((spec, password)), observed) if observed.as_ref() != Some(&spec) => {
+            context
+                .backend
+                .apply_smtp(subdomain, &spec, password.as_deref())
+                .await
         }
+        (None, Some(_)) => context.backend.delete_smtp(subdomain).await,
+        _ => Ok(()),
     }
-    .await;
-    Ok(result.err().map(SmtpProblem::Backend))
-}
-
-/// A message when `email.smtpSecretRef` names a missing or malformed Secret.
-async fn smtp_problem_message<B: Backend>(
-    tenant: &CustomerTenant,
-    context: &Context<B>,
-) -> Result<Option<String>, Error> {
-    Ok(read_smtp_secret(tenant, context)
-        .await?
-        .and_then(Result::err))
 }
 
 /// The namespace/name of an older CustomerTenant (anywhere in the cluster) that already uses

@@ -115,6 +115,34 @@ impl Error {
     }
 }
 
+/// The kind of `K` as a static metric label.
+fn kind_label<K: kube::Resource<DynamicType = ()>>() -> &'static str {
+    match K::kind(&()).as_ref() {
+        "CustomerTenant" => "CustomerTenant",
+        "AppRegistration" => "AppRegistration",
+        "UserFlow" => "UserFlow",
+        "Branding" => "Branding",
+        _ => "Other",
+    }
+}
+
+/// The error policy of every controller: logs the failure, counts it and requeues (see
+/// [`on_error`]).
+pub fn error_policy<K, B>(
+    object: Arc<K>,
+    error: &kube::runtime::finalizer::Error<Error>,
+    context: Arc<Context<B>>,
+) -> kube::runtime::controller::Action
+where
+    K: kube::Resource<DynamicType = ()>,
+    B: Backend,
+{
+    let kind = kind_label::<K>();
+    let meta = object.meta();
+    tracing::warn!(kind, name = ?meta.name, namespace = ?meta.namespace, error = %error, "reconcile failed");
+    on_error(&context.metrics, kind, error)
+}
+
 /// Counts a failed reconcile and decides when to retry: soon for transient errors, later for
 /// errors that need a spec change (a spec change wakes the controller anyway).
 pub fn on_error(
@@ -394,13 +422,7 @@ pub async fn publish<B: Backend, K: kube::Resource<DynamicType = ()>>(
         secondary: None,
     };
     if reason == "DriftCorrected" {
-        let kind = match K::kind(&()).as_ref() {
-            "CustomerTenant" => "CustomerTenant",
-            "AppRegistration" => "AppRegistration",
-            "UserFlow" => "UserFlow",
-            "Branding" => "Branding",
-            _ => "Other",
-        };
+        let kind = kind_label::<K>();
         context
             .metrics
             .drift_corrections

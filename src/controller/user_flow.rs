@@ -72,7 +72,7 @@ pub fn controller<B: Backend>(
             },
         )
         .shutdown_on_signal()
-        .run(reconcile, error_policy, context)
+        .run(reconcile, super::error_policy, context)
 }
 
 async fn reconcile<B: Backend>(
@@ -91,15 +91,6 @@ async fn reconcile<B: Backend>(
         }
     })
     .await
-}
-
-fn error_policy<B: Backend>(
-    flow: Arc<UserFlow>,
-    error: &kube::runtime::finalizer::Error<Error>,
-    context: Arc<Context<B>>,
-) -> Action {
-    tracing::warn!(flow = %flow.name_any(), namespace = ?flow.namespace(), error = %error, "reconcile failed");
-    super::on_error(&context.metrics, "UserFlow", error)
 }
 
 /// Orders objects by age, then name: the earlier object keeps working on a conflict.
