@@ -1,5 +1,6 @@
 // Starts the identity runtime as a real process on free loopback ports and talks to its admin API.
 import { spawn } from 'node:child_process';
+import http from 'node:http';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import net from 'node:net';
@@ -111,6 +112,33 @@ export async function startRuntime({ env = {} } = {}) {
       let parsed = text;
       if ((response.headers.get('content-type') || '').includes('json') && text) parsed = JSON.parse(text);
       return { status: response.status, headers: response.headers, body: parsed };
+    },
+    /**
+     * Sends a PUT with `Expect: 100-continue`, as HTTP clients do for large bodies: the body
+     * goes out only if the server asks for it, so a server that refuses by Content-Length
+     * answers without the client racing to write a body nobody reads.
+     */
+    putExpectingContinue(apiPath, rawBody) {
+      return new Promise((resolve, reject) => {
+        const request = http.request(`${adminUrl}${apiPath}`, {
+          method: 'PUT',
+          headers: {
+            authorization: `Bearer ${adminToken}`,
+            'content-type': 'application/json',
+            'content-length': Buffer.byteLength(rawBody),
+            expect: '100-continue',
+          },
+        });
+        request.on('continue', () => request.end(rawBody));
+        request.on('response', (response) => {
+          let text = '';
+          response.setEncoding('utf8');
+          response.on('data', (chunk) => { text += chunk; });
+          response.on('end', () => resolve({ status: response.statusCode, headers: response.headers, body: text }));
+        });
+        request.on('error', reject);
+        request.flushHeaders();
+      });
     },
     async stop() {
       if (!exited) {
