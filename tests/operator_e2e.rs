@@ -803,14 +803,16 @@ async fn an_app_is_deleted_cleanly_after_its_tenant_was_removed_by_force() {
     let apps: Api<AppRegistration> = Api::namespaced(client.clone(), &namespace.name);
     wait_ready(&apps, "api", "True", "Reconciled").await;
 
-    // Someone strips the tenant's finalizer and deletes it: the operator never cleans it up.
+    // Someone deletes the tenant and, as it waits for its app, strips its finalizer: the
+    // operator never cleans it up. (Stripping first would race the operator, which puts its
+    // finalizer back on a live object.)
     let tenants: Api<CustomerTenant> = Api::namespaced(client.clone(), &namespace.name);
+    tenants.delete("t", &DeleteParams::default()).await.unwrap();
     let no_finalizers = serde_json::json!({ "metadata": { "finalizers": null } });
     tenants
         .patch("t", &PatchParams::default(), &Patch::Merge(&no_finalizers))
         .await
         .unwrap();
-    tenants.delete("t", &DeleteParams::default()).await.unwrap();
     eventually("the tenant to be gone", WAIT, || async {
         tenants.get_opt("t").await.ok()?.is_none().then_some(())
     })
