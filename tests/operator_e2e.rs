@@ -663,24 +663,26 @@ async fn only_the_leader_reconciles_and_a_follower_takes_over() {
     let election = ["--leader-election-namespace", namespace.name.as_str()];
     let first = Operator::start_with(&runtime, &namespace.name, 300, &election);
     let http = reqwest::Client::new();
-    let is_ready = |operator: &Operator| {
-        let url = format!("{}/readyz", operator.metrics_url);
+    let is_leader = |operator: &Operator| {
+        let url = format!("{}/metrics", operator.metrics_url);
         let http = http.clone();
         async move {
-            http.get(url)
-                .send()
-                .await
-                .is_ok_and(|r| r.status().is_success())
+            let Ok(response) = http.get(url).send().await else {
+                return false;
+            };
+            let text = response.text().await.unwrap_or_default();
+            text.lines().any(|line| line == "ciam_operator_leader 1")
         }
     };
     eventually("the first replica to lead", WAIT, || async {
-        is_ready(&first).await.then_some(())
+        is_leader(&first).await.then_some(())
     })
     .await;
     let second = Operator::start_with(&runtime, &namespace.name, 300, &election);
-    // The second replica answers /healthz but is not ready while the first holds the Lease.
-    eventually("the second replica to serve /healthz", WAIT, || async {
-        http.get(format!("{}/healthz", second.metrics_url))
+    // The second replica is ready (a standby must not block a rolling update) but does not
+    // lead while the first holds the Lease.
+    eventually("the second replica to be ready", WAIT, || async {
+        http.get(format!("{}/readyz", second.metrics_url))
             .send()
             .await
             .ok()
@@ -688,7 +690,7 @@ async fn only_the_leader_reconciles_and_a_follower_takes_over() {
             .map(|_| ())
     })
     .await;
-    assert!(!is_ready(&second).await, "two replicas lead at once");
+    assert!(!is_leader(&second).await, "two replicas lead at once");
 
     apply_all(&client, &namespace.name, &tenant_with_api(&namespace.name)).await;
     let apps: Api<AppRegistration> = Api::namespaced(client.clone(), &namespace.name);
@@ -698,7 +700,7 @@ async fn only_the_leader_reconciles_and_a_follower_takes_over() {
     eventually(
         "the second replica to take over",
         Duration::from_secs(60),
-        || async { is_ready(&second).await.then_some(()) },
+        || async { is_leader(&second).await.then_some(()) },
     )
     .await;
     apply_all(
@@ -823,6 +825,178 @@ async fn an_app_is_deleted_cleanly_after_its_tenant_was_removed_by_force() {
     apps.delete("api", &DeleteParams::default()).await.unwrap();
     eventually("the app to be deleted", WAIT, || async {
         apps.get_opt("api").await.ok()?.is_none().then_some(())
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn one_operator_serves_several_namespaces_and_subdomains_stay_unique() {
+    let client = client().await;
+    let first = TestNamespace::create(&client, "e2e-multi-a").await;
+    let second = TestNamespace::create(&client, "e2e-multi-b").await;
+    let runtime = Runtime::start("multi").await;
+    let scope = format!("{},{}", first.name, second.name);
+    let _operator = Operator::start(&runtime, &scope, 300);
+
+    // The same subdomain in two namespaces: the earlier tenant keeps it.
+    let subdomain = first.name.clone();
+    apply_all(&client, &first.name, &tenant_with_api(&subdomain)).await;
+    let first_tenants: Api<CustomerTenant> = Api::namespaced(client.clone(), &first.name);
+    wait_ready(&first_tenants, "t", "True", "Reconciled").await;
+    apply_all(&client, &second.name, &tenant_with_api(&subdomain)[..1]).await;
+    let second_tenants: Api<CustomerTenant> = Api::namespaced(client.clone(), &second.name);
+    wait_ready(&second_tenants, "t", "False", "SubdomainInUse").await;
+    let taken = second_tenants.get("t").await.unwrap();
+    let conditions = &taken.status.unwrap().conditions;
+    assert!(
+        conditions
+            .iter()
+            .any(|c| c.type_ == "Stalled" && c.status == "True"),
+        "a conflict needs a person: {conditions:?}"
+    );
+    wait_ready(&first_tenants, "t", "True", "Reconciled").await;
+
+    // An app in the second namespace uses the first namespace's tenant once it is allowed;
+    // the tenant's change alone wakes the app (the resync is 300 s).
+    let foreign = serde_json::json!({
+        "apiVersion": "ciam.dev/v1alpha1", "kind": "AppRegistration", "metadata": { "name": "foreign" },
+        "spec": { "tenantRef": { "name": "t", "namespace": first.name }, "displayName": "Foreign",
+                  "type": "daemon" }
+    });
+    apply_all(&client, &second.name, &[foreign]).await;
+    let second_apps: Api<AppRegistration> = Api::namespaced(client.clone(), &second.name);
+    wait_ready(&second_apps, "foreign", "False", "RefNotPermitted").await;
+    let allow = serde_json::json!({ "spec": { "allowedNamespaces": { "from": "All" } } });
+    first_tenants
+        .patch("t", &PatchParams::default(), &Patch::Merge(&allow))
+        .await
+        .unwrap();
+    wait_ready(&second_apps, "foreign", "True", "Reconciled").await;
+    let secrets: Api<Secret> = Api::namespaced(client.clone(), &second.name);
+    let secret = secrets.get("foreign-credentials").await.unwrap();
+    assert_eq!(
+        secret_value(&secret, "ISSUER_URL"),
+        format!("{}/{subdomain}/v2.0", runtime.public_url)
+    );
+
+    // The tenant waits for the foreign app before it goes.
+    first_tenants
+        .delete("t", &DeleteParams::default())
+        .await
+        .unwrap();
+    let message = eventually("the tenant to count the foreign app", WAIT, || async {
+        let tenant = first_tenants.get("t").await.ok()?;
+        let ready = tenant
+            .status?
+            .conditions
+            .into_iter()
+            .find(|c| c.type_ == "Ready")?;
+        (ready.reason == "DependentsExist").then_some(ready.message)
+    })
+    .await;
+    assert!(message.contains("2 AppRegistrations"), "{message}");
+}
+
+#[tokio::test]
+async fn an_undecodable_object_is_reported_and_its_controller_keeps_working() {
+    let client = client().await;
+    let namespace = TestNamespace::create(&client, "e2e-undecodable").await;
+    let runtime = Runtime::start("undecodable").await;
+    let _operator = Operator::start(&runtime, &namespace.name, 300);
+    apply_all(&client, &namespace.name, &tenant_with_api(&namespace.name)).await;
+    let broken = daemon("broken", serde_json::json!({}));
+    apply_all(&client, &namespace.name, std::slice::from_ref(&broken)).await;
+    let apps: Api<AppRegistration> = Api::namespaced(client.clone(), &namespace.name);
+    wait_ready(&apps, "broken", "True", "Reconciled").await;
+
+    // Something writes a timestamp the API server's schema admits (13 fractional digits) but
+    // the operator's types cannot hold (nanoseconds at most).
+    let dynamic = support::dynamic_api(&client, &namespace.name, &broken).await;
+    let junk = serde_json::json!({ "status": { "secretExpiresAt": "2030-01-01T00:00:00.1234567891234Z" } });
+    dynamic
+        .patch_status("broken", &PatchParams::default(), &Patch::Merge(&junk))
+        .await
+        .unwrap();
+    let (ready, conditions) = eventually("the broken app to be reported", WAIT, || async {
+        let object = dynamic.get("broken").await.ok()?;
+        let conditions = object.data["status"]["conditions"].as_array()?.clone();
+        let ready = conditions.iter().find(|c| c["type"] == "Ready")?.clone();
+        (ready["reason"] == "InvalidSpec").then_some((ready, conditions))
+    })
+    .await;
+    assert!(
+        ready["message"]
+            .as_str()
+            .unwrap()
+            .contains("cannot read this object"),
+        "{ready}"
+    );
+    assert!(
+        conditions.iter().any(|c| c["type"] == "Stalled"),
+        "{conditions:?}"
+    );
+
+    // The controller goes on: a new app becomes Ready.
+    apply_all(
+        &client,
+        &namespace.name,
+        &[daemon("healthy", serde_json::json!({}))],
+    )
+    .await;
+    wait_ready(&apps, "healthy", "True", "Reconciled").await;
+
+    // Once corrected, the broken app is Ready again and Stalled is gone.
+    let fixed = serde_json::json!({ "status": { "secretExpiresAt": null } });
+    dynamic
+        .patch_status("broken", &PatchParams::default(), &Patch::Merge(&fixed))
+        .await
+        .unwrap();
+    wait_ready(&apps, "broken", "True", "Reconciled").await;
+    let conditions = apps.get("broken").await.unwrap().status.unwrap().conditions;
+    assert!(
+        conditions.iter().all(|c| c.type_ == "Ready"),
+        "{conditions:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_tenant_picks_up_its_smtp_secret_when_it_appears() {
+    let client = client().await;
+    let namespace = TestNamespace::create(&client, "e2e-smtp").await;
+    let runtime = Runtime::start("smtp").await;
+    let _operator = Operator::start(&runtime, &namespace.name, 300);
+    let tenant = serde_json::json!({
+        "apiVersion": "ciam.dev/v1alpha1", "kind": "CustomerTenant", "metadata": { "name": "mail" },
+        "spec": { "displayName": "Mail", "subdomain": namespace.name, "countryCode": "DE",
+                  "email": { "fromAddress": "no-reply@example.com", "smtpSecretRef": { "name": "smtp" } } }
+    });
+    apply_all(&client, &namespace.name, &[tenant]).await;
+    let tenants: Api<CustomerTenant> = Api::namespaced(client.clone(), &namespace.name);
+    wait_ready(&tenants, "mail", "False", "SecretInvalid").await;
+
+    let secret = serde_json::json!({
+        "apiVersion": "v1", "kind": "Secret", "metadata": { "name": "smtp" },
+        "stringData": { "host": "127.0.0.1", "port": "2526", "tls": "none" }
+    });
+    apply_all(&client, &namespace.name, &[secret]).await;
+    wait_ready(&tenants, "mail", "True", "Reconciled").await;
+    let smtp = runtime
+        .admin_get(&format!("tenants/{}/smtp", namespace.name))
+        .await
+        .expect("SMTP settings in the runtime");
+    assert_eq!(smtp["spec"]["port"], 2526, "{smtp}");
+
+    // A later edit of the Secret reaches the runtime too.
+    let edit = serde_json::json!({ "stringData": { "port": "2527" } });
+    Api::<Secret>::namespaced(client.clone(), &namespace.name)
+        .patch("smtp", &PatchParams::default(), &Patch::Merge(&edit))
+        .await
+        .unwrap();
+    eventually("the new port in the runtime", WAIT, || async {
+        let smtp = runtime
+            .admin_get(&format!("tenants/{}/smtp", namespace.name))
+            .await?;
+        (smtp["spec"]["port"] == 2527).then_some(())
     })
     .await;
 }

@@ -8,14 +8,12 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures::Stream;
+use futures::future::BoxFuture;
 use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
-use kube::api::{Api, ListParams, Patch, PatchParams};
-use kube::runtime::controller::{Action, Controller};
-use kube::runtime::finalizer::{Event as FinalizerEvent, finalizer};
-use kube::runtime::reflector::ObjectRef;
+use kube::api::{Api, Patch, PatchParams};
+use kube::runtime::controller::Action;
 use kube::runtime::watcher;
 use kube::{Resource, ResourceExt};
 
@@ -23,7 +21,8 @@ use super::conditions::{self, reasons};
 use super::desired::desired_client;
 use super::references::{TenantResolution, is_serving, precedence, resolve_tenant};
 use super::{
-    Context, Error, FIELD_MANAGER, FINALIZER, MANAGED_BY_LABEL, now, publish, write_status,
+    Context, Error, FIELD_MANAGER, MANAGED_BY_LABEL, Reconciled, TenantScoped, now,
+    on_tenant_change, publish, run_controllers, write_status,
 };
 use crate::api::{AppRegistration, CustomerTenant, DeletionPolicy, UserFlow};
 use crate::backend::Backend;
@@ -56,66 +55,35 @@ mod annotations {
     pub const PREVIOUS_EXPIRES_AT: &str = "ciam.dev/previous-secret-expires-at";
 }
 
-type ControllerError =
-    kube::runtime::controller::Error<kube::runtime::finalizer::Error<Error>, watcher::Error>;
-
-/// The controller of `AppRegistration`s: also woken by their tenant and their Secret.
-pub fn controller<B: Backend>(
-    context: Arc<Context<B>>,
-) -> impl Stream<Item = Result<(ObjectRef<AppRegistration>, Action), ControllerError>> {
-    let apps = context.watched::<AppRegistration>();
-    let controller = Controller::new(apps, watcher::Config::default());
-    let store = controller.store();
-    controller
-        .owns(
-            context.watched::<Secret>(),
-            watcher::Config::default()
-                .labels(&format!("{}={}", MANAGED_BY_LABEL.0, MANAGED_BY_LABEL.1)),
-        )
-        .watches(
-            context.watched::<CustomerTenant>(),
-            watcher::Config::default(),
-            move |tenant| {
-                let tenant_namespace = tenant.namespace().unwrap_or_default();
-                let tenant_name = tenant.name_any();
-                store
-                    .state()
-                    .into_iter()
-                    .filter(|app| {
-                        let app_namespace = app.namespace().unwrap_or_default();
-                        app.spec.tenant_ref.name == tenant_name
-                            && app
-                                .spec
-                                .tenant_ref
-                                .namespace
-                                .as_deref()
-                                .unwrap_or(&app_namespace)
-                                == tenant_namespace
-                    })
-                    .map(|app| ObjectRef::from_obj(&*app))
-                    .collect::<Vec<_>>()
-            },
-        )
-        .shutdown_on_signal()
-        .run(reconcile, super::error_policy, context)
+/// The controllers of `AppRegistration`s: also woken by their tenant and their Secret.
+pub fn controller<B: Backend>(context: Arc<Context<B>>) -> BoxFuture<'static, ()> {
+    run_controllers::<AppRegistration, B>(context, |controller, context| {
+        let secrets = context.apis::<Secret>();
+        let controller = secrets.into_iter().fold(controller, |controller, api| {
+            controller.owns(
+                api,
+                watcher::Config::default()
+                    .labels(&format!("{}={}", MANAGED_BY_LABEL.0, MANAGED_BY_LABEL.1)),
+            )
+        });
+        on_tenant_change(controller, context)
+    })
 }
 
-async fn reconcile<B: Backend>(
-    app: Arc<AppRegistration>,
-    context: Arc<Context<B>>,
-) -> Result<Action, kube::runtime::finalizer::Error<Error>> {
-    let _timer = super::metrics::reconcile_started(&context.metrics, "AppRegistration");
-    let api = Api::<AppRegistration>::namespaced(
-        context.client.clone(),
-        &app.namespace().unwrap_or_default(),
-    );
-    finalizer(&api, FINALIZER, app, |event| async {
-        match event {
-            FinalizerEvent::Apply(app) => apply(&app, &context).await,
-            FinalizerEvent::Cleanup(app) => cleanup(&app, &context).await,
-        }
-    })
-    .await
+impl Reconciled for AppRegistration {
+    async fn apply<B: Backend>(&self, context: &Context<B>) -> Result<Action, Error> {
+        apply(self, context).await
+    }
+
+    async fn cleanup<B: Backend>(&self, context: &Context<B>) -> Result<Action, Error> {
+        cleanup(self, context).await
+    }
+}
+
+impl TenantScoped for AppRegistration {
+    fn tenant_ref(&self) -> &crate::api::TenantRef {
+        &self.spec.tenant_ref
+    }
 }
 
 /// The credentials an app holds after this reconcile.
@@ -494,11 +462,9 @@ async fn serving_flow<B: Backend>(
     context: &Context<B>,
 ) -> Result<Option<String>, Error> {
     let namespace = app.namespace().unwrap_or_default();
-    let mut flows: Vec<UserFlow> = Api::<UserFlow>::namespaced(context.client.clone(), &namespace)
-        .list(&ListParams::default())
-        .await
-        .map_err(Error::kube(format!("list UserFlows in {namespace}")))?
-        .items
+    let mut flows: Vec<UserFlow> = context
+        .list_in::<UserFlow>(&namespace)
+        .await?
         .into_iter()
         .filter(|flow| {
             flow.spec

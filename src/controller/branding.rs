@@ -3,90 +3,53 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures::Stream;
+use futures::future::BoxFuture;
 use kube::ResourceExt;
-use kube::api::{Api, ListParams};
-use kube::runtime::controller::{Action, Controller};
-use kube::runtime::finalizer::{Event as FinalizerEvent, finalizer};
-use kube::runtime::reflector::ObjectRef;
-use kube::runtime::watcher;
+use kube::api::Api;
+use kube::runtime::controller::Action;
 
 use super::conditions::{self, reasons};
 use super::desired::{ConfigMapContent, branding_config_map_refs, desired_branding};
 use super::references::{TenantResolution, is_serving, precedence, resolve_tenant, tenant_key};
-use super::{Context, Error, FINALIZER, now, write_status};
+use super::{
+    Context, Error, Reconciled, TenantScoped, now, on_metadata_change, on_tenant_change,
+    run_controllers, write_status,
+};
 use crate::api::Branding;
 use crate::backend::Backend;
 use k8s_openapi::api::core::v1::ConfigMap;
 
-type ControllerError =
-    kube::runtime::controller::Error<kube::runtime::finalizer::Error<Error>, watcher::Error>;
-
-/// The controller of `Branding`s.
-pub fn controller<B: Backend>(
-    context: Arc<Context<B>>,
-) -> impl Stream<Item = Result<(ObjectRef<Branding>, Action), ControllerError>> {
-    let controller = Controller::new(context.watched::<Branding>(), watcher::Config::default());
-    let store = controller.store();
-    let config_map_store = store.clone();
-    controller
-        .watches(
-            context.watched::<crate::api::CustomerTenant>(),
-            watcher::Config::default(),
-            move |tenant| {
-                let key = (tenant.namespace().unwrap_or_default(), tenant.name_any());
-                store
-                    .state()
-                    .into_iter()
-                    .filter(|branding| {
-                        tenant_key(
-                            &branding.namespace().unwrap_or_default(),
-                            &branding.spec.tenant_ref,
-                        ) == key
-                    })
-                    .map(|branding| ObjectRef::from_obj(&*branding))
-                    .collect::<Vec<_>>()
+/// The controllers of `Branding`s: also woken by their tenant and by the ConfigMaps they
+/// read (a metadata-only watch).
+pub fn controller<B: Backend>(context: Arc<Context<B>>) -> BoxFuture<'static, ()> {
+    run_controllers::<Branding, B>(context, |controller, context| {
+        let controller = on_metadata_change(
+            controller,
+            context.apis::<kube::core::PartialObjectMeta<ConfigMap>>(),
+            |branding: &Branding, config_map| {
+                branding_config_map_refs(&branding.spec)
+                    .iter()
+                    .any(|reference| reference.name == config_map)
             },
-        )
-        .watches(
-            context.watched::<ConfigMap>(),
-            watcher::Config::default(),
-            move |config_map| {
-                let namespace = config_map.namespace();
-                let name = config_map.name_any();
-                config_map_store
-                    .state()
-                    .into_iter()
-                    .filter(|branding| {
-                        branding.namespace() == namespace
-                            && branding_config_map_refs(&branding.spec)
-                                .iter()
-                                .any(|r| r.name == name)
-                    })
-                    .map(|branding| ObjectRef::from_obj(&*branding))
-                    .collect::<Vec<_>>()
-            },
-        )
-        .shutdown_on_signal()
-        .run(reconcile, super::error_policy, context)
+        );
+        on_tenant_change(controller, context)
+    })
 }
 
-async fn reconcile<B: Backend>(
-    branding: Arc<Branding>,
-    context: Arc<Context<B>>,
-) -> Result<Action, kube::runtime::finalizer::Error<Error>> {
-    let _timer = super::metrics::reconcile_started(&context.metrics, "Branding");
-    let api = Api::<Branding>::namespaced(
-        context.client.clone(),
-        &branding.namespace().unwrap_or_default(),
-    );
-    finalizer(&api, FINALIZER, branding, |event| async {
-        match event {
-            FinalizerEvent::Apply(branding) => apply(&branding, &context).await,
-            FinalizerEvent::Cleanup(branding) => cleanup(&branding, &context).await,
-        }
-    })
-    .await
+impl Reconciled for Branding {
+    async fn apply<B: Backend>(&self, context: &Context<B>) -> Result<Action, Error> {
+        apply(self, context).await
+    }
+
+    async fn cleanup<B: Backend>(&self, context: &Context<B>) -> Result<Action, Error> {
+        cleanup(self, context).await
+    }
+}
+
+impl TenantScoped for Branding {
+    fn tenant_ref(&self) -> &crate::api::TenantRef {
+        &self.spec.tenant_ref
+    }
 }
 
 /// Reads the ConfigMap keys a Branding refers to (`binaryData`, else `data`).
@@ -153,11 +116,8 @@ async fn apply<B: Backend>(branding: &Branding, context: &Context<B>) -> Result<
 
     let key = tenant_key(&namespace, &branding.spec.tenant_ref);
     let earlier = context
-        .watched::<Branding>()
-        .list(&ListParams::default())
-        .await
-        .map_err(Error::kube("list Brandings"))?
-        .items
+        .list::<Branding>()
+        .await?
         .into_iter()
         .filter(|other| {
             other.uid() != branding.uid() && other.metadata.deletion_timestamp.is_none()

@@ -2,10 +2,15 @@
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 
-/// Condition types.
+/// Condition types. `Reconciling` and `Stalled` follow the kstatus convention that Flux, Argo
+/// CD and `kubectl wait`-style tools read: present (and `True`) only while they hold.
 pub mod types {
     /// The object is fully reconciled and usable.
     pub const READY: &str = "Ready";
+    /// Not Ready yet, and expected to get there without anyone's help (GitOps: InProgress).
+    pub const RECONCILING: &str = "Reconciling";
+    /// Not Ready, and will not be until someone changes something (GitOps: Failed).
+    pub const STALLED: &str = "Stalled";
 }
 
 /// PascalCase reasons of the `Ready` condition.
@@ -44,11 +49,59 @@ pub mod reasons {
     pub const CONTENT_INVALID: &str = "ContentInvalid";
     /// Deletion waits for dependents.
     pub const DEPENDENTS_EXIST: &str = "DependentsExist";
+    /// The stored object does not match the operator's schema (for example written under an
+    /// older CRD version); it needs an edit.
+    pub const INVALID_SPEC: &str = "InvalidSpec";
+}
+
+/// Whether a `Ready=False` reason waits for a person (a spec to fix, a conflict to resolve)
+/// rather than for time (a backend to return, a reference to become Ready).
+pub fn needs_action(reason: &str) -> bool {
+    matches!(
+        reason,
+        reasons::BACKEND_REJECTED
+            | reasons::REF_NOT_PERMITTED
+            | reasons::SECRET_INVALID
+            | reasons::UNSUPPORTED_BY_BACKEND
+            | reasons::APP_ALREADY_IN_FLOW
+            | reasons::TOO_MANY_USER_FLOWS
+            | reasons::BRANDING_ALREADY_DEFINED
+            | reasons::SUBDOMAIN_IN_USE
+            | reasons::CONTENT_INVALID
+            | reasons::INVALID_SPEC
+    )
 }
 
 /// Returns `conditions` with `new` merged in: `lastTransitionTime` moves only when the status
-/// flips, so an unchanged condition compares equal and causes no write.
-pub fn merge(conditions: &[Condition], mut new: Condition) -> Vec<Condition> {
+/// flips, so an unchanged condition compares equal and causes no write. Merging `Ready` also
+/// sets its kstatus companion: `Reconciling` or `Stalled` while it is False, neither once True.
+pub fn merge(conditions: &[Condition], new: Condition) -> Vec<Condition> {
+    let mut merged = merge_one(conditions, new.clone());
+    if new.type_ == types::READY {
+        let companion = match (new.status.as_str(), needs_action(&new.reason)) {
+            ("True", _) => None,
+            (_, true) => Some(types::STALLED),
+            (_, false) => Some(types::RECONCILING),
+        };
+        merged.retain(|condition| {
+            ![types::RECONCILING, types::STALLED].contains(&condition.type_.as_str())
+                || Some(condition.type_.as_str()) == companion
+        });
+        if let Some(companion) = companion {
+            merged = merge_one(
+                &merged,
+                Condition {
+                    type_: companion.to_string(),
+                    status: "True".to_string(),
+                    ..new
+                },
+            );
+        }
+    }
+    merged
+}
+
+fn merge_one(conditions: &[Condition], mut new: Condition) -> Vec<Condition> {
     let mut merged: Vec<Condition> = conditions.to_vec();
     match merged
         .iter_mut()
@@ -116,6 +169,50 @@ mod tests {
         );
         assert_eq!(flipped[0].last_transition_time, at(30));
         assert_eq!(flipped.len(), 1);
+    }
+
+    fn types_of(conditions: &[Condition]) -> Vec<(&str, &str)> {
+        conditions
+            .iter()
+            .map(|c| (c.type_.as_str(), c.status.as_str()))
+            .collect()
+    }
+
+    #[test]
+    fn ready_false_brings_reconciling_or_stalled_and_ready_true_clears_both() {
+        let waiting = merge(
+            &[],
+            ready(false, reasons::BACKEND_UNAVAILABLE, "down", Some(1), at(10)),
+        );
+        assert_eq!(
+            types_of(&waiting),
+            [("Ready", "False"), ("Reconciling", "True")]
+        );
+        assert_eq!(waiting[1].reason, reasons::BACKEND_UNAVAILABLE);
+        let stuck = merge(
+            &waiting,
+            ready(false, reasons::TOO_MANY_USER_FLOWS, "ten", Some(2), at(20)),
+        );
+        assert_eq!(types_of(&stuck), [("Ready", "False"), ("Stalled", "True")]);
+        assert_eq!(stuck[1].message, "ten");
+        let done = merge(
+            &stuck,
+            ready(true, reasons::RECONCILED, "ok", Some(3), at(30)),
+        );
+        assert_eq!(types_of(&done), [("Ready", "True")]);
+    }
+
+    #[test]
+    fn a_companion_keeps_its_transition_time_while_it_holds() {
+        let first = merge(
+            &[],
+            ready(false, reasons::TENANT_NOT_READY, "wait", Some(1), at(10)),
+        );
+        let again = merge(
+            &first,
+            ready(false, reasons::BACKEND_UNAVAILABLE, "down", Some(1), at(20)),
+        );
+        assert_eq!(again[1].last_transition_time, at(10));
     }
 
     #[test]

@@ -2,51 +2,48 @@
 
 use std::sync::Arc;
 
-use futures::Stream;
+use futures::future::BoxFuture;
 use kube::ResourceExt;
-use kube::api::{Api, ListParams};
-use kube::runtime::controller::{Action, Controller};
-use kube::runtime::finalizer::{Event as FinalizerEvent, finalizer};
-use kube::runtime::watcher;
+use kube::api::Api;
+use kube::runtime::controller::Action;
 
 use super::conditions::{self, reasons};
 use super::desired::{desired_tenant, tenant_matches};
 use super::references::{is_serving, precedence, tenant_key};
-use super::{Context, Error, FINALIZER, now, publish, write_status};
+use super::{
+    Context, Error, Reconciled, now, on_metadata_change, publish, run_controllers, write_status,
+};
 use crate::api::{AppRegistration, CustomerTenant, DeletionPolicy, UserFlow};
 use crate::backend::{Backend, BackendError};
 use crate::runtime::model::{SmtpSpec, SmtpTls};
 use k8s_openapi::api::core::v1::Secret;
 
-/// The controller of `CustomerTenant`s.
-pub fn controller<B: Backend>(
-    context: Arc<Context<B>>,
-) -> impl Stream<
-    Item = Result<
-        (kube::runtime::reflector::ObjectRef<CustomerTenant>, Action),
-        kube::runtime::controller::Error<kube::runtime::finalizer::Error<Error>, watcher::Error>,
-    >,
-> {
-    let tenants = context.watched::<CustomerTenant>();
-    Controller::new(tenants, watcher::Config::default())
-        .shutdown_on_signal()
-        .run(reconcile, super::error_policy, context)
+/// The controllers of `CustomerTenant`s: also woken when the SMTP Secret a tenant names
+/// changes (a metadata-only watch).
+pub fn controller<B: Backend>(context: Arc<Context<B>>) -> BoxFuture<'static, ()> {
+    run_controllers::<CustomerTenant, B>(context, |controller, context| {
+        on_metadata_change(
+            controller,
+            context.apis::<kube::core::PartialObjectMeta<Secret>>(),
+            |tenant: &CustomerTenant, secret| {
+                tenant
+                    .spec
+                    .email
+                    .as_ref()
+                    .is_some_and(|email| email.smtp_secret_ref.name == secret)
+            },
+        )
+    })
 }
 
-async fn reconcile<B: Backend>(
-    tenant: Arc<CustomerTenant>,
-    context: Arc<Context<B>>,
-) -> Result<Action, kube::runtime::finalizer::Error<Error>> {
-    let _timer = super::metrics::reconcile_started(&context.metrics, "CustomerTenant");
-    let namespace = tenant.namespace().unwrap_or_default();
-    let api = Api::<CustomerTenant>::namespaced(context.client.clone(), &namespace);
-    finalizer(&api, FINALIZER, tenant, |event| async {
-        match event {
-            FinalizerEvent::Apply(tenant) => apply(&tenant, &context).await,
-            FinalizerEvent::Cleanup(tenant) => cleanup(&tenant, &context).await,
-        }
-    })
-    .await
+impl Reconciled for CustomerTenant {
+    async fn apply<B: Backend>(&self, context: &Context<B>) -> Result<Action, Error> {
+        apply(self, context).await
+    }
+
+    async fn cleanup<B: Backend>(&self, context: &Context<B>) -> Result<Action, Error> {
+        cleanup(self, context).await
+    }
 }
 
 async fn apply<B: Backend>(tenant: &CustomerTenant, context: &Context<B>) -> Result<Action, Error> {
@@ -162,11 +159,8 @@ async fn cleanup<B: Backend>(
     let (apps, flows) = count_dependents(tenant, context).await?;
     let key = (tenant.namespace().unwrap_or_default(), tenant.name_any());
     let brandings = context
-        .watched::<crate::api::Branding>()
-        .list(&ListParams::default())
-        .await
-        .map_err(Error::kube("list Brandings"))?
-        .items
+        .list::<crate::api::Branding>()
+        .await?
         .iter()
         .filter(|branding| {
             tenant_key(
@@ -308,11 +302,8 @@ async fn earlier_tenant_with_subdomain<B: Backend>(
         )
     };
     let owner = context
-        .watched::<CustomerTenant>()
-        .list(&ListParams::default())
-        .await
-        .map_err(Error::kube("list CustomerTenants"))?
-        .items
+        .list::<CustomerTenant>()
+        .await?
         .into_iter()
         .filter(|other| {
             other.uid() != tenant.uid() && other.spec.subdomain == tenant.spec.subdomain
@@ -335,20 +326,14 @@ async fn count_dependents<B: Backend>(
 ) -> Result<(i32, i32), Error> {
     let key = (tenant.namespace().unwrap_or_default(), tenant.name_any());
     let apps = context
-        .watched::<AppRegistration>()
-        .list(&ListParams::default())
-        .await
-        .map_err(Error::kube("list AppRegistrations"))?
-        .items
+        .list::<AppRegistration>()
+        .await?
         .iter()
         .filter(|app| tenant_key(&app.namespace().unwrap_or_default(), &app.spec.tenant_ref) == key)
         .count();
     let flows = context
-        .watched::<UserFlow>()
-        .list(&ListParams::default())
-        .await
-        .map_err(Error::kube("list UserFlows"))?
-        .items
+        .list::<UserFlow>()
+        .await?
         .iter()
         .filter(|flow| {
             tenant_key(&flow.namespace().unwrap_or_default(), &flow.spec.tenant_ref) == key

@@ -11,6 +11,7 @@ use axum::routing::get;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::{Family, MetricConstructor};
+use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
@@ -63,8 +64,11 @@ pub struct Metrics {
     pub backend_seconds: Family<BackendLabels, Histogram, SecondsBuckets>,
     /// Differences found in the backend and corrected, per kind.
     pub drift_corrections: Family<KindLabels, Counter>,
-    /// Whether this replica leads (and so reconciles).
+    /// Whether the operator has started: a standby replica is ready too, so rolling updates
+    /// of a two-replica Deployment make progress while the old leader still holds the Lease.
     pub ready: AtomicBool,
+    /// 1 while this replica holds the leader Lease (or runs without leader election).
+    pub leader: Gauge,
 }
 
 impl Default for Metrics {
@@ -75,6 +79,12 @@ impl Default for Metrics {
         let reconcile_seconds = Family::new_with_constructor(SecondsBuckets);
         let backend_seconds = Family::new_with_constructor(SecondsBuckets);
         let drift_corrections = Family::<KindLabels, Counter>::default();
+        let leader = Gauge::default();
+        registry.register(
+            "leader",
+            "1 while this replica holds the leader Lease and reconciles",
+            leader.clone(),
+        );
         registry.register("reconciles", "Reconciles started", reconciles.clone());
         registry.register(
             "reconcile_errors",
@@ -104,6 +114,7 @@ impl Default for Metrics {
             backend_seconds,
             drift_corrections,
             ready: AtomicBool::new(false),
+            leader,
         }
     }
 }
@@ -129,7 +140,7 @@ pub fn router(metrics: Arc<Metrics>) -> Router {
                 if metrics.ready.load(Ordering::Relaxed) {
                     (StatusCode::OK, "ok")
                 } else {
-                    (StatusCode::SERVICE_UNAVAILABLE, "not leading yet")
+                    (StatusCode::SERVICE_UNAVAILABLE, "starting")
                 }
             }),
         )

@@ -15,14 +15,23 @@ pub mod metrics;
 pub mod references;
 pub mod user_flow;
 
+use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures::StreamExt;
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
-use kube::Client;
-use kube::api::{Api, Patch, PatchParams};
+use futures::future::BoxFuture;
+use futures::{FutureExt, StreamExt};
+use k8s_openapi::NamespaceResourceScope;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
+use kube::api::{Api, ListParams, Patch, PatchParams};
+use kube::core::error_boundary::InvalidObject;
+use kube::core::{DeserializeGuard, PartialObjectMeta};
+use kube::runtime::controller::{Action, Controller};
 use kube::runtime::events::{Recorder, Reporter};
+use kube::runtime::finalizer::{Event as FinalizerEvent, finalizer};
+use kube::runtime::reflector::{ObjectRef, Store};
+use kube::runtime::watcher;
+use kube::{Client, ResourceExt};
 
 use crate::backend::{Backend, BackendError};
 
@@ -45,26 +54,114 @@ pub struct Context<B: Backend> {
     pub recorder: Recorder,
     /// How often a Ready object is re-checked against the backend for drift.
     pub resync: Duration,
-    /// The one namespace to watch, or every namespace when `None`.
-    pub watch_namespace: Option<String>,
+    /// The namespaces the operator watches.
+    pub scope: Scope,
     /// Prometheus metrics.
     pub metrics: Arc<metrics::Metrics>,
 }
 
+/// The namespaces the operator watches: every namespace (cluster-wide RBAC) or a list of them
+/// (namespaced RBAC: a Role in each, nothing cluster-wide).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Scope {
+    /// Every namespace.
+    Cluster,
+    /// Only these namespaces.
+    Namespaces(Vec<String>),
+}
+
+impl Scope {
+    /// The scope of `--watch-namespace`: cluster-wide when no namespace is given.
+    pub fn from_namespaces(namespaces: &[String]) -> Self {
+        let mut namespaces: Vec<String> = namespaces
+            .iter()
+            .map(|namespace| namespace.trim().to_string())
+            .filter(|namespace| !namespace.is_empty())
+            .collect();
+        namespaces.sort();
+        namespaces.dedup();
+        if namespaces.is_empty() {
+            Self::Cluster
+        } else {
+            Self::Namespaces(namespaces)
+        }
+    }
+
+    /// Whether objects in `namespace` are watched.
+    pub fn contains(&self, namespace: &str) -> bool {
+        match self {
+            Self::Cluster => true,
+            Self::Namespaces(namespaces) => namespaces.iter().any(|watched| watched == namespace),
+        }
+    }
+}
+
 impl<B: Backend> Context<B> {
-    /// An API over the watched namespaces for a namespaced kind.
-    pub fn watched<K>(&self) -> Api<K>
+    /// One API per watched namespace (or one over all namespaces) for a namespaced kind.
+    pub fn apis<K>(&self) -> Vec<Api<K>>
     where
-        K: kube::Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
+        K: kube::Resource<DynamicType = (), Scope = NamespaceResourceScope>,
+    {
+        match &self.scope {
+            Scope::Cluster => vec![Api::all(self.client.clone())],
+            Scope::Namespaces(namespaces) => namespaces
+                .iter()
+                .map(|namespace| Api::namespaced(self.client.clone(), namespace))
+                .collect(),
+        }
+    }
+
+    /// Every object of a kind in the watched namespaces. An object the operator cannot decode
+    /// (reported on the object itself by its controller) is left out instead of failing the list.
+    ///
+    /// # Errors
+    /// Fails when the API server cannot be read.
+    pub async fn list<K>(&self) -> Result<Vec<K>, Error>
+    where
+        K: kube::Resource<DynamicType = (), Scope = NamespaceResourceScope>
             + Clone
             + serde::de::DeserializeOwned
             + std::fmt::Debug,
     {
-        match &self.watch_namespace {
-            Some(namespace) => Api::namespaced(self.client.clone(), namespace),
-            None => Api::all(self.client.clone()),
+        let mut objects = Vec::new();
+        for api in self.apis::<DeserializeGuard<K>>() {
+            objects.extend(decodable(api).await?);
         }
+        Ok(objects)
     }
+
+    /// Every decodable object of a kind in one namespace (see [`Context::list`]).
+    ///
+    /// # Errors
+    /// Fails when the API server cannot be read.
+    pub async fn list_in<K>(&self, namespace: &str) -> Result<Vec<K>, Error>
+    where
+        K: kube::Resource<DynamicType = (), Scope = NamespaceResourceScope>
+            + Clone
+            + serde::de::DeserializeOwned
+            + std::fmt::Debug,
+    {
+        decodable(Api::<DeserializeGuard<K>>::namespaced(
+            self.client.clone(),
+            namespace,
+        ))
+        .await
+    }
+}
+
+async fn decodable<K>(api: Api<DeserializeGuard<K>>) -> Result<Vec<K>, Error>
+where
+    K: kube::Resource<DynamicType = ()> + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+{
+    let list = api
+        .list(&ListParams::default())
+        .await
+        .map_err(Error::kube(format!("list {}s", K::kind(&()))))?;
+    Ok(list
+        .items
+        .into_iter()
+        .filter_map(|guard| guard.0.ok())
+        .collect())
 }
 
 /// Errors of a reconcile.
@@ -178,8 +275,8 @@ pub fn now() -> Time {
 pub struct Settings {
     /// Drift re-check interval.
     pub resync: Duration,
-    /// The one namespace to watch, or every namespace when `None`.
-    pub watch_namespace: Option<String>,
+    /// The namespaces to watch.
+    pub scope: Scope,
     /// Prometheus metrics, shared with the health listener.
     pub metrics: Arc<metrics::Metrics>,
 }
@@ -198,20 +295,267 @@ pub async fn run<B: Backend>(client: Client, backend: B, settings: Settings) {
         backend,
         recorder,
         resync: settings.resync,
-        watch_namespace: settings.watch_namespace,
+        scope: settings.scope,
         metrics: settings.metrics,
     });
-    let tenants = customer_tenant::controller(context.clone());
-    let apps = app_registration::controller(context.clone());
-    let flows = user_flow::controller(context.clone());
-    let brandings = branding::controller(context.clone());
     futures::future::join4(
-        tenants.for_each(|_| async {}),
-        apps.for_each(|_| async {}),
-        flows.for_each(|_| async {}),
-        brandings.for_each(|_| async {}),
+        customer_tenant::controller(context.clone()),
+        app_registration::controller(context.clone()),
+        user_flow::controller(context.clone()),
+        branding::controller(context.clone()),
     )
     .await;
+}
+
+/// A kind the operator reconciles. The generic [`reconcile`] handles decoding, the finalizer
+/// and metrics; each kind brings only its apply and cleanup steps.
+pub trait Reconciled:
+    kube::Resource<DynamicType = (), Scope = NamespaceResourceScope>
+    + Clone
+    + serde::de::DeserializeOwned
+    + serde::Serialize
+    + std::fmt::Debug
+    + Send
+    + Sync
+    + 'static
+{
+    /// Brings the backend, the Secrets and the status in line with the spec.
+    fn apply<B: Backend>(
+        &self,
+        context: &Context<B>,
+    ) -> impl Future<Output = Result<Action, Error>> + Send;
+
+    /// Removes what the object put in the backend; runs once before the finalizer goes.
+    fn cleanup<B: Backend>(
+        &self,
+        context: &Context<B>,
+    ) -> impl Future<Output = Result<Action, Error>> + Send;
+}
+
+/// A kind that refers to a `CustomerTenant` and is re-reconciled when that tenant changes.
+pub trait TenantScoped: Reconciled {
+    /// The object's `spec.tenantRef`.
+    fn tenant_ref(&self) -> &crate::api::TenantRef;
+}
+
+/// The error type of the generic reconciler.
+pub type ReconcileError = kube::runtime::finalizer::Error<Error>;
+
+/// Reconciles one object of any kind: an object the operator cannot decode is reported on
+/// itself (so one bad object never stops its controller), anything else goes through the
+/// `ciam.dev/cleanup` finalizer to the kind's apply or cleanup.
+pub async fn reconcile<K: Reconciled, B: Backend>(
+    guard: Arc<DeserializeGuard<K>>,
+    context: Arc<Context<B>>,
+) -> Result<Action, ReconcileError> {
+    let _timer = metrics::reconcile_started(&context.metrics, kind_label::<K>());
+    let object = match &guard.0 {
+        Ok(object) => Arc::new(object.clone()),
+        Err(invalid) => {
+            return report_invalid::<K, B>(invalid, &context)
+                .await
+                .map_err(kube::runtime::finalizer::Error::ApplyFailed);
+        }
+    };
+    let api = Api::<K>::namespaced(
+        context.client.clone(),
+        &object.namespace().unwrap_or_default(),
+    );
+    finalizer(&api, FINALIZER, object, |event| async {
+        match event {
+            FinalizerEvent::Apply(object) => object.apply(&context).await,
+            FinalizerEvent::Cleanup(object) => object.cleanup(&context).await,
+        }
+    })
+    .await
+}
+
+/// Puts `Ready=False, InvalidSpec` (and `Stalled`) on an object whose stored form the
+/// operator cannot decode, with the decoder's message, and a Warning Event. Writes nothing
+/// when the condition already says so.
+async fn report_invalid<K: Reconciled, B: Backend>(
+    invalid: &InvalidObject,
+    context: &Context<B>,
+) -> Result<Action, Error> {
+    let name = invalid.metadata.name.clone().unwrap_or_default();
+    let namespace = invalid.metadata.namespace.clone().unwrap_or_default();
+    let kind = K::kind(&());
+    tracing::warn!(%kind, %namespace, %name, error = %invalid.error, "cannot decode the object");
+    let message = format!(
+        "the operator cannot read this object: {}; correct that field (kubectl edit {} {name} -n {namespace})",
+        invalid.error,
+        kind.to_lowercase()
+    );
+    let api = Api::<kube::api::DynamicObject>::namespaced_with(
+        context.client.clone(),
+        &namespace,
+        &kube::api::ApiResource::erase::<K>(&()),
+    );
+    let current = api
+        .get_opt(&name)
+        .await
+        .map_err(Error::kube(format!("read {kind} {namespace}/{name}")))?;
+    let Some(current) = current else {
+        return Ok(Action::await_change());
+    };
+    let existing: Vec<Condition> = current
+        .data
+        .pointer("/status/conditions")
+        .cloned()
+        .and_then(|value| serde_json::from_value(value).ok())
+        .unwrap_or_default();
+    let generation = invalid.metadata.generation;
+    let merged = conditions::merge(
+        &existing,
+        conditions::ready(
+            false,
+            conditions::reasons::INVALID_SPEC,
+            message.clone(),
+            generation,
+            now(),
+        ),
+    );
+    if merged == existing {
+        return Ok(Action::await_change());
+    }
+    // Server-side apply of the whole current status with the new conditions, as the same
+    // field manager as every other status write: a later apply that drops `Stalled` then
+    // really removes it.
+    let mut status = current
+        .data
+        .get("status")
+        .cloned()
+        .filter(serde_json::Value::is_object)
+        .unwrap_or_else(|| serde_json::json!({}));
+    status["observedGeneration"] = serde_json::json!(generation);
+    status["conditions"] = serde_json::json!(merged);
+    let patch = serde_json::json!({
+        "apiVersion": K::api_version(&()),
+        "kind": kind,
+        "status": status,
+    });
+    api.patch_status(
+        &name,
+        &PatchParams::apply(FIELD_MANAGER).force(),
+        &Patch::Apply(&patch),
+    )
+    .await
+    .map_err(Error::kube(format!(
+        "write status of {kind} {namespace}/{name}"
+    )))?;
+    let event = kube::runtime::events::Event {
+        type_: kube::runtime::events::EventType::Warning,
+        reason: conditions::reasons::INVALID_SPEC.into(),
+        note: Some(message),
+        action: "Reconcile".into(),
+        secondary: None,
+    };
+    let reference = k8s_openapi::api::core::v1::ObjectReference {
+        api_version: Some(K::api_version(&()).into_owned()),
+        kind: Some(kind.into_owned()),
+        name: Some(name),
+        namespace: Some(namespace),
+        uid: invalid.metadata.uid.clone(),
+        ..Default::default()
+    };
+    if let Err(error) = context.recorder.publish(&event, &reference).await {
+        tracing::warn!(error = %error, "failed to publish an event");
+    }
+    Ok(Action::await_change())
+}
+
+/// A controller of one kind in one watched namespace (or all of them).
+pub type KindController<K> = Controller<DeserializeGuard<K>>;
+
+/// Runs the controllers of kind `K`, one per watched namespace (or one cluster-wide), until
+/// the process stops. `wire` adds the kind's secondary watches to each.
+pub fn run_controllers<K, B>(
+    context: Arc<Context<B>>,
+    wire: impl Fn(KindController<K>, &Arc<Context<B>>) -> KindController<K>,
+) -> BoxFuture<'static, ()>
+where
+    K: Reconciled,
+    B: Backend,
+{
+    let runs: Vec<BoxFuture<'static, ()>> = context
+        .apis::<DeserializeGuard<K>>()
+        .into_iter()
+        .map(|api| {
+            wire(Controller::new(api, watcher::Config::default()), &context)
+                .shutdown_on_signal()
+                .run(reconcile::<K, B>, error_policy, context.clone())
+                .for_each(|_| async {})
+                .boxed()
+        })
+        .collect();
+    futures::future::join_all(runs).map(|_| ()).boxed()
+}
+
+/// Wakes every object of the controller's kind that refers to a changed `CustomerTenant`, in
+/// any watched namespace.
+pub fn on_tenant_change<K, B>(
+    controller: KindController<K>,
+    context: &Arc<Context<B>>,
+) -> KindController<K>
+where
+    K: TenantScoped,
+    B: Backend,
+{
+    let store = controller.store();
+    context
+        .apis::<DeserializeGuard<crate::api::CustomerTenant>>()
+        .into_iter()
+        .fold(controller, |controller, api| {
+            let store = store.clone();
+            controller.watches(api, watcher::Config::default(), move |tenant| {
+                let key = (tenant.namespace().unwrap_or_default(), tenant.name_any());
+                referring(&store, |object: &K| {
+                    references::tenant_key(
+                        &object.namespace().unwrap_or_default(),
+                        object.tenant_ref(),
+                    ) == key
+                })
+            })
+        })
+}
+
+/// Wakes objects of the controller's kind when an object of kind `Other` in the same
+/// namespace changes, watching only metadata (Secret and ConfigMap contents never travel to
+/// the operator through this watch). `refers` says whether an object names the changed one.
+pub fn on_metadata_change<K, Other>(
+    controller: KindController<K>,
+    apis: Vec<Api<PartialObjectMeta<Other>>>,
+    refers: impl Fn(&K, &str) -> bool + Clone + Send + Sync + 'static,
+) -> KindController<K>
+where
+    K: Reconciled,
+    Other: kube::Resource<DynamicType = ()> + Clone + std::fmt::Debug + Send + Sync + 'static,
+{
+    let store = controller.store();
+    apis.into_iter().fold(controller, |controller, api| {
+        let store = store.clone();
+        let refers = refers.clone();
+        controller.watches(api, watcher::Config::default(), move |changed| {
+            let namespace = changed.namespace();
+            let name = changed.name_any();
+            referring(&store, |object: &K| {
+                object.namespace() == namespace && refers(object, &name)
+            })
+        })
+    })
+}
+
+/// The references of the decodable objects in `store` that `matches` selects.
+pub fn referring<K: Reconciled>(
+    store: &Store<DeserializeGuard<K>>,
+    matches: impl Fn(&K) -> bool,
+) -> Vec<ObjectRef<DeserializeGuard<K>>> {
+    store
+        .state()
+        .iter()
+        .filter(|guard| guard.0.as_ref().is_ok_and(&matches))
+        .map(|guard| ObjectRef::from_obj(&**guard))
+        .collect()
 }
 
 /// Command-line settings of `ciam-operator controller`.
@@ -233,9 +577,10 @@ pub struct ControllerConfig {
     #[arg(long, env = "CIAM_RESYNC_SECONDS", default_value_t = 300)]
     pub resync_seconds: u64,
 
-    /// Watch only this namespace (with namespaced RBAC); every namespace when unset.
-    #[arg(long, env = "CIAM_WATCH_NAMESPACE")]
-    pub watch_namespace: Option<String>,
+    /// Watch only these namespaces (comma-separated; for namespaced RBAC); every namespace
+    /// when unset.
+    #[arg(long, env = "CIAM_WATCH_NAMESPACE", value_delimiter = ',')]
+    pub watch_namespace: Vec<String>,
 
     /// Namespace of the leader-election Lease; leader election is off when unset (one replica).
     #[arg(long, env = "CIAM_LEADER_ELECTION_NAMESPACE")]
@@ -335,6 +680,7 @@ pub fn start(config: ControllerConfig) -> Result<(), StartError> {
         )?
         .with_metrics(metrics.clone());
         tracing::info!(backend = %config.backend_url, metrics = %config.metrics_addr, "operator starting");
+        metrics.ready.store(true, std::sync::atomic::Ordering::Relaxed);
         if let Some(namespace) = &config.leader_election_namespace {
             let identity = config.identity.clone().unwrap_or_else(|| {
                 format!("ciam-operator-{}-{}", std::process::id(), uuid::Uuid::new_v4())
@@ -351,13 +697,13 @@ pub fn start(config: ControllerConfig) -> Result<(), StartError> {
             )
             .await;
         }
-        metrics.ready.store(true, std::sync::atomic::Ordering::Relaxed);
+        metrics.leader.set(1);
         run(
             client,
             backend,
             Settings {
                 resync: Duration::from_secs(config.resync_seconds),
-                watch_namespace: config.watch_namespace.clone(),
+                scope: Scope::from_namespaces(&config.watch_namespace),
                 metrics,
             },
         )

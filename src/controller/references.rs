@@ -105,13 +105,20 @@ async fn namespace_allowed(
             let Some(selector) = &allowed.selector else {
                 return Ok(false);
             };
-            let labels = Api::<Namespace>::all(client.clone())
-                .get(namespace)
-                .await
-                .map_err(Error::kube(format!("read Namespace {namespace}")))?
-                .metadata
-                .labels
-                .unwrap_or_default();
+            let labels = match Api::<Namespace>::all(client.clone()).get(namespace).await {
+                Ok(found) => found.metadata.labels.unwrap_or_default(),
+                Err(kube::Error::Api(status)) if status.code == 403 => {
+                    return Err(Error::Waiting(format!(
+                        "the operator may not read Namespace {namespace} (it runs with namespaced RBAC), so spec.allowedNamespaces.selector cannot be evaluated; use from: All, or grant it get on namespaces"
+                    )));
+                }
+                Err(source) => {
+                    return Err(Error::Kube {
+                        operation: format!("read Namespace {namespace}"),
+                        source,
+                    });
+                }
+            };
             Ok(selector_matches(selector, &labels))
         }
     }

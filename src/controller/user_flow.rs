@@ -3,17 +3,19 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures::Stream;
+use futures::future::BoxFuture;
 use kube::ResourceExt;
-use kube::api::{Api, ListParams};
-use kube::runtime::controller::{Action, Controller};
-use kube::runtime::finalizer::{Event as FinalizerEvent, finalizer};
-use kube::runtime::reflector::ObjectRef;
+use kube::api::Api;
+use kube::core::DeserializeGuard;
+use kube::runtime::controller::Action;
 use kube::runtime::watcher;
 
 use super::conditions::{self, reasons};
 use super::references::{TenantResolution, is_serving, precedence, resolve_tenant, tenant_key};
-use super::{Context, Error, FINALIZER, now, write_status};
+use super::{
+    Context, Error, Reconciled, TenantScoped, now, on_tenant_change, referring, run_controllers,
+    write_status,
+};
 use crate::api::user_flow::ResolvedApplication;
 use crate::api::{AppRegistration, UserFlow};
 use crate::backend::Backend;
@@ -22,28 +24,20 @@ use crate::runtime::model::UserFlowSpec as RuntimeUserFlow;
 /// A tenant serves at most this many user flows.
 pub const MAX_USER_FLOWS_PER_TENANT: usize = 10;
 
-type ControllerError =
-    kube::runtime::controller::Error<kube::runtime::finalizer::Error<Error>, watcher::Error>;
-
-/// The controller of `UserFlow`s: also woken when an app they list changes.
-pub fn controller<B: Backend>(
-    context: Arc<Context<B>>,
-) -> impl Stream<Item = Result<(ObjectRef<UserFlow>, Action), ControllerError>> {
-    let controller = Controller::new(context.watched::<UserFlow>(), watcher::Config::default());
-    let store = controller.store();
-    let tenant_store = store.clone();
-    controller
-        .watches(
-            context.watched::<AppRegistration>(),
-            watcher::Config::default(),
-            move |app| {
-                let namespace = app.namespace().unwrap_or_default();
-                let name = app.name_any();
-                store
-                    .state()
-                    .into_iter()
-                    .filter(|flow| {
-                        flow.namespace().as_deref() == Some(namespace.as_str())
+/// The controllers of `UserFlow`s: also woken by their tenant and by the apps they list.
+pub fn controller<B: Backend>(context: Arc<Context<B>>) -> BoxFuture<'static, ()> {
+    run_controllers::<UserFlow, B>(context, |controller, context| {
+        let store = controller.store();
+        let controller = context
+            .apis::<DeserializeGuard<AppRegistration>>()
+            .into_iter()
+            .fold(controller, |controller, api| {
+                let store = store.clone();
+                controller.watches(api, watcher::Config::default(), move |app| {
+                    let namespace = app.namespace();
+                    let name = app.name_any();
+                    referring(&store, |flow: &UserFlow| {
+                        flow.namespace() == namespace
                             && flow
                                 .spec
                                 .applications
@@ -51,46 +45,26 @@ pub fn controller<B: Backend>(
                                 .flatten()
                                 .any(|listed| *listed == name)
                     })
-                    .map(|flow| ObjectRef::from_obj(&*flow))
-                    .collect::<Vec<_>>()
-            },
-        )
-        .watches(
-            context.watched::<crate::api::CustomerTenant>(),
-            watcher::Config::default(),
-            move |tenant| {
-                let key = (tenant.namespace().unwrap_or_default(), tenant.name_any());
-                tenant_store
-                    .state()
-                    .into_iter()
-                    .filter(|flow| {
-                        tenant_key(&flow.namespace().unwrap_or_default(), &flow.spec.tenant_ref)
-                            == key
-                    })
-                    .map(|flow| ObjectRef::from_obj(&*flow))
-                    .collect::<Vec<_>>()
-            },
-        )
-        .shutdown_on_signal()
-        .run(reconcile, super::error_policy, context)
+                })
+            });
+        on_tenant_change(controller, context)
+    })
 }
 
-async fn reconcile<B: Backend>(
-    flow: Arc<UserFlow>,
-    context: Arc<Context<B>>,
-) -> Result<Action, kube::runtime::finalizer::Error<Error>> {
-    let _timer = super::metrics::reconcile_started(&context.metrics, "UserFlow");
-    let api = Api::<UserFlow>::namespaced(
-        context.client.clone(),
-        &flow.namespace().unwrap_or_default(),
-    );
-    finalizer(&api, FINALIZER, flow, |event| async {
-        match event {
-            FinalizerEvent::Apply(flow) => apply(&flow, &context).await,
-            FinalizerEvent::Cleanup(flow) => cleanup(&flow, &context).await,
-        }
-    })
-    .await
+impl Reconciled for UserFlow {
+    async fn apply<B: Backend>(&self, context: &Context<B>) -> Result<Action, Error> {
+        apply(self, context).await
+    }
+
+    async fn cleanup<B: Backend>(&self, context: &Context<B>) -> Result<Action, Error> {
+        cleanup(self, context).await
+    }
+}
+
+impl TenantScoped for UserFlow {
+    fn tenant_ref(&self) -> &crate::api::TenantRef {
+        &self.spec.tenant_ref
+    }
 }
 
 /// Orders objects by age, then name: the earlier object keeps working on a conflict.
@@ -173,11 +147,8 @@ async fn apply<B: Backend>(flow: &UserFlow, context: &Context<B>) -> Result<Acti
 
     let tenant = tenant_key(&namespace, &flow.spec.tenant_ref);
     let same_tenant: Vec<UserFlow> = context
-        .watched::<UserFlow>()
-        .list(&ListParams::default())
-        .await
-        .map_err(Error::kube("list UserFlows"))?
-        .items
+        .list::<UserFlow>()
+        .await?
         .into_iter()
         .filter(|other| {
             tenant_key(
