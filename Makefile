@@ -22,11 +22,15 @@ lint: ## rustfmt check and clippy with warnings as errors
 fmt: ## Format the Rust code
 	$(CARGO) fmt --all
 
-crds: build ## Regenerate crds/ from the Rust types
+crds: build ## Regenerate crds/ (and the chart's copy) from the Rust types; then deploy/
 	$(BIN) crds --out-dir crds
+	$(BIN) crds --out-dir charts/ciam-operator/crds
+	scripts/render-deploy.sh
 
-tools: ## Build the pinned Kubernetes binaries (cached under ~/.cache/ciam-operator)
+tools: ## Build the pinned Kubernetes binaries, Helm and the kstatus checker (cached under ~/.cache/ciam-operator)
 	scripts/build-k8s.sh
+	scripts/build-helm.sh
+	scripts/build-kstatus.sh
 
 cluster-up: ## Start the local control plane (etcd, kube-apiserver, kube-controller-manager)
 	$(CLUSTER) up

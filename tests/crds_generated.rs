@@ -1,24 +1,36 @@
-//! The committed `crds/` must be exactly what the binary generates from the Rust types.
+//! The committed `crds/` (and the chart's copy in `charts/ciam-operator/crds/`) must be exactly
+//! what the binary generates from the Rust types.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 #[test]
 fn crds_directory_matches_the_generated_yaml() {
-    let crds_dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("crds");
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    assert_generated(&root.join("crds"));
+}
+
+#[test]
+fn the_chart_ships_the_same_crds() {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    assert_generated(&root.join("charts/ciam-operator/crds"));
+}
+
+fn assert_generated(crds_dir: &Path) {
+    let shown = crds_dir.display();
     let mut expected_files = Vec::new();
     for (kind, crd) in ciam_operator::api::crds() {
         let file = format!("{kind}.yaml");
         let generated = ciam_operator::api::crd_yaml(&crd).expect("CRD renders");
         let committed = std::fs::read_to_string(crds_dir.join(&file))
-            .unwrap_or_else(|error| panic!("crds/{file} is missing ({error}); run `make crds`"));
+            .unwrap_or_else(|error| panic!("{shown}/{file} is missing ({error}); run `make crds`"));
         assert!(
             committed == generated,
-            "crds/{file} differs from what `ciam-operator crds` generates; run `make crds`"
+            "{shown}/{file} differs from what `ciam-operator crds` generates; run `make crds`"
         );
         expected_files.push(file);
     }
-    let mut present: Vec<String> = std::fs::read_dir(&crds_dir)
-        .expect("crds/ exists")
+    let mut present: Vec<String> = std::fs::read_dir(crds_dir)
+        .expect("the CRD directory exists")
         .map(|entry| {
             entry
                 .expect("readable entry")
@@ -31,7 +43,7 @@ fn crds_directory_matches_the_generated_yaml() {
     expected_files.sort();
     assert_eq!(
         present, expected_files,
-        "crds/ holds files the binary does not generate"
+        "{shown} holds files the binary does not generate"
     );
 }
 

@@ -452,6 +452,18 @@ impl Operator {
         resync_seconds: u64,
         extra: &[&str],
     ) -> Self {
+        Self::start_as(runtime, namespace, resync_seconds, &cluster().kubeconfig, extra)
+    }
+
+    /// Like [`Operator::start_with`], connecting with `kubeconfig` (for example a
+    /// ServiceAccount's token) instead of the cluster admin's.
+    pub fn start_as(
+        runtime: &Runtime,
+        namespace: &str,
+        resync_seconds: u64,
+        kubeconfig: &Path,
+        extra: &[&str],
+    ) -> Self {
         let log = runtime.dir.join(format!("operator-{namespace}.log"));
         let metrics_port = free_port();
         let file = std::fs::OpenOptions::new()
@@ -468,7 +480,7 @@ impl Operator {
             .args(["--resync-seconds", &resync_seconds.to_string()])
             .args(["--metrics-addr", &format!("127.0.0.1:{metrics_port}")])
             .args(extra)
-            .env("KUBECONFIG", &cluster().kubeconfig)
+            .env("KUBECONFIG", kubeconfig)
             .env("RUST_LOG", "info")
             .stdout(file.try_clone().expect("log handle"))
             .stderr(file)
