@@ -7,7 +7,7 @@ CARGO ?= cargo
 BIN := target/debug/ciam-operator
 CLUSTER := scripts/cluster.sh
 
-.PHONY: help build lint fmt crds cluster-up cluster-down cluster-status tools test test-runtime bench demo demo-down
+.PHONY: help build lint fmt crds cluster-up cluster-down cluster-status tools test test-runtime check-release bench demo demo-down
 
 help: ## List the targets with one-line descriptions
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-16s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -45,6 +45,10 @@ test: lint tools ## Every test: lint, unit tests, the real control plane, the ru
 	$(CLUSTER) up
 	$(CARGO) test --locked -- --test-threads=4
 	scripts/test-runtime.sh
+	scripts/check-release-binary.sh
+
+check-release: ## Build the release binary and run it as the container image would (non-root, empty dir, read-only root)
+	scripts/check-release-binary.sh
 
 test-runtime: ## Identity runtime end to end (openid-client + Chromium) on SQLite and PostgreSQL
 	scripts/test-runtime.sh

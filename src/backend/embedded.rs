@@ -35,7 +35,7 @@ struct Wrapped<T> {
 }
 
 impl EmbeddedBackend {
-    /// A client of the admin API at `base_url` (for example `http://127.0.0.1:9091`).
+    /// A client of the admin API at `base_url` (for example `http://127.0.0.1:8081`).
     ///
     /// # Errors
     /// Fails when the HTTP client cannot be built (no TLS provider installed).

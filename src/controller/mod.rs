@@ -565,7 +565,7 @@ pub struct ControllerConfig {
     #[arg(
         long,
         env = "CIAM_BACKEND_URL",
-        default_value = "http://127.0.0.1:9091"
+        default_value = "http://127.0.0.1:8081"
     )]
     pub backend_url: String,
 

@@ -452,7 +452,13 @@ impl Operator {
         resync_seconds: u64,
         extra: &[&str],
     ) -> Self {
-        Self::start_as(runtime, namespace, resync_seconds, &cluster().kubeconfig, extra)
+        Self::start_as(
+            runtime,
+            namespace,
+            resync_seconds,
+            &cluster().kubeconfig,
+            extra,
+        )
     }
 
     /// Like [`Operator::start_with`], connecting with `kubeconfig` (for example a
