@@ -206,6 +206,67 @@ async fn the_chart_lints_and_every_rendering_passes_a_server_side_dry_run() {
         }
     }
 
+    // Cluster mode, installed for real: the operator's ServiceAccount may do what the code
+    // needs everywhere, and nothing else.
+    let release = format!("cl-{}", release_ns.name);
+    helm(&["install", &release, CHART, "--namespace", &release_ns.name]);
+    let account = format!(
+        "system:serviceaccount:{}:{release}-ciam-operator-controller",
+        release_ns.name
+    );
+    let can = |verb: &str, resource: &str, namespace: Option<&str>| {
+        let mut command = kubectl_command(cluster());
+        command.args(["auth", "can-i", verb, resource, "--as", &account]);
+        match namespace {
+            Some(namespace) => command.args(["-n", namespace]),
+            None => command.arg("--all-namespaces"),
+        };
+        let output = command.output().expect("kubectl runs");
+        stdout(&output).trim() == "yes"
+    };
+    let other = Some(team_a.name.as_str());
+    for (verb, resource, namespace) in [
+        ("watch", "appregistrations.ciam.dev", None),
+        ("patch", "customertenants.ciam.dev/status", None),
+        ("patch", "secrets", other),
+        ("get", "namespaces", None),
+        ("create", "events.events.k8s.io", other),
+    ] {
+        assert!(
+            can(verb, resource, namespace),
+            "{account} cannot {verb} {resource}"
+        );
+    }
+    for (verb, resource, namespace) in [
+        ("delete", "secrets", other),
+        ("update", "secrets", other),
+        ("create", "pods", other),
+        ("update", "customertenants.ciam.dev", other),
+        ("delete", "appregistrations.ciam.dev", other),
+        ("list", "nodes", None),
+        ("create", "leases.coordination.k8s.io", other),
+    ] {
+        assert!(
+            !can(verb, resource, namespace),
+            "{account} may {verb} {resource}"
+        );
+    }
+    for (verb, resource) in [
+        ("create", "leases.coordination.k8s.io"),
+        ("update", "leases.coordination.k8s.io/ciam-operator-leader"),
+    ] {
+        assert!(
+            can(verb, resource, Some(&release_ns.name)),
+            "{account} cannot {verb} {resource}"
+        );
+    }
+    assert!(!can(
+        "update",
+        "leases.coordination.k8s.io/other",
+        Some(&release_ns.name)
+    ));
+    helm(&["uninstall", &release, "--namespace", &release_ns.name]);
+
     // A runtime with two replicas on SQLite is refused with a clear message.
     let refused = helm_command()
         .args(["template", "x", CHART, "--set", "runtime.replicas=2"])
