@@ -280,8 +280,8 @@ async fn cross_object_rules_are_reported_on_the_later_object() {
     let namespace = TestNamespace::create(&client, "e2e-rules").await;
     let other = TestNamespace::create(&client, "e2e-rules-other").await;
     let runtime = Runtime::start("rules").await;
-    let _operator = Operator::start(&runtime, &namespace.name, 300);
-    let _other_operator = Operator::start(&runtime, &other.name, 300);
+    let scope = format!("{},{}", namespace.name, other.name);
+    let _operator = Operator::start(&runtime, &scope, 300);
     apply_examples(&client, &namespace.name, &namespace.name).await;
     let flows: Api<UserFlow> = Api::namespaced(client.clone(), &namespace.name);
     wait_ready(&flows, "shoppers", "True", "Reconciled").await;
@@ -878,6 +878,28 @@ async fn one_operator_serves_several_namespaces_and_subdomains_stay_unique() {
         secret_value(&secret, "ISSUER_URL"),
         format!("{}/{subdomain}/v2.0", runtime.public_url)
     );
+
+    // A tenant in a namespace the operator does not watch is named as such.
+    let unwatched = serde_json::json!({
+        "apiVersion": "ciam.dev/v1alpha1", "kind": "AppRegistration", "metadata": { "name": "unwatched" },
+        "spec": { "tenantRef": { "name": "t", "namespace": "kube-system" }, "displayName": "Unwatched",
+                  "type": "daemon" }
+    });
+    apply_all(&client, &second.name, &[unwatched]).await;
+    wait_ready(&second_apps, "unwatched", "False", "RefNotPermitted").await;
+    let conditions = second_apps
+        .get("unwatched")
+        .await
+        .unwrap()
+        .status
+        .unwrap()
+        .conditions;
+    let message = &conditions
+        .iter()
+        .find(|c| c.type_ == "Ready")
+        .unwrap()
+        .message;
+    assert!(message.contains("does not watch"), "{message}");
 
     // The tenant waits for the foreign app before it goes.
     first_tenants

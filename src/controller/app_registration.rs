@@ -239,6 +239,7 @@ async fn apply<B: Backend>(app: &AppRegistration, context: &Context<B>) -> Resul
 
     let (tenant, subdomain) = match resolve_tenant(
         &context.client,
+        &context.scope,
         &app.namespace().unwrap_or_default(),
         &app.spec.tenant_ref,
     )

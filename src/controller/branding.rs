@@ -102,17 +102,23 @@ async fn apply<B: Backend>(branding: &Branding, context: &Context<B>) -> Result<
         );
     };
 
-    let (subdomain, authority) =
-        match resolve_tenant(&context.client, &namespace, &branding.spec.tenant_ref).await? {
-            TenantResolution::Ready { tenant, subdomain } => {
-                (subdomain, tenant.status.and_then(|status| status.authority))
-            }
-            TenantResolution::NotUsable { reason, message } => {
-                not_ready(reason, message);
-                write_status(&context.client, branding, branding.status.as_ref(), &status).await?;
-                return Ok(Action::requeue(Duration::from_secs(30)));
-            }
-        };
+    let (subdomain, authority) = match resolve_tenant(
+        &context.client,
+        &context.scope,
+        &namespace,
+        &branding.spec.tenant_ref,
+    )
+    .await?
+    {
+        TenantResolution::Ready { tenant, subdomain } => {
+            (subdomain, tenant.status.and_then(|status| status.authority))
+        }
+        TenantResolution::NotUsable { reason, message } => {
+            not_ready(reason, message);
+            write_status(&context.client, branding, branding.status.as_ref(), &status).await?;
+            return Ok(Action::requeue(Duration::from_secs(30)));
+        }
+    };
 
     let key = tenant_key(&namespace, &branding.spec.tenant_ref);
     let earlier = context

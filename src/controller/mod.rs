@@ -307,6 +307,21 @@ pub async fn run<B: Backend>(client: Client, backend: B, settings: Settings) {
     .await;
 }
 
+#[cfg(test)]
+mod tests {
+    use super::Scope;
+
+    #[test]
+    fn watch_namespaces_make_a_scope() {
+        assert_eq!(Scope::from_namespaces(&[]), Scope::Cluster);
+        assert_eq!(Scope::from_namespaces(&[" ".into()]), Scope::Cluster);
+        let scope = Scope::from_namespaces(&["b".into(), "a".into(), "b".into()]);
+        assert_eq!(scope, Scope::Namespaces(vec!["a".into(), "b".into()]));
+        assert!(scope.contains("a") && !scope.contains("c"));
+        assert!(Scope::Cluster.contains("anything"));
+    }
+}
+
 /// A kind the operator reconciles. The generic [`reconcile`] handles decoding, the finalizer
 /// and metrics; each kind brings only its apply and cleanup steps.
 pub trait Reconciled:

@@ -7,8 +7,8 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use kube::api::Api;
 use kube::{Client, ResourceExt};
 
-use super::Error;
 use super::conditions::{self, reasons};
+use super::{Error, Scope};
 use crate::api::customer_tenant::NamespacesFrom;
 use crate::api::{CustomerTenant, TenantRef};
 
@@ -48,10 +48,19 @@ pub fn tenant_key(namespace: &str, tenant_ref: &TenantRef) -> (String, String) {
 /// [`TenantResolution::NotUsable`].
 pub async fn resolve_tenant(
     client: &Client,
+    scope: &Scope,
     namespace: &str,
     tenant_ref: &TenantRef,
 ) -> Result<TenantResolution, Error> {
     let (tenant_namespace, name) = tenant_key(namespace, tenant_ref);
+    if !scope.contains(&tenant_namespace) {
+        return Ok(TenantResolution::NotUsable {
+            reason: reasons::REF_NOT_PERMITTED,
+            message: format!(
+                "CustomerTenant {tenant_namespace}/{name} is in a namespace this operator does not watch; add {tenant_namespace} to its watched namespaces (--watch-namespace, Helm value watchNamespaces)"
+            ),
+        });
+    }
     let tenant = Api::<CustomerTenant>::namespaced(client.clone(), &tenant_namespace)
         .get_opt(&name)
         .await

@@ -135,7 +135,13 @@ async fn apply<B: Backend>(flow: &UserFlow, context: &Context<B>) -> Result<Acti
         );
     };
 
-    let subdomain = match resolve_tenant(&context.client, &namespace, &flow.spec.tenant_ref).await?
+    let subdomain = match resolve_tenant(
+        &context.client,
+        &context.scope,
+        &namespace,
+        &flow.spec.tenant_ref,
+    )
+    .await?
     {
         TenantResolution::Ready { subdomain, .. } => subdomain,
         TenantResolution::NotUsable { reason, message } => {
