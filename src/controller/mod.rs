@@ -376,13 +376,23 @@ pub async fn reconcile<K: Reconciled, B: Backend>(
         context.client.clone(),
         &object.namespace().unwrap_or_default(),
     );
-    finalizer(&api, FINALIZER, object, |event| async {
+    let result = finalizer(&api, FINALIZER, object, |event| async {
         match event {
             FinalizerEvent::Apply(object) => object.apply(&context).await,
             FinalizerEvent::Cleanup(object) => object.cleanup(&context).await,
         }
     })
-    .await
+    .await;
+    match result {
+        // The object went away between cleanup and the removal of the finalizer (another
+        // finalizer holder was faster, or the namespace is being deleted): nothing is left to do.
+        Err(kube::runtime::finalizer::Error::RemoveFinalizer(kube::Error::Api(status)))
+            if status.code == 404 =>
+        {
+            Ok(Action::await_change())
+        }
+        other => other,
+    }
 }
 
 /// Puts `Ready=False, InvalidSpec` (and `Stalled`) on an object whose stored form the
