@@ -42,6 +42,7 @@ cluster-status: ## Show whether the local control plane is running
 	$(CLUSTER) status
 
 test: lint tools ## Every test: lint, unit tests, the real control plane, the runtime end to end
+	scripts/install-deps.sh
 	$(CLUSTER) up
 	$(CARGO) test --locked -- --test-threads=4
 	scripts/test-runtime.sh

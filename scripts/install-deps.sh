@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
-# Installs what the runtime's tests and benchmark need, idempotently:
-#   - Debian packages chromium (the browser Playwright drives), postgresql (storage tests)
-#     and wrk (load generator), only those missing;
+# Installs what the tests and benchmarks need, idempotently:
+#   - Debian packages chromium (the browser Playwright drives), postgresql (storage tests),
+#     wrk (load generator) and lua5.1 (runs the documented Argo CD health check, at the
+#     language level of Argo CD's gopher-lua), only those missing;
 #   - the Node test harness's packages (`npm ci` in tests/runtime), only when node_modules is
 #     missing or older than package-lock.json.
 # Rust and Node themselves are expected on the machine.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-PACKAGES=(chromium postgresql wrk)
+PACKAGES=(chromium postgresql wrk lua5.1)
 
 missing=()
 for package in "${PACKAGES[@]}"; do

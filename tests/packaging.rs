@@ -1,6 +1,7 @@
 //! Packaging end to end: the Helm chart (built Helm, real control plane), the plain manifests
 //! in `deploy/`, the chart's RBAC proven by running the operator with its ServiceAccount's
-//! token, and GitOps health as kstatus (the library Flux and Argo CD use) computes it.
+//! token, and GitOps health as kstatus (the library Flux uses) and the Argo CD health check of
+//! docs/install.md compute it.
 
 mod support;
 
@@ -356,6 +357,75 @@ fn kstatus(object: &serde_json::Value) -> String {
     line["status"].as_str().expect("a status").to_string()
 }
 
+/// The Argo CD health check that docs/install.md gives for ciam.dev kinds.
+fn argo_health_script() -> String {
+    let docs = std::fs::read_to_string(repo_root().join("docs/install.md")).expect("install docs");
+    let start = docs
+        .find("resource.customizations.health.ciam.dev_*: |")
+        .expect("the Argo CD health check in docs/install.md");
+    docs[start..]
+        .lines()
+        .skip(1)
+        .take_while(|line| !line.starts_with("```"))
+        .map(|line| line.strip_prefix("    ").unwrap_or(line))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// A JSON value as a Lua table constructor, the form Argo CD hands a health check as `obj`.
+fn lua_value(value: &serde_json::Value) -> String {
+    match value {
+        serde_json::Value::Null => "nil".into(),
+        serde_json::Value::Bool(flag) => flag.to_string(),
+        serde_json::Value::Number(number) => number.to_string(),
+        serde_json::Value::String(text) => {
+            let mut quoted = String::from("\"");
+            for byte in text.bytes() {
+                match byte {
+                    b'"' | b'\\' => {
+                        quoted.push('\\');
+                        quoted.push(byte as char);
+                    }
+                    0x20..=0x7e => quoted.push(byte as char),
+                    _ => quoted.push_str(&format!("\\{byte:03}")),
+                }
+            }
+            quoted.push('"');
+            quoted
+        }
+        serde_json::Value::Array(items) => {
+            let items: Vec<String> = items.iter().map(lua_value).collect();
+            format!("{{{}}}", items.join(","))
+        }
+        serde_json::Value::Object(fields) => {
+            let fields: Vec<String> = fields
+                .iter()
+                .map(|(key, value)| {
+                    format!("[{}]={}", lua_value(&key.clone().into()), lua_value(value))
+                })
+                .collect();
+            format!("{{{}}}", fields.join(","))
+        }
+    }
+}
+
+/// GitOps health of an object as `kstatus/argo`: kstatus's verdict (Flux) and the documented
+/// Argo CD health check's, run by Lua 5.1 (the language level of Argo CD's gopher-lua).
+fn health(object: &serde_json::Value) -> String {
+    let program = format!(
+        "obj = {}\nlocal function check()\n{}\nend\nprint(check().status)\n",
+        lua_value(object),
+        argo_health_script()
+    );
+    let output = with_input(Command::new("lua5.1").arg("-"), &program);
+    assert!(
+        output.status.success(),
+        "the Argo CD health check failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    format!("{}/{}", kstatus(object), stdout(&output).trim())
+}
+
 async fn object_json<K>(api: &Api<K>, name: &str) -> serde_json::Value
 where
     K: kube::Resource<DynamicType = ()>
@@ -409,7 +479,7 @@ async fn verdicts(client: &Client, namespace: &str, examples: &[serde_json::Valu
         verdicts.push(format!(
             "{}/{name}={}",
             example["kind"].as_str().unwrap(),
-            kstatus(&object)
+            health(&object)
         ));
     }
     verdicts
@@ -486,7 +556,7 @@ async fn helm_install_grants_the_operator_enough_and_no_more_and_upgrade_keeps_c
     let tenants: Api<CustomerTenant> = Api::namespaced(client.clone(), &apps_ns.name);
     eventually("the tenant to wait for the runtime", WAIT, || async {
         let object = object_json(&tenants, "contoso").await;
-        (kstatus(&object) == "InProgress").then_some(())
+        (health(&object) == "InProgress/Progressing").then_some(())
     })
     .await;
     runtime.resume().await;
@@ -494,7 +564,7 @@ async fn helm_install_grants_the_operator_enough_and_no_more_and_upgrade_keeps_c
         let verdicts = verdicts(&client, &apps_ns.name, &examples).await;
         verdicts
             .iter()
-            .all(|v| v.ends_with("=Current"))
+            .all(|v| v.ends_with("=Current/Healthy"))
             .then_some(verdicts)
     })
     .await;
@@ -511,7 +581,7 @@ async fn helm_install_grants_the_operator_enough_and_no_more_and_upgrade_keeps_c
     let brandings = support::dynamic_api(&client, &apps_ns.name, &second).await;
     eventually("the second Branding to be Failed", WAIT, || async {
         let object = serde_json::to_value(brandings.get("second").await.ok()?).ok()?;
-        (kstatus(&object) == "Failed").then_some(())
+        (health(&object) == "Failed/Degraded").then_some(())
     })
     .await;
 

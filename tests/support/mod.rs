@@ -46,7 +46,9 @@ fn start_cluster() -> ClusterInfo {
     std::fs::create_dir_all(&state_dir).expect("failed to create the cluster state directory");
     let lock = state_dir.with_extension("lock");
     let up = run_checked(
+        // `-o`: the daemons `up` starts must not inherit the lock, or they hold it forever.
         Command::new("flock")
+            .arg("-o")
             .arg(&lock)
             .arg(root.join("scripts/cluster.sh"))
             .arg("up")
@@ -81,6 +83,7 @@ fn install_crds(info: &ClusterInfo, lock: &Path) {
     }
     let mut apply = Command::new("flock");
     apply
+        .arg("-o")
         .arg(lock)
         .arg(&info.kubectl)
         .arg("--kubeconfig")
