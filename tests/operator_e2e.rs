@@ -11,30 +11,10 @@ use kube::api::{Api, DeleteParams, Patch, PatchParams};
 
 use ciam_operator::api::{AppRegistration, Branding, CustomerTenant, UserFlow};
 use support::{
-    Operator, Runtime, TestNamespace, client, create_or_replace, eventually, parse_documents,
-    repo_root,
+    Operator, Runtime, TestNamespace, apply_examples, client, create_or_replace, eventually,
 };
 
 const WAIT: Duration = Duration::from_secs(90);
-
-/// Applies `deploy/examples/` into `namespace`, giving the tenant a subdomain of its own.
-async fn apply_examples(client: &Client, namespace: &str, subdomain: &str) {
-    let mut files: Vec<_> = std::fs::read_dir(repo_root().join("deploy/examples"))
-        .expect("examples")
-        .map(|entry| entry.expect("entry").path())
-        .collect();
-    files.sort();
-    for file in files {
-        for mut document in parse_documents(&std::fs::read_to_string(file).expect("readable")) {
-            if document["kind"] == "CustomerTenant" {
-                document["spec"]["subdomain"] = subdomain.into();
-            }
-            create_or_replace(client, namespace, &document)
-                .await
-                .expect("example accepted");
-        }
-    }
-}
 
 /// Waits until the object's `Ready` condition has `status` and `reason`; on timeout the panic
 /// shows the last condition seen.

@@ -18,8 +18,8 @@ use kube::config::Kubeconfig;
 
 use ciam_operator::api::{AppRegistration, CustomerTenant};
 use support::{
-    Operator, Runtime, TestNamespace, client, cluster, create_or_replace, eventually,
-    kubectl_command, parse_documents, repo_root, run_checked,
+    Operator, Runtime, TestNamespace, apply_examples, client, cluster, create_or_replace,
+    eventually, kubectl_command, parse_documents, repo_root, run_checked,
 };
 
 const WAIT: Duration = Duration::from_secs(90);
@@ -438,32 +438,6 @@ where
     value["apiVersion"] = K::api_version(&()).to_string().into();
     value["kind"] = K::kind(&()).to_string().into();
     value
-}
-
-/// Applies `deploy/examples/` into `namespace` with the tenant's subdomain set.
-async fn apply_examples(
-    client: &Client,
-    namespace: &str,
-    subdomain: &str,
-) -> Vec<serde_json::Value> {
-    let mut files: Vec<_> = std::fs::read_dir(repo_root().join("deploy/examples"))
-        .expect("examples")
-        .map(|entry| entry.expect("entry").path())
-        .collect();
-    files.sort();
-    let mut applied = Vec::new();
-    for file in files {
-        for mut document in parse_documents(&std::fs::read_to_string(file).expect("readable")) {
-            if document["kind"] == "CustomerTenant" {
-                document["spec"]["subdomain"] = subdomain.into();
-            }
-            create_or_replace(client, namespace, &document)
-                .await
-                .expect("example accepted");
-            applied.push(document);
-        }
-    }
-    applied
 }
 
 /// Every ciam.dev example's kstatus verdict, as `kind/name=status`.

@@ -21,8 +21,8 @@ use super::conditions::{self, reasons};
 use super::desired::desired_client;
 use super::references::{TenantResolution, is_serving, precedence, resolve_tenant};
 use super::{
-    Context, Error, FIELD_MANAGER, MANAGED_BY_LABEL, Reconciled, TenantScoped, now,
-    on_tenant_change, publish, run_controllers, write_status,
+    Context, Error, FIELD_MANAGER, MANAGED_BY_LABEL, now, on_tenant_change, publish,
+    run_controllers, write_status,
 };
 use crate::api::{AppRegistration, CustomerTenant, DeletionPolicy, UserFlow};
 use crate::backend::Backend;
@@ -70,21 +70,7 @@ pub fn controller<B: Backend>(context: Arc<Context<B>>) -> BoxFuture<'static, ()
     })
 }
 
-impl Reconciled for AppRegistration {
-    async fn apply<B: Backend>(&self, context: &Context<B>) -> Result<Action, Error> {
-        apply(self, context).await
-    }
-
-    async fn cleanup<B: Backend>(&self, context: &Context<B>) -> Result<Action, Error> {
-        cleanup(self, context).await
-    }
-}
-
-impl TenantScoped for AppRegistration {
-    fn tenant_ref(&self) -> &crate::api::TenantRef {
-        &self.spec.tenant_ref
-    }
-}
+super::reconciled!(AppRegistration, tenant_scoped);
 
 /// The credentials an app holds after this reconcile.
 struct Credentials {

@@ -12,8 +12,7 @@ use super::conditions::{self, reasons};
 use super::desired::{ConfigMapContent, branding_config_map_refs, desired_branding};
 use super::references::{TenantResolution, is_serving, precedence, resolve_tenant, tenant_key};
 use super::{
-    Context, Error, Reconciled, TenantScoped, now, on_metadata_change, on_tenant_change,
-    run_controllers, write_status,
+    Context, Error, now, on_metadata_change, on_tenant_change, run_controllers, write_status,
 };
 use crate::api::Branding;
 use crate::backend::Backend;
@@ -36,21 +35,7 @@ pub fn controller<B: Backend>(context: Arc<Context<B>>) -> BoxFuture<'static, ()
     })
 }
 
-impl Reconciled for Branding {
-    async fn apply<B: Backend>(&self, context: &Context<B>) -> Result<Action, Error> {
-        apply(self, context).await
-    }
-
-    async fn cleanup<B: Backend>(&self, context: &Context<B>) -> Result<Action, Error> {
-        cleanup(self, context).await
-    }
-}
-
-impl TenantScoped for Branding {
-    fn tenant_ref(&self) -> &crate::api::TenantRef {
-        &self.spec.tenant_ref
-    }
-}
+super::reconciled!(Branding, tenant_scoped);
 
 /// Reads the ConfigMap keys a Branding refers to (`binaryData`, else `data`).
 async fn read_config_maps<B: Backend>(
@@ -122,17 +107,11 @@ async fn apply<B: Backend>(branding: &Branding, context: &Context<B>) -> Result<
 
     let key = tenant_key(&namespace, &branding.spec.tenant_ref);
     let earlier = context
-        .list::<Branding>()
+        .list_for_tenant::<Branding>(&key)
         .await?
         .into_iter()
         .filter(|other| {
             other.uid() != branding.uid() && other.metadata.deletion_timestamp.is_none()
-        })
-        .filter(|other| {
-            tenant_key(
-                &other.namespace().unwrap_or_default(),
-                &other.spec.tenant_ref,
-            ) == key
         })
         .find(|other| {
             let age = |b: &Branding| {

@@ -9,10 +9,8 @@ use kube::runtime::controller::Action;
 
 use super::conditions::{self, reasons};
 use super::desired::{desired_tenant, tenant_matches};
-use super::references::{is_serving, precedence, tenant_key};
-use super::{
-    Context, Error, Reconciled, now, on_metadata_change, publish, run_controllers, write_status,
-};
+use super::references::{is_serving, precedence};
+use super::{Context, Error, now, on_metadata_change, publish, run_controllers, write_status};
 use crate::api::{AppRegistration, CustomerTenant, DeletionPolicy, UserFlow};
 use crate::backend::{Backend, BackendError};
 use crate::runtime::model::{SmtpSpec, SmtpTls};
@@ -36,15 +34,7 @@ pub fn controller<B: Backend>(context: Arc<Context<B>>) -> BoxFuture<'static, ()
     })
 }
 
-impl Reconciled for CustomerTenant {
-    async fn apply<B: Backend>(&self, context: &Context<B>) -> Result<Action, Error> {
-        apply(self, context).await
-    }
-
-    async fn cleanup<B: Backend>(&self, context: &Context<B>) -> Result<Action, Error> {
-        cleanup(self, context).await
-    }
-}
+super::reconciled!(CustomerTenant);
 
 async fn apply<B: Backend>(tenant: &CustomerTenant, context: &Context<B>) -> Result<Action, Error> {
     let subdomain = &tenant.spec.subdomain;
@@ -159,16 +149,9 @@ async fn cleanup<B: Backend>(
     let (apps, flows) = count_dependents(tenant, context).await?;
     let key = (tenant.namespace().unwrap_or_default(), tenant.name_any());
     let brandings = context
-        .list::<crate::api::Branding>()
+        .list_for_tenant::<crate::api::Branding>(&key)
         .await?
-        .iter()
-        .filter(|branding| {
-            tenant_key(
-                &branding.namespace().unwrap_or_default(),
-                &branding.spec.tenant_ref,
-            ) == key
-        })
-        .count();
+        .len();
     if apps + flows > 0 || brandings > 0 {
         let message = format!(
             "{apps} AppRegistrations, {flows} UserFlows and {brandings} Brandings still reference this tenant; delete them first"
@@ -326,19 +309,10 @@ async fn count_dependents<B: Backend>(
 ) -> Result<(i32, i32), Error> {
     let key = (tenant.namespace().unwrap_or_default(), tenant.name_any());
     let apps = context
-        .list::<AppRegistration>()
+        .list_for_tenant::<AppRegistration>(&key)
         .await?
-        .iter()
-        .filter(|app| tenant_key(&app.namespace().unwrap_or_default(), &app.spec.tenant_ref) == key)
-        .count();
-    let flows = context
-        .list::<UserFlow>()
-        .await?
-        .iter()
-        .filter(|flow| {
-            tenant_key(&flow.namespace().unwrap_or_default(), &flow.spec.tenant_ref) == key
-        })
-        .count();
+        .len();
+    let flows = context.list_for_tenant::<UserFlow>(&key).await?.len();
     Ok((
         i32::try_from(apps).unwrap_or(i32::MAX),
         i32::try_from(flows).unwrap_or(i32::MAX),

@@ -130,6 +130,20 @@ impl<B: Backend> Context<B> {
         Ok(objects)
     }
 
+    /// Every decodable object of a kind in the watched namespaces that refers to the tenant
+    /// `key` (namespace, name).
+    ///
+    /// # Errors
+    /// Fails when the API server cannot be read.
+    pub async fn list_for_tenant<K: TenantScoped>(
+        &self,
+        key: &(String, String),
+    ) -> Result<Vec<K>, Error> {
+        let mut objects = self.list::<K>().await?;
+        objects.retain(|object| object.tenant_key() == *key);
+        Ok(objects)
+    }
+
     /// Every decodable object of a kind in one namespace (see [`Context::list`]).
     ///
     /// # Errors
@@ -351,7 +365,44 @@ pub trait Reconciled:
 pub trait TenantScoped: Reconciled {
     /// The object's `spec.tenantRef`.
     fn tenant_ref(&self) -> &crate::api::TenantRef;
+
+    /// The namespace and name of the tenant the object refers to.
+    fn tenant_key(&self) -> (String, String) {
+        references::tenant_key(&self.namespace().unwrap_or_default(), self.tenant_ref())
+    }
 }
+
+/// Implements [`Reconciled`] for a kind by its module's `apply` and `cleanup` functions, and
+/// with `tenant_scoped` also [`TenantScoped`] by its `spec.tenant_ref`.
+macro_rules! reconciled {
+    ($kind:ty) => {
+        impl super::Reconciled for $kind {
+            async fn apply<B: crate::backend::Backend>(
+                &self,
+                context: &super::Context<B>,
+            ) -> Result<kube::runtime::controller::Action, super::Error> {
+                apply(self, context).await
+            }
+
+            async fn cleanup<B: crate::backend::Backend>(
+                &self,
+                context: &super::Context<B>,
+            ) -> Result<kube::runtime::controller::Action, super::Error> {
+                cleanup(self, context).await
+            }
+        }
+    };
+    ($kind:ty, tenant_scoped) => {
+        super::reconciled!($kind);
+
+        impl super::TenantScoped for $kind {
+            fn tenant_ref(&self) -> &crate::api::TenantRef {
+                &self.spec.tenant_ref
+            }
+        }
+    };
+}
+pub(crate) use reconciled;
 
 /// The error type of the generic reconciler.
 pub type ReconcileError = kube::runtime::finalizer::Error<Error>;
@@ -534,12 +585,7 @@ where
             let store = store.clone();
             controller.watches(api, watcher::Config::default(), move |tenant| {
                 let key = (tenant.namespace().unwrap_or_default(), tenant.name_any());
-                referring(&store, |object: &K| {
-                    references::tenant_key(
-                        &object.namespace().unwrap_or_default(),
-                        object.tenant_ref(),
-                    ) == key
-                })
+                referring(&store, |object: &K| object.tenant_key() == key)
             })
         })
 }

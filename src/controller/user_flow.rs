@@ -12,10 +12,7 @@ use kube::runtime::watcher;
 
 use super::conditions::{self, reasons};
 use super::references::{TenantResolution, is_serving, precedence, resolve_tenant, tenant_key};
-use super::{
-    Context, Error, Reconciled, TenantScoped, now, on_tenant_change, referring, run_controllers,
-    write_status,
-};
+use super::{Context, Error, now, on_tenant_change, referring, run_controllers, write_status};
 use crate::api::user_flow::ResolvedApplication;
 use crate::api::{AppRegistration, UserFlow};
 use crate::backend::Backend;
@@ -51,21 +48,7 @@ pub fn controller<B: Backend>(context: Arc<Context<B>>) -> BoxFuture<'static, ()
     })
 }
 
-impl Reconciled for UserFlow {
-    async fn apply<B: Backend>(&self, context: &Context<B>) -> Result<Action, Error> {
-        apply(self, context).await
-    }
-
-    async fn cleanup<B: Backend>(&self, context: &Context<B>) -> Result<Action, Error> {
-        cleanup(self, context).await
-    }
-}
-
-impl TenantScoped for UserFlow {
-    fn tenant_ref(&self) -> &crate::api::TenantRef {
-        &self.spec.tenant_ref
-    }
-}
+super::reconciled!(UserFlow, tenant_scoped);
 
 /// Orders objects by age, then name: the earlier object keeps working on a conflict.
 fn is_earlier(left: &UserFlow, right: &UserFlow) -> bool {
@@ -153,15 +136,9 @@ async fn apply<B: Backend>(flow: &UserFlow, context: &Context<B>) -> Result<Acti
 
     let tenant = tenant_key(&namespace, &flow.spec.tenant_ref);
     let same_tenant: Vec<UserFlow> = context
-        .list::<UserFlow>()
+        .list_for_tenant::<UserFlow>(&tenant)
         .await?
         .into_iter()
-        .filter(|other| {
-            tenant_key(
-                &other.namespace().unwrap_or_default(),
-                &other.spec.tenant_ref,
-            ) == tenant
-        })
         .filter(|other| other.metadata.deletion_timestamp.is_none())
         .collect();
     if let Some((reason, message)) = conflict(flow, &same_tenant) {

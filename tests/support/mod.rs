@@ -240,6 +240,33 @@ pub async fn dynamic_api(
     Api::namespaced_with(client.clone(), namespace, &resource)
 }
 
+/// Applies `deploy/examples/` into `namespace`, giving the tenant a subdomain of its own;
+/// returns the objects as applied.
+pub async fn apply_examples(
+    client: &Client,
+    namespace: &str,
+    subdomain: &str,
+) -> Vec<serde_json::Value> {
+    let mut files: Vec<_> = std::fs::read_dir(repo_root().join("deploy/examples"))
+        .expect("examples")
+        .map(|entry| entry.expect("entry").path())
+        .collect();
+    files.sort();
+    let mut applied = Vec::new();
+    for file in files {
+        for mut document in parse_documents(&std::fs::read_to_string(file).expect("readable")) {
+            if document["kind"] == "CustomerTenant" {
+                document["spec"]["subdomain"] = subdomain.into();
+            }
+            create_or_replace(client, namespace, &document)
+                .await
+                .expect("example accepted");
+            applied.push(document);
+        }
+    }
+    applied
+}
+
 /// Creates an object, or replaces it when one of that name exists; returns the API error.
 pub async fn create_or_replace(
     client: &Client,
