@@ -263,10 +263,27 @@ async fn passcode_challenges_are_spent_once_and_failures_lock_per_subject() {
         .create_challenge(&tenant_id, &challenge)
         .await
         .expect("create challenge");
-    store
-        .record_challenge_failure(&challenge.id)
-        .await
-        .expect("count a failure");
+    // Each try is taken before the code is checked; simultaneous tries never exceed the limit.
+    let tries = futures::future::join_all(
+        (0..4).map(|_| store.take_challenge_attempt(&challenge.id, 3, now)),
+    )
+    .await;
+    assert_eq!(
+        tries
+            .into_iter()
+            .map(|taken| taken.expect("take a try"))
+            .filter(|taken| *taken)
+            .count(),
+        3,
+        "three tries allowed, however many arrive at once"
+    );
+    assert!(
+        !store
+            .take_challenge_attempt(&challenge.id, 5, now + 601)
+            .await
+            .expect("take a try"),
+        "an expired challenge has no tries left"
+    );
     store
         .renew_challenge(&challenge.id, "digest-2", now + 1, now + 700)
         .await

@@ -254,6 +254,8 @@ pub struct FieldView {
     pub autocomplete: &'static str,
     /// Error message shown next to the field.
     pub error: Option<String>,
+    /// Most characters a text value may have (the server checks it too).
+    pub max_length: usize,
 }
 
 /// Form field name of an attribute.
@@ -360,6 +362,7 @@ pub fn field_views(
                     .collect(),
                 autocomplete: autocomplete(&attribute.name),
                 error: errors.get(&attribute.name).cloned(),
+                max_length: max_length(&attribute.name),
                 name,
             }
         })
@@ -409,7 +412,7 @@ pub struct CollectedAttributes {
     pub display_name: Option<String>,
     /// Every other attribute's value (strings, numbers, booleans, string arrays).
     pub values: BTreeMap<String, Value>,
-    /// Attributes that are ticked single checkboxes (consents), recorded with their time.
+    /// Required single checkboxes the customer ticked (consents), recorded with their time.
     pub consents: Vec<String>,
 }
 
@@ -480,7 +483,9 @@ pub fn collect_attributes(
                 if attribute.required && !ticked {
                     Err(FieldProblem::MustAccept)
                 } else {
-                    if ticked {
+                    // A required checkbox is a consent (terms, privacy); an optional one,
+                    // such as a newsletter, is only a value.
+                    if ticked && attribute.required {
                         collected.consents.push(name.to_string());
                     }
                     Ok(Some(Value::Bool(ticked)))

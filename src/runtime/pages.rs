@@ -128,7 +128,59 @@ fn render_page(
     }
 }
 
-/// An error page showing the OAuth error code (used when the client cannot be redirected to).
+/// The language of a page shown outside a pending request: `Accept-Language`, then the
+/// tenant's default (English without a tenant).
+fn page_language(tenant: Option<&Tenant>, headers: Option<&HeaderMap>) -> &'static str {
+    let accept_language = headers
+        .and_then(|headers| headers.get(header::ACCEPT_LANGUAGE))
+        .and_then(|value| value.to_str().ok());
+    i18n::pick_language(
+        None,
+        accept_language,
+        tenant.and_then(|tenant| tenant.spec.default_locale.as_deref()),
+        tenant.and_then(|tenant| tenant.spec.supported_locales.as_deref()),
+    )
+}
+
+/// A page about an error the client cannot be redirected to: the OAuth error code and a
+/// message in the page language.
+pub struct ErrorPage<'a> {
+    /// The tenant, when it is known (its name heads the page, its languages apply).
+    pub tenant: Option<&'a Tenant>,
+    /// The request's headers, for `Accept-Language`.
+    pub headers: Option<&'a HeaderMap>,
+    /// The HTTP status.
+    pub status: StatusCode,
+    /// The OAuth error code shown to the person and to tests.
+    pub code: &'a str,
+    /// Key of the message in the locale files.
+    pub message_key: &'a str,
+}
+
+impl ErrorPage<'_> {
+    /// Renders the page.
+    pub fn render(&self, state: &AppState) -> Response {
+        let language = page_language(self.tenant, self.headers);
+        let strings = i18n::built_in_strings(language);
+        let text = |key: &str| strings.get(key).cloned().unwrap_or_default();
+        render_page(
+            state,
+            self.status,
+            "message.html",
+            context! {
+                lang => language,
+                tenant_name => self.tenant.map_or_else(|| text("page_fallback_name"), |tenant| tenant.spec.display_name.clone()),
+                title => text("error_title"),
+                message => text(self.message_key),
+                error_code => self.code,
+                t => &strings,
+            },
+        )
+    }
+}
+
+/// An error page showing the OAuth error code and a description that is not translated
+/// (used by the OAuth endpoints when the client cannot be redirected to).
 pub fn error_page(state: &AppState, status: StatusCode, code: &str, description: &str) -> Response {
     let strings = i18n::built_in_strings("en");
     render_page(
@@ -137,19 +189,33 @@ pub fn error_page(state: &AppState, status: StatusCode, code: &str, description:
         "message.html",
         context! {
             lang => "en",
-            t => &strings,
-            tenant_name => "Sign in",
+            tenant_name => strings.get("page_fallback_name"),
             title => strings.get("error_title"),
             message => description,
             error_code => code,
+            t => &strings,
         },
     )
 }
 
 /// The page shown when the client is in no user flow, with a link that returns the OAuth
-/// error to the app.
-pub fn no_user_flow_page(state: &AppState, tenant: &Tenant, return_url: &str) -> Response {
-    let language = tenant_language(tenant);
+/// error to the app. `ui_locales` of the request and `Accept-Language` choose the language.
+pub fn no_user_flow_page(
+    state: &AppState,
+    tenant: &Tenant,
+    headers: Option<&HeaderMap>,
+    ui_locales: Option<&str>,
+    return_url: &str,
+) -> Response {
+    let accept_language = headers
+        .and_then(|headers| headers.get(header::ACCEPT_LANGUAGE))
+        .and_then(|value| value.to_str().ok());
+    let language = i18n::pick_language(
+        ui_locales,
+        accept_language,
+        tenant.spec.default_locale.as_deref(),
+        tenant.spec.supported_locales.as_deref(),
+    );
     let strings = i18n::built_in_strings(language);
     render_page(
         state,
@@ -167,29 +233,35 @@ pub fn no_user_flow_page(state: &AppState, tenant: &Tenant, return_url: &str) ->
     )
 }
 
-fn tenant_language(tenant: &Tenant) -> &'static str {
-    i18n::pick_language(
-        None,
-        None,
-        tenant.spec.default_locale.as_deref(),
-        tenant.spec.supported_locales.as_deref(),
-    )
-}
-
 /// The page shown after logout without a redirect.
-pub fn signed_out_page(state: &AppState, tenant: &Tenant) -> Response {
-    let language = tenant_language(tenant);
+pub fn signed_out_page(state: &AppState, tenant: &Tenant, headers: Option<&HeaderMap>) -> Response {
+    let language = page_language(Some(tenant), headers);
+    let strings = i18n::built_in_strings(language);
     render_page(
         state,
         StatusCode::OK,
         "message.html",
         context! {
             lang => language,
-            t => i18n::built_in_strings(language),
             tenant_name => tenant.spec.display_name,
-            title => "You have signed out",
-            message => "You have signed out. You can close this window.",
+            title => strings.get("signed_out_title"),
+            message => strings.get("signed_out_message"),
+            t => &strings,
         },
+    )
+}
+
+/// The words for a duration of whole minutes (at least one) in the page language.
+pub fn minutes_text(strings: &Strings, seconds: i64) -> String {
+    let minutes = (seconds / 60).max(1);
+    let key = if minutes == 1 {
+        "duration_one_minute"
+    } else {
+        "duration_minutes"
+    };
+    i18n::fill(
+        strings.get(key).map_or("", String::as_str),
+        &[("count", &minutes.to_string())],
     )
 }
 
@@ -322,21 +394,25 @@ async fn pending_request(
     request_id: Option<&str>,
     headers: &HeaderMap,
 ) -> Result<Result<PendingRequest, Response>, StoreError> {
-    let expired = || {
-        error_page(
-            state,
-            StatusCode::BAD_REQUEST,
-            "invalid_request",
-            "This sign-in link has expired. Go back to the application and sign in again.",
-        )
-    };
     let Some(tenant) = state.tenant(subdomain).await? else {
-        return Ok(Err(error_page(
-            state,
-            StatusCode::NOT_FOUND,
-            "invalid_request",
-            "This tenant does not exist.",
-        )));
+        return Ok(Err(ErrorPage {
+            tenant: None,
+            headers: Some(headers),
+            status: StatusCode::NOT_FOUND,
+            code: "invalid_request",
+            message_key: "error_tenant_unknown",
+        }
+        .render(state)));
+    };
+    let expired = || {
+        ErrorPage {
+            tenant: Some(&tenant),
+            headers: Some(headers),
+            status: StatusCode::BAD_REQUEST,
+            code: "invalid_request",
+            message_key: "error_link_expired",
+        }
+        .render(state)
     };
     let Some(id) = request_id.filter(|id| !id.is_empty() && id.len() <= 64) else {
         return Ok(Err(expired()));
@@ -355,8 +431,7 @@ async fn pending_request(
             serde_json::from_str::<serde_json::Value>(&document.spec)
                 .ok()
                 .and_then(|spec| spec["displayName"].as_str().map(str::to_string))
-        })
-        .unwrap_or_else(|| "the application".to_string());
+        });
     // The flow may have changed since /authorize; a client removed from every flow can no
     // longer sign in.
     let Some((_, flow)) =
@@ -368,7 +443,13 @@ async fn pending_request(
             request.state.as_deref(),
             &state.issuer(&tenant.subdomain),
         );
-        return Ok(Err(no_user_flow_page(state, &tenant, &return_url)));
+        return Ok(Err(no_user_flow_page(
+            state,
+            &tenant,
+            Some(headers),
+            request.ui_locales.as_deref(),
+            &return_url,
+        )));
     };
     let accept_language = headers
         .get(header::ACCEPT_LANGUAGE)
@@ -383,6 +464,12 @@ async fn pending_request(
     let document = tenant_branding(state, &tenant).await?;
     branding::apply_strings(&mut strings, &document, language);
     let brand = branding::view(&branding::content_for(&document, language));
+    let client_name = client_name.unwrap_or_else(|| {
+        strings
+            .get("client_fallback_name")
+            .cloned()
+            .unwrap_or_default()
+    });
     Ok(Ok(PendingRequest {
         tenant,
         id: id.to_string(),
@@ -512,14 +599,20 @@ async fn start_session_and_redirect(
     Ok(response)
 }
 
-fn server_error_page(state: &AppState, error: &dyn std::fmt::Display) -> Response {
+fn server_error_page(
+    state: &AppState,
+    headers: &HeaderMap,
+    error: &dyn std::fmt::Display,
+) -> Response {
     tracing::error!(error = %error, "hosted page failed");
-    error_page(
-        state,
-        StatusCode::INTERNAL_SERVER_ERROR,
-        "server_error",
-        "The server failed to complete the request.",
-    )
+    ErrorPage {
+        tenant: None,
+        headers: Some(headers),
+        status: StatusCode::INTERNAL_SERVER_ERROR,
+        code: "server_error",
+        message_key: "error_server",
+    }
+    .render(state)
 }
 
 /// A tenant's password rules with the defaults of the CRD.
@@ -588,13 +681,15 @@ fn decoy_hash() -> &'static str {
     DECOY.get_or_init(|| crypto::hash_password("decoy password").unwrap_or_default())
 }
 
-fn csrf_failure(state: &AppState) -> Response {
-    error_page(
-        state,
-        StatusCode::FORBIDDEN,
-        "invalid_request",
-        "The form expired or was sent from another site. Go back to the application and sign in again.",
-    )
+fn csrf_failure(state: &AppState, headers: &HeaderMap) -> Response {
+    ErrorPage {
+        tenant: None,
+        headers: Some(headers),
+        status: StatusCode::FORBIDDEN,
+        code: "invalid_request",
+        message_key: "error_form_expired",
+    }
+    .render(state)
 }
 
 /// Form fields as submitted, in order (repeated names kept, as multi-select checkboxes send).
@@ -627,7 +722,7 @@ async fn submitted_request(
     let pending = match pending_request(state, subdomain, form.get("request"), headers).await {
         Ok(Ok(pending)) => pending,
         Ok(Err(response)) => return Err(response),
-        Err(error) => return Err(server_error_page(state, &error)),
+        Err(error) => return Err(server_error_page(state, headers, &error)),
     };
     if csrf_valid(
         state,
@@ -637,7 +732,7 @@ async fn submitted_request(
     ) {
         Ok(pending)
     } else {
-        Err(csrf_failure(state))
+        Err(csrf_failure(state, headers))
     }
 }
 
@@ -684,7 +779,7 @@ async fn show_sign_in(
             sign_in_page(&state, &headers, &pending, &hint, None)
         }
         Ok(Err(response)) => response,
-        Err(error) => server_error_page(&state, &error),
+        Err(error) => server_error_page(&state, &headers, &error),
     }
 }
 
@@ -696,7 +791,7 @@ async fn submit_sign_in(
     form: Result<Form<SubmittedForm>, FormRejection>,
 ) -> Response {
     let Ok(Form(form)) = form else {
-        return csrf_failure(&state);
+        return csrf_failure(&state, &headers);
     };
     let pending = match submitted_request(&state, &subdomain, &headers, &form).await {
         Ok(pending) => pending,
@@ -712,7 +807,7 @@ async fn submit_sign_in(
         flows::METHOD_EMAIL_PASSWORD
     };
     if !pending.flow.offers(method) {
-        return csrf_failure(&state);
+        return csrf_failure(&state, &headers);
     }
     if passwordless {
         if !flows::is_plausible_email(&email) {
@@ -721,11 +816,16 @@ async fn submit_sign_in(
         match is_locked(&state, &pending.tenant, &email, &ip).await {
             Ok(true) => return failed("error_locked"),
             Ok(false) => {}
-            Err(error) => return server_error_page(&state, &error),
+            Err(error) => return server_error_page(&state, &headers, &error),
+        }
+        match take_passcode_allowance(&state, &pending.tenant, &email, &ip).await {
+            Ok(true) => {}
+            Ok(false) => return failed("error_send_limit"),
+            Err(error) => return server_error_page(&state, &headers, &error),
         }
         let user = match state.store.user_by_email(&pending.tenant.id, &email).await {
             Ok(user) => user,
-            Err(error) => return server_error_page(&state, &error),
+            Err(error) => return server_error_page(&state, &headers, &error),
         };
         let payload = user
             .as_ref()
@@ -750,12 +850,12 @@ async fn submit_sign_in(
     match is_locked(&state, &pending.tenant, &email, &ip).await {
         Ok(true) => return failed("error_locked"),
         Ok(false) => {}
-        Err(error) => return server_error_page(&state, &error),
+        Err(error) => return server_error_page(&state, &headers, &error),
     }
     let user: Option<UserRecord> = match state.store.user_by_email(&pending.tenant.id, &email).await
     {
         Ok(user) => user,
-        Err(error) => return server_error_page(&state, &error),
+        Err(error) => return server_error_page(&state, &headers, &error),
     };
     let phc = user.as_ref().map_or_else(
         || decoy_hash().to_string(),
@@ -764,7 +864,7 @@ async fn submit_sign_in(
     let verified = verify_password_blocking(password, phc).await && user.is_some();
     let Some(user) = user.filter(|_| verified) else {
         if let Err(error) = record_failure(&state, &pending.tenant, &email, &ip).await {
-            return server_error_page(&state, &error);
+            return server_error_page(&state, &headers, &error);
         }
         tracing::info!(tenant = %pending.tenant.subdomain, "sign-in failed: wrong email or password");
         return failed("error_credentials_wrong");
@@ -774,9 +874,14 @@ async fn submit_sign_in(
         .clear_failures(&pending.tenant.id, &email_subject(&email))
         .await
     {
-        return server_error_page(&state, &error);
+        return server_error_page(&state, &headers, &error);
     }
     if pending.flow.requires_mfa() {
+        match take_passcode_allowance(&state, &pending.tenant, &email, &ip).await {
+            Ok(true) => {}
+            Ok(false) => return failed("error_send_limit"),
+            Err(error) => return server_error_page(&state, &headers, &error),
+        }
         return start_challenge(
             &state,
             &headers,
@@ -790,7 +895,7 @@ async fn submit_sign_in(
     }
     match start_session_and_redirect(&state, &pending, &user.id).await {
         Ok(response) => response,
-        Err(error) => server_error_page(&state, &error.code()),
+        Err(error) => server_error_page(&state, &headers, &error.code()),
     }
 }
 
@@ -896,7 +1001,7 @@ async fn show_sign_up(
     match pending_request(&state, &subdomain, query.request.as_deref(), &headers).await {
         Ok(Ok(pending)) => sign_up_page(&state, &headers, &pending, None, None),
         Ok(Err(response)) => response,
-        Err(error) => server_error_page(&state, &error),
+        Err(error) => server_error_page(&state, &headers, &error),
     }
 }
 
@@ -904,10 +1009,11 @@ async fn submit_sign_up(
     State(state): State<Arc<AppState>>,
     Path(subdomain): Path<String>,
     headers: HeaderMap,
+    ip: ClientIp,
     form: Result<Form<SubmittedForm>, FormRejection>,
 ) -> Response {
     let Ok(Form(form)) = form else {
-        return csrf_failure(&state);
+        return csrf_failure(&state, &headers);
     };
     let pending = match submitted_request(&state, &subdomain, &headers, &form).await {
         Ok(pending) => pending,
@@ -945,10 +1051,22 @@ async fn submit_sign_up(
             return sign_up_page(&state, &headers, &pending, Some(&form), Some(errors));
         }
     };
+    match take_passcode_allowance(&state, &pending.tenant, &collected.email, &ip).await {
+        Ok(true) => {}
+        Ok(false) => {
+            let errors = SignUpErrors {
+                fields: BTreeMap::new(),
+                password: None,
+                form: Some(pending.text("error_send_limit")),
+            };
+            return sign_up_page(&state, &headers, &pending, Some(&form), Some(errors));
+        }
+        Err(error) => return server_error_page(&state, &headers, &error),
+    }
     let password_hash = if collect_password {
         match hash_password_blocking(password).await {
             Ok(hash) => hash,
-            Err(error) => return server_error_page(&state, &error),
+            Err(error) => return server_error_page(&state, &headers, &error),
         }
     } else {
         // Passwordless accounts get no usable password: "!" is no PHC string.
@@ -972,7 +1090,7 @@ async fn submit_sign_up(
     };
     let payload = match serde_json::to_string(&account) {
         Ok(payload) => payload,
-        Err(error) => return server_error_page(&state, &error),
+        Err(error) => return server_error_page(&state, &headers, &error),
     };
     start_challenge(
         &state,
@@ -1139,13 +1257,56 @@ async fn record_failure(
     Ok(())
 }
 
+/// Passcodes one address may be sent before one of them is used; past that it gets no more
+/// for the tenant's lockout duration, so nobody can flood a mailbox through these pages.
+pub const MAX_UNUSED_PASSCODES: i64 = 5;
+
+fn send_subject(email: &str) -> String {
+    format!("send:email:{email}")
+}
+
+fn send_ip_subject(ip: std::net::IpAddr) -> String {
+    format!("send:ip:{ip}")
+}
+
+/// Whether a passcode may be sent to `email` now, counting it when it may. Unknown and known
+/// addresses count alike, so the limit reveals nothing about accounts.
+async fn take_passcode_allowance(
+    state: &AppState,
+    tenant: &Tenant,
+    email: &str,
+    ip: &ClientIp,
+) -> Result<bool, StoreError> {
+    let now = store::now();
+    let mut subjects = vec![(send_subject(email), MAX_UNUSED_PASSCODES)];
+    if let Some(ip) = ip.0 {
+        subjects.push((
+            send_ip_subject(ip),
+            MAX_UNUSED_PASSCODES * IP_THRESHOLD_FACTOR,
+        ));
+    }
+    for (subject, _) in &subjects {
+        if state.store.locked_until(&tenant.id, subject).await? > now {
+            return Ok(false);
+        }
+    }
+    let (_, duration) = lockout_policy(tenant);
+    for (subject, threshold) in &subjects {
+        state
+            .store
+            .record_failure(&tenant.id, subject, *threshold, now + duration)
+            .await?;
+    }
+    Ok(true)
+}
+
 /// Sends a passcode in the background, so known and unknown accounts answer alike and as
 /// fast; a failure is logged (without the code).
 fn send_passcode(state: &Arc<AppState>, pending: &PendingRequest, to: &str, passcode: String) {
     let state = state.clone();
     let tenant = pending.tenant.clone();
     let to = to.to_string();
-    let minutes = (state.passcode_lifetime_seconds.max(60) / 60).to_string();
+    let duration = minutes_text(&pending.strings, state.passcode_lifetime_seconds);
     let subject = i18n::fill(
         &pending.text("email_subject"),
         &[("tenant", &tenant.spec.display_name)],
@@ -1154,7 +1315,7 @@ fn send_passcode(state: &Arc<AppState>, pending: &PendingRequest, to: &str, pass
         &pending.text("email_body"),
         &[
             ("code", &passcode),
-            ("minutes", &minutes),
+            ("duration", &duration),
             ("tenant", &tenant.spec.display_name),
         ],
     );
@@ -1232,7 +1393,7 @@ async fn start_challenge(
         .create_challenge(&pending.tenant.id, &challenge)
         .await
     {
-        return server_error_page(state, &error);
+        return server_error_page(state, headers, &error);
     }
     if deliver {
         send_passcode(state, pending, email, passcode);
@@ -1249,7 +1410,7 @@ fn verify_page(
     notice: Option<&str>,
 ) -> Response {
     let purpose = Purpose::parse(&challenge.purpose).unwrap_or(Purpose::SignIn);
-    let minutes = (state.passcode_lifetime_seconds.max(60) / 60).to_string();
+    let duration = minutes_text(&pending.strings, state.passcode_lifetime_seconds);
     render_form(
         state,
         headers,
@@ -1265,7 +1426,7 @@ fn verify_page(
                 title => pending.text(purpose.title_key()),
                 sent_text => i18n::fill(
                     &pending.text("verify_sent"),
-                    &[("email", &challenge.email), ("minutes", &minutes)],
+                    &[("email", &challenge.email), ("duration", &duration)],
                 ),
                 challenge_id => challenge.id,
                 new_password => purpose == Purpose::Reset,
@@ -1284,7 +1445,7 @@ async fn submit_verify(
     form: Result<Form<SubmittedForm>, FormRejection>,
 ) -> Response {
     let Ok(Form(form)) = form else {
-        return csrf_failure(&state);
+        return csrf_failure(&state, &headers);
     };
     let pending = match submitted_request(&state, &subdomain, &headers, &form).await {
         Ok(pending) => pending,
@@ -1299,11 +1460,11 @@ async fn submit_verify(
         .await
     {
         Ok(Some(challenge)) if challenge.request_id == pending.id => challenge,
-        Ok(_) => return csrf_failure(&state),
-        Err(error) => return server_error_page(&state, &error),
+        Ok(_) => return csrf_failure(&state, &headers),
+        Err(error) => return server_error_page(&state, &headers, &error),
     };
     let Some(purpose) = Purpose::parse(&challenge.purpose) else {
-        return csrf_failure(&state);
+        return csrf_failure(&state, &headers);
     };
     let now = store::now();
     let show = |error: Option<&str>, notice: Option<&str>| {
@@ -1320,6 +1481,11 @@ async fn submit_verify(
                 &[("seconds", &wait.to_string())],
             );
             return show(Some(&message), None);
+        }
+        match take_passcode_allowance(&state, &pending.tenant, &challenge.email, &ip).await {
+            Ok(true) => {}
+            Ok(false) => return show(Some(&pending.text("error_send_limit")), None),
+            Err(error) => return server_error_page(&state, &headers, &error),
         }
         let passcode = email::new_passcode();
         let deliver = !challenge.code_digest.is_empty();
@@ -1338,7 +1504,7 @@ async fn submit_verify(
             )
             .await
         {
-            return server_error_page(&state, &error);
+            return server_error_page(&state, &headers, &error);
         }
         if deliver {
             send_passcode(&state, &pending, &challenge.email, passcode);
@@ -1348,13 +1514,22 @@ async fn submit_verify(
     if challenge.used_at.is_some() || challenge.expires_at <= now {
         return show(Some(&pending.text("error_code_expired")), None);
     }
-    if challenge.attempts >= MAX_PASSCODE_ATTEMPTS {
-        return show(Some(&pending.text("error_code_attempts")), None);
-    }
     match is_locked(&state, &pending.tenant, &challenge.email, &ip).await {
         Ok(true) => return show(Some(&pending.text("error_locked")), None),
         Ok(false) => {}
-        Err(error) => return server_error_page(&state, &error),
+        Err(error) => return server_error_page(&state, &headers, &error),
+    }
+    // The try is taken before the code is compared, so a burst of parallel guesses gets no
+    // more than MAX_PASSCODE_ATTEMPTS comparisons.
+    match state
+        .store
+        .take_challenge_attempt(&challenge.id, MAX_PASSCODE_ATTEMPTS, now)
+        .await
+    {
+        Ok(true) => {}
+        // Spent and expired challenges were answered above, so no try left means too many.
+        Ok(false) => return show(Some(&pending.text("error_code_attempts")), None),
+        Err(error) => return server_error_page(&state, &headers, &error),
     }
     let presented = form.get("code").unwrap_or_default();
     if !email::passcode_matches(
@@ -1363,13 +1538,8 @@ async fn submit_verify(
         &challenge.code_digest,
         presented,
     ) {
-        let recorded = async {
-            state.store.record_challenge_failure(&challenge.id).await?;
-            record_failure(&state, &pending.tenant, &challenge.email, &ip).await
-        }
-        .await;
-        if let Err(error) = recorded {
-            return server_error_page(&state, &error);
+        if let Err(error) = record_failure(&state, &pending.tenant, &challenge.email, &ip).await {
+            return server_error_page(&state, &headers, &error);
         }
         tracing::info!(tenant = %pending.tenant.subdomain, purpose = purpose.as_str(), "wrong passcode");
         return show(Some(&pending.text("error_code_wrong")), None);
@@ -1389,19 +1559,23 @@ async fn submit_verify(
     match state.store.consume_challenge(&challenge.id).await {
         Ok(true) => {}
         Ok(false) => return show(Some(&pending.text("error_code_expired")), None),
-        Err(error) => return server_error_page(&state, &error),
+        Err(error) => return server_error_page(&state, &headers, &error),
     }
-    if let Err(error) = state
-        .store
-        .clear_failures(&pending.tenant.id, &email_subject(&challenge.email))
-        .await
-    {
-        return server_error_page(&state, &error);
+    let mut cleared = vec![email_subject(&challenge.email), send_subject(&challenge.email)];
+    cleared.extend(ip.0.map(send_ip_subject));
+    for subject in cleared {
+        if let Err(error) = state
+            .store
+            .clear_failures(&pending.tenant.id, &subject)
+            .await
+        {
+            return server_error_page(&state, &headers, &error);
+        }
     }
     let user_id = match purpose {
         Purpose::SignUp => {
             let Ok(account) = serde_json::from_str::<PendingAccount>(&challenge.payload) else {
-                return server_error_page(&state, &"a pending account did not parse");
+                return server_error_page(&state, &headers, &"a pending account did not parse");
             };
             let user = UserRecord {
                 id: account.id,
@@ -1424,7 +1598,7 @@ async fn submit_verify(
                         Some(&pending.text("error_account_exists")),
                     );
                 }
-                Err(error) => return server_error_page(&state, &error),
+                Err(error) => return server_error_page(&state, &headers, &error),
             }
             tracing::info!(tenant = %pending.tenant.subdomain, user_id = %user.id, "account created");
             user.id
@@ -1433,14 +1607,14 @@ async fn submit_verify(
         Purpose::Reset => {
             let password_hash = match hash_password_blocking(new_password).await {
                 Ok(hash) => hash,
-                Err(error) => return server_error_page(&state, &error),
+                Err(error) => return server_error_page(&state, &headers, &error),
             };
             if let Err(error) = state
                 .store
                 .set_password(&pending.tenant.id, &challenge.payload, &password_hash)
                 .await
             {
-                return server_error_page(&state, &error);
+                return server_error_page(&state, &headers, &error);
             }
             tracing::info!(tenant = %pending.tenant.subdomain, user_id = %challenge.payload, "password reset");
             challenge.payload.clone()
@@ -1448,7 +1622,7 @@ async fn submit_verify(
     };
     match start_session_and_redirect(&state, &pending, &user_id).await {
         Ok(response) => response,
-        Err(error) => server_error_page(&state, &error.code()),
+        Err(error) => server_error_page(&state, &headers, &error.code()),
     }
 }
 
@@ -1489,7 +1663,7 @@ async fn show_reset(
             reset_page(&state, &headers, &pending, &hint, None)
         }
         Ok(Err(response)) => response,
-        Err(error) => server_error_page(&state, &error),
+        Err(error) => server_error_page(&state, &headers, &error),
     }
 }
 
@@ -1497,10 +1671,11 @@ async fn submit_reset(
     State(state): State<Arc<AppState>>,
     Path(subdomain): Path<String>,
     headers: HeaderMap,
+    ip: ClientIp,
     form: Result<Form<SubmittedForm>, FormRejection>,
 ) -> Response {
     let Ok(Form(form)) = form else {
-        return csrf_failure(&state);
+        return csrf_failure(&state, &headers);
     };
     let pending = match submitted_request(&state, &subdomain, &headers, &form).await {
         Ok(pending) => pending,
@@ -1516,9 +1691,23 @@ async fn submit_reset(
             Some(&pending.text("error_email")),
         );
     }
+    let refused =
+        |key: &str| reset_page(&state, &headers, &pending, &email, Some(&pending.text(key)));
+    // A locked address can no more reset its password than sign in: the reset would be a way
+    // around the lockout.
+    match is_locked(&state, &pending.tenant, &email, &ip).await {
+        Ok(true) => return refused("error_locked"),
+        Ok(false) => {}
+        Err(error) => return server_error_page(&state, &headers, &error),
+    }
+    match take_passcode_allowance(&state, &pending.tenant, &email, &ip).await {
+        Ok(true) => {}
+        Ok(false) => return refused("error_send_limit"),
+        Err(error) => return server_error_page(&state, &headers, &error),
+    }
     let user = match state.store.user_by_email(&pending.tenant.id, &email).await {
         Ok(user) => user,
-        Err(error) => return server_error_page(&state, &error),
+        Err(error) => return server_error_page(&state, &headers, &error),
     };
     let payload = user
         .as_ref()
@@ -1588,6 +1777,7 @@ mod tests {
             }],
             autocomplete: "off",
             error: error.map(str::to_string),
+            max_length: 100,
         };
         let fields: Vec<_> = ["text", "number", "radio", "checkbox", "multi", "dropdown"]
             .into_iter()

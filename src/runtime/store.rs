@@ -1329,17 +1329,29 @@ impl Store {
         row.as_ref().map(Self::challenge_from_row).transpose()
     }
 
-    /// Counts a wrong passcode.
+    /// Takes one of the challenge's `max_attempts` tries before its code is checked; false
+    /// when none is left or the challenge is spent or expired. Reserving the try first, in
+    /// one statement, keeps simultaneous guesses from all passing a limit checked earlier.
     ///
     /// # Errors
     /// A failed query.
-    pub async fn record_challenge_failure(&self, id: &str) -> Result<(), StoreError> {
-        sqlx::query("UPDATE passcode_challenges SET attempts = attempts + 1 WHERE id = $1")
-            .bind(id)
-            .execute(&self.pool)
-            .await
-            .map_err(query_error("count a wrong passcode"))?;
-        Ok(())
+    pub async fn take_challenge_attempt(
+        &self,
+        id: &str,
+        max_attempts: i64,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        let result = sqlx::query(
+            "UPDATE passcode_challenges SET attempts = attempts + 1 \
+             WHERE id = $1 AND attempts < $2 AND used_at IS NULL AND expires_at > $3",
+        )
+        .bind(id)
+        .bind(max_attempts)
+        .bind(now)
+        .execute(&self.pool)
+        .await
+        .map_err(query_error("count a passcode attempt"))?;
+        Ok(result.rows_affected() == 1)
     }
 
     /// Spends a challenge; true for exactly one caller (the passcode is single-use).
