@@ -1561,7 +1561,10 @@ async fn submit_verify(
         Ok(false) => return show(Some(&pending.text("error_code_expired")), None),
         Err(error) => return server_error_page(&state, &headers, &error),
     }
-    let mut cleared = vec![email_subject(&challenge.email), send_subject(&challenge.email)];
+    let mut cleared = vec![
+        email_subject(&challenge.email),
+        send_subject(&challenge.email),
+    ];
     cleared.extend(ip.0.map(send_ip_subject));
     for subject in cleared {
         if let Err(error) = state
