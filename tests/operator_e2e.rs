@@ -1002,3 +1002,58 @@ async fn a_tenant_picks_up_its_smtp_secret_when_it_appears() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_flow_asking_for_what_the_runtime_cannot_do_yet_says_so_and_is_not_served() {
+    let client = client().await;
+    let namespace = TestNamespace::create(&client, "e2e-unsupported").await;
+    let runtime = Runtime::start("unsupported").await;
+    let _operator = Operator::start(&runtime, &namespace.name, 300);
+    let subdomain = namespace.name.clone();
+    apply_all(&client, &namespace.name, &tenant_with_api(&subdomain)).await;
+    let flow = |methods: serde_json::Value| {
+        serde_json::json!({
+            "apiVersion": "ciam.dev/v1alpha1", "kind": "UserFlow", "metadata": { "name": "social" },
+            "spec": { "tenantRef": { "name": "t" }, "displayName": "Social", "applications": ["api"],
+                      "signIn": { "methods": methods } }
+        })
+    };
+    create_or_replace(
+        &client,
+        &namespace.name,
+        &flow(serde_json::json!(["emailPassword", "google"])),
+    )
+    .await
+    .unwrap();
+    let flows: Api<UserFlow> = Api::namespaced(client.clone(), &namespace.name);
+    wait_ready(&flows, "social", "False", "UnsupportedByBackend").await;
+    let reported = flows.get("social").await.unwrap();
+    let ready = reported
+        .status
+        .as_ref()
+        .and_then(|status| status.conditions.iter().find(|c| c.type_ == "Ready"))
+        .expect("a Ready condition")
+        .clone();
+    assert!(
+        ready
+            .message
+            .contains("signIn.methods[1] (sign-in with identity provider google)"),
+        "the field is named: {}",
+        ready.message
+    );
+    let flow_path = format!("tenants/{subdomain}/userflows/{}.social", namespace.name);
+    assert!(
+        runtime.admin_get(&flow_path).await.is_none(),
+        "a flow the runtime cannot honour in full is not served in part"
+    );
+
+    create_or_replace(
+        &client,
+        &namespace.name,
+        &flow(serde_json::json!(["emailPassword"])),
+    )
+    .await
+    .unwrap();
+    wait_ready(&flows, "social", "True", "Reconciled").await;
+    assert!(runtime.admin_get(&flow_path).await.is_some());
+}

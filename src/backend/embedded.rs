@@ -298,6 +298,10 @@ impl Backend for EmbeddedBackend {
         .map(|_| ())
     }
 
+    fn unsupported_user_flow_fields(&self, flow: &UserFlowSpec) -> Vec<(String, String)> {
+        crate::runtime::model::unsupported_user_flow_fields(flow)
+    }
+
     async fn observe_user_flow(
         &self,
         subdomain: &str,

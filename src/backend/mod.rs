@@ -115,6 +115,10 @@ pub trait Backend: Send + Sync + 'static {
     ) -> impl Future<Output = Result<(), BackendError>> + Send;
 
     /// Creates or replaces a user flow.
+    /// Fields of `flow` this backend cannot honour yet, as (path, what it asks for); the
+    /// operator reports them (`UnsupportedByBackend`) instead of applying the flow.
+    fn unsupported_user_flow_fields(&self, flow: &UserFlowSpec) -> Vec<(String, String)>;
+
     fn apply_user_flow(
         &self,
         subdomain: &str,

@@ -176,6 +176,23 @@ async fn apply<B: Backend>(flow: &UserFlow, context: &Context<B>) -> Result<Acti
         mfa: flow.spec.mfa.clone(),
         extensions: flow.spec.extensions.clone(),
     };
+    let unsupported = context.backend.unsupported_user_flow_fields(&desired);
+    if !unsupported.is_empty() {
+        let named: Vec<String> = unsupported
+            .iter()
+            .map(|(field, what)| format!("{field} ({what})"))
+            .collect();
+        not_ready(
+            &mut status,
+            reasons::UNSUPPORTED_BY_BACKEND,
+            format!(
+                "the identity backend cannot honour these fields yet: {}",
+                named.join(", ")
+            ),
+        );
+        write_status(&context.client, flow, flow.status.as_ref(), &status).await?;
+        return Ok(Action::await_change());
+    }
     let name = backend_name(flow);
     let outcome = async {
         let observed = context.backend.observe_user_flow(&subdomain, &name).await?;

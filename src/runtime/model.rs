@@ -1111,9 +1111,61 @@ impl ClientSpec {
     }
 }
 
+/// What the runtime says of a user-flow field it stores but cannot honour yet.
+pub const NOT_SUPPORTED_YET: &str = "is not supported by this runtime yet";
+
+/// Fields of a user flow that this runtime cannot honour yet, as (path, what it asks for):
+/// sign-in through an identity provider and custom authentication extensions. A flow that
+/// uses them is refused rather than served without them, so nobody believes a sign-in option
+/// or a safeguard is on when it is not.
+pub fn unsupported_user_flow_fields(spec: &UserFlowSpec) -> Vec<(String, String)> {
+    let local = [
+        super::flows::METHOD_EMAIL_PASSWORD,
+        super::flows::METHOD_EMAIL_OTP,
+    ];
+    let mut fields: Vec<(String, String)> = spec
+        .sign_in
+        .methods
+        .iter()
+        .enumerate()
+        .filter(|(_, method)| !local.contains(&method.as_str()))
+        .map(|(index, method)| {
+            (
+                format!("signIn.methods[{index}]"),
+                format!("sign-in with identity provider {method}"),
+            )
+        })
+        .collect();
+    if let Some(extensions) = &spec.extensions {
+        for (event, extension) in [
+            ("onTokenIssuanceStart", &extensions.on_token_issuance_start),
+            (
+                "onAttributeCollectionStart",
+                &extensions.on_attribute_collection_start,
+            ),
+            (
+                "onAttributeCollectionSubmit",
+                &extensions.on_attribute_collection_submit,
+            ),
+            ("onOtpSend", &extensions.on_otp_send),
+        ] {
+            if extension.is_some() {
+                fields.push((
+                    format!("extensions.{event}"),
+                    format!("the {event} custom authentication extension"),
+                ));
+            }
+        }
+    }
+    fields
+}
+
 /// Checks a user flow spec; an empty list means it is valid.
 pub fn validate_user_flow(spec: &UserFlowSpec) -> Vec<FieldError> {
-    let mut errors = Vec::new();
+    let mut errors: Vec<FieldError> = unsupported_user_flow_fields(spec)
+        .into_iter()
+        .map(|(field, what)| FieldError::new(field, format!("{what} {NOT_SUPPORTED_YET}")))
+        .collect();
     check_length(&mut errors, "displayName", &spec.display_name, 1, 256);
     for (index, application) in spec.applications.iter().enumerate() {
         if !is_valid_uuid(application) {
