@@ -258,6 +258,14 @@ pub struct FieldView {
     pub max_length: usize,
 }
 
+/// Where the sign-up page finds an attribute's label.
+pub struct FieldLabels<'a> {
+    /// The label in the page language set by the tenant's Branding, if any.
+    pub translated: &'a dyn Fn(&str) -> Option<String>,
+    /// The built-in label (for attributes whose flow entry has none).
+    pub built_in: &'a dyn Fn(&str) -> String,
+}
+
 /// Form field name of an attribute.
 pub fn field_name(attribute: &str) -> String {
     if attribute == "email" {
@@ -314,7 +322,7 @@ pub fn field_views(
     submitted: Option<&Submitted>,
     errors: &BTreeMap<String, String>,
     optional_suffix: &str,
-    label_for: &dyn Fn(&str) -> String,
+    labels: &FieldLabels<'_>,
 ) -> Vec<FieldView> {
     attributes
         .iter()
@@ -326,10 +334,11 @@ pub fn field_views(
                 None => attribute.default_value.as_deref().into_iter().collect(),
             };
             let control = control(attribute.input_type, &attribute.name);
-            let label = attribute
-                .label
-                .clone()
-                .unwrap_or_else(|| label_for(&attribute.name));
+            // A translation from the Branding's strings beats the flow's own label, which
+            // beats the built-in one: the flow's label is written in one language.
+            let label = (labels.translated)(&attribute.name)
+                .or_else(|| attribute.label.clone())
+                .unwrap_or_else(|| (labels.built_in)(&attribute.name));
             // The email address is always required: it is the account's identifier.
             let required = attribute.required || attribute.name == "email";
             let mut label_html = inline_markdown(&label);

@@ -655,6 +655,21 @@ fn check_branding_content(errors: &mut Vec<FieldError>, prefix: &str, content: &
     }
 }
 
+/// Whether `key` of a Branding's `strings` names text the runtime shows: Entra's key or the
+/// runtime's own (see `branding::string_override_key`), or an attribute label
+/// `Attribute_<attributeName>`.
+fn is_known_string_key(key: &str) -> bool {
+    super::branding::string_override_key(key).is_some()
+        || key.strip_prefix("Attribute_").is_some_and(|name| {
+            name.chars()
+                .next()
+                .is_some_and(|first| first.is_ascii_alphabetic())
+                && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        })
+}
+
+const UNKNOWN_STRING_KEY: &str = "is not a text of the hosted pages: use one of Entra's keys (such as SignIn_Title or Attribute_City), a key of the runtime's locale files, or Attribute_<attributeName>";
+
 /// Checks a branding document; an empty list means it is valid.
 pub fn validate_branding_document(spec: &BrandingDocument) -> Vec<FieldError> {
     let mut errors = Vec::new();
@@ -678,6 +693,12 @@ pub fn validate_branding_document(spec: &BrandingDocument) -> Vec<FieldError> {
             ));
         }
         for (key, text) in texts {
+            if !is_known_string_key(key) {
+                errors.push(FieldError::new(
+                    format!("strings.{language}.{key}"),
+                    UNKNOWN_STRING_KEY,
+                ));
+            }
             if text.chars().count() > 1024 {
                 errors.push(FieldError::new(
                     format!("strings.{language}.{key}"),
@@ -1239,6 +1260,12 @@ pub fn validate_branding(spec: &BrandingSpec) -> Vec<FieldError> {
     if let Some(strings) = &spec.strings {
         for (language, texts) in strings {
             for (key, text) in texts {
+                if !is_known_string_key(key) {
+                    errors.push(FieldError::new(
+                        format!("strings.{language}.{key}"),
+                        UNKNOWN_STRING_KEY,
+                    ));
+                }
                 if text.chars().count() > 1024 {
                     errors.push(FieldError::new(
                         format!("strings.{language}.{key}"),
@@ -1254,6 +1281,42 @@ pub fn validate_branding(spec: &BrandingSpec) -> Vec<FieldError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn branding_strings_must_name_a_text_of_the_pages() {
+        let document: BrandingDocument = serde_json::from_value(serde_json::json!({
+            "strings": { "fr": {
+                "SignIn_Title": "Connexion",
+                "sign_in_button": "Se connecter",
+                "Attribute_loyaltyNumber": "Numéro de fidélité",
+                "SignIn_Titel": "typo"
+            } }
+        }))
+        .expect("shape");
+        let errors = validate_branding_document(&document);
+        let fields: Vec<&str> = errors.iter().map(|error| error.field.as_str()).collect();
+        assert_eq!(fields, ["strings.fr.SignIn_Titel"], "{errors:?}");
+    }
+
+    #[test]
+    fn identity_providers_and_extensions_are_refused_by_name() {
+        let flow: UserFlowSpec = serde_json::from_value(serde_json::json!({
+            "displayName": "Social",
+            "signIn": { "methods": ["emailPassword", "google"] },
+            "extensions": { "onOtpSend": {
+                "targetUrl": "https://otp.example/send", "resourceId": "api://otp"
+            } }
+        }))
+        .expect("shape");
+        let errors = validate_user_flow(&flow);
+        let fields: Vec<&str> = errors.iter().map(|error| error.field.as_str()).collect();
+        assert_eq!(fields, ["signIn.methods[1]", "extensions.onOtpSend"]);
+        assert!(
+            errors[0]
+                .reason
+                .contains("identity provider google is not supported")
+        );
+    }
 
     fn web_client(redirect_uris: &[&str]) -> ClientSpec {
         ClientSpec {

@@ -380,6 +380,8 @@ struct PendingRequest {
     language: &'static str,
     strings: Strings,
     brand: branding::BrandView,
+    /// The tenant's Branding, for attribute labels translated in its `strings`.
+    branding: BrandingDocument,
 }
 
 impl PendingRequest {
@@ -479,6 +481,7 @@ async fn pending_request(
         language,
         strings,
         brand,
+        branding: document,
     }))
 }
 
@@ -948,7 +951,12 @@ fn sign_up_page(
         submitted_pairs.as_deref(),
         &field_errors,
         &pending.text("optional_suffix"),
-        &|name| attribute_label(&pending.strings, name),
+        &flows::FieldLabels {
+            translated: &|name| {
+                branding::attribute_label_override(&pending.branding, pending.language, name)
+            },
+            built_in: &|name| attribute_label(&pending.strings, name),
+        },
     );
     let password_error = errors.as_ref().and_then(|errors| errors.password.clone());
     // The summary lists the problems in form order; the password sits after the email.

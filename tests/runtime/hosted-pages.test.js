@@ -286,4 +286,22 @@ describe(`hosted pages: limits, languages and consents (${process.env.CIAM_TEST_
     await german.close();
     await context.close();
   });
+
+  test('attribute labels are translated by the Branding\'s strings, and an unknown string key is refused by name', async () => {
+    const refused = await runtime.admin('PUT', `/admin/v1/tenants/${SUBDOMAIN}/branding`, { strings: { fr: { SignIn_Titel: 'typo' } } });
+    assert.equal(refused.status, 422);
+    assert.deepEqual(refused.body.errors.map((error) => error.field), ['strings.fr.SignIn_Titel']);
+    const stored = await runtime.admin('PUT', `/admin/v1/tenants/${SUBDOMAIN}/branding`, {
+      strings: { fr: { Attribute_newsletter: 'Envoyez-moi des offres', Attribute_DisplayName: 'Nom affiché' } },
+    });
+    assert.ok([200, 201].includes(stored.status), JSON.stringify(stored.body));
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    await openSignIn(page, { ui_locales: 'fr' });
+    await page.getByRole('link', { name: 'Créez-en un' }).click();
+    await page.waitForURL(/\/signup\?request=/);
+    assert.equal(await page.getByLabel('Envoyez-moi des offres').count(), 1, 'the flow\'s English label gives way to the French one');
+    assert.equal(await page.getByLabel('Nom affiché (facultatif)').count(), 1, 'built-in labels take Entra\'s key too');
+    await context.close();
+  });
 });
