@@ -17,14 +17,14 @@
 use std::sync::Arc;
 
 use axum::Router;
-use axum::body::Bytes;
+use axum::body::{Body, Bytes};
 use axum::extract::{FromRequest, Path, Request, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use serde::Serialize;
 use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
 
 use super::metrics::{self, ListenerMetrics};
 use super::model::{
@@ -150,62 +150,172 @@ impl From<TokenError> for Problem {
     }
 }
 
+fn too_large() -> Problem {
+    Problem::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "Request body too large",
+        format!("the body must be at most {MAX_BODY_BYTES} bytes"),
+    )
+}
+
+fn is_json_media_type(headers: &HeaderMap) -> bool {
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    let media_type = content_type.split(';').next().unwrap_or_default().trim();
+    media_type == "application/json" || media_type.ends_with("+json")
+}
+
+fn unsupported_media_type() -> Problem {
+    Problem::new(
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        "Unsupported media type",
+        "the body must be JSON with Content-Type: application/json",
+    )
+}
+
+/// Refuses a body whose declared length is over [`MAX_BODY_BYTES`] before reading any of it,
+/// so a client sending `Expect: 100-continue` is answered without uploading the body.
+fn check_declared_length(headers: &HeaderMap) -> Result<(), Problem> {
+    let declared_length = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.parse::<usize>().ok());
+    if declared_length.is_some_and(|length| length > MAX_BODY_BYTES) {
+        return Err(too_large());
+    }
+    Ok(())
+}
+
+/// Reads a body of at most [`MAX_BODY_BYTES`] (413 beyond, also when sent chunked).
+async fn read_body(headers: &HeaderMap, body: Body) -> Result<Bytes, Problem> {
+    check_declared_length(headers)?;
+    axum::body::to_bytes(body, MAX_BODY_BYTES)
+        .await
+        .map_err(|_| too_large())
+}
+
 /// A JSON request body: `application/json`, at most [`MAX_BODY_BYTES`], answered with a
-/// problem document when it is too large (413), of another type (415) or malformed (400).
+/// problem document when it is too large (413), of another type (415) or malformed or of the
+/// wrong shape (400, naming the offending field).
 pub struct AdminJson<T>(pub T);
 
 impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for AdminJson<T> {
     type Rejection = Problem;
 
     async fn from_request(request: Request, _state: &S) -> Result<Self, Self::Rejection> {
-        let too_large = || {
-            Problem::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "Request body too large",
-                format!("the body must be at most {MAX_BODY_BYTES} bytes"),
-            )
-        };
-        let content_type = request
-            .headers()
-            .get(header::CONTENT_TYPE)
-            .and_then(|value| value.to_str().ok())
-            .unwrap_or_default()
-            .to_ascii_lowercase();
-        let declared_length = request
-            .headers()
-            .get(header::CONTENT_LENGTH)
-            .and_then(|value| value.to_str().ok())
-            .and_then(|value| value.parse::<usize>().ok());
-        if declared_length.is_some_and(|length| length > MAX_BODY_BYTES) {
-            return Err(too_large());
+        check_declared_length(request.headers())?;
+        if !is_json_media_type(request.headers()) {
+            return Err(unsupported_media_type());
         }
-        let media_type = content_type.split(';').next().unwrap_or_default().trim();
-        if media_type != "application/json" && !media_type.ends_with("+json") {
-            return Err(Problem::new(
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                "Unsupported media type",
-                "the body must be JSON with Content-Type: application/json",
-            ));
-        }
-        let body = axum::body::to_bytes(request.into_body(), MAX_BODY_BYTES)
-            .await
-            .map_err(|_| too_large())?;
+        let (parts, body) = request.into_parts();
+        let body = read_body(&parts.headers, body).await?;
         parse_json(&body).map(AdminJson)
     }
 }
 
-fn parse_json<T: DeserializeOwned>(body: &Bytes) -> Result<T, Problem> {
-    serde_json::from_slice(body).map_err(|error| {
-        let detail = if error.is_syntax() || error.is_eof() {
+/// An optional JSON request body: none (empty), or JSON under the same rules as
+/// [`AdminJson`]. For actions such as key rotation whose clients may send `{}`.
+pub struct OptionalAdminJson<T>(pub Option<T>);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for OptionalAdminJson<T> {
+    type Rejection = Problem;
+
+    async fn from_request(request: Request, _state: &S) -> Result<Self, Self::Rejection> {
+        let (parts, body) = request.into_parts();
+        let body = read_body(&parts.headers, body).await?;
+        if body.is_empty() {
+            return Ok(OptionalAdminJson(None));
+        }
+        if !is_json_media_type(&parts.headers) {
+            return Err(unsupported_media_type());
+        }
+        parse_json(&body).map(|value| OptionalAdminJson(Some(value)))
+    }
+}
+
+/// Middleware for the admin listener: a request whose endpoint takes no body (every `GET`,
+/// `HEAD` and `DELETE`) is refused when it carries one: 413 when over [`MAX_BODY_BYTES`], else
+/// 400. `PUT` and `POST` handlers read their bodies themselves.
+async fn refuse_unexpected_body(request: Request, next: Next) -> Response {
+    if matches!(*request.method(), Method::PUT | Method::POST) {
+        return next.run(request).await;
+    }
+    let (parts, body) = request.into_parts();
+    match read_body(&parts.headers, body).await {
+        Ok(bytes) if bytes.is_empty() => next.run(Request::from_parts(parts, Body::empty())).await,
+        Ok(_) => Problem::new(
+            StatusCode::BAD_REQUEST,
+            "Unexpected request body",
+            format!("{} requests to this endpoint take no body", parts.method),
+        )
+        .into_response(),
+        Err(problem) => problem.into_response(),
+    }
+}
+
+/// Where a JSON shape error points: the path serde_path_to_error tracked (`clientSecrets[0].hash`,
+/// `.` for the whole document), extended by the name of a missing field.
+fn shape_error(path: &str, message: &str) -> FieldError {
+    let parent = if path == "." { "" } else { path };
+    let missing = message
+        .strip_prefix("missing field `")
+        .and_then(|rest| rest.split_once('`'))
+        .map(|(name, _)| name);
+    match missing {
+        Some(name) if parent.is_empty() => FieldError::new(name, "is required"),
+        Some(name) => FieldError::new(format!("{parent}.{name}"), "is required"),
+        None if parent.is_empty() => FieldError::new(ROOT_FIELD, message),
+        None => FieldError::new(parent, message),
+    }
+}
+
+/// The `field` of an error about the body as a whole (for example an array sent for an object).
+pub const ROOT_FIELD: &str = "(body)";
+
+/// serde_json's message without its " at line L column C" suffix (the path says where).
+fn without_position(error: &serde_json::Error) -> String {
+    let message = error.to_string();
+    match message.rfind(" at line ") {
+        Some(index) => message[..index].to_string(),
+        None => message,
+    }
+}
+
+fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, Problem> {
+    let malformed = |error: &serde_json::Error| {
+        Problem::new(
+            StatusCode::BAD_REQUEST,
+            "Malformed request body",
             format!(
                 "malformed JSON at line {} column {}",
                 error.line(),
                 error.column()
-            )
-        } else {
-            format!("the JSON does not have the expected shape: {error}")
-        };
-        Problem::new(StatusCode::BAD_REQUEST, "Malformed request body", detail)
+            ),
+        )
+    };
+    // Well-formedness first (trailing characters included): deserializing stops at the first
+    // shape error, which in a truncated document would hide that it is truncated.
+    serde_json::from_slice::<serde::de::IgnoredAny>(body).map_err(|error| malformed(&error))?;
+    let mut deserializer = serde_json::Deserializer::from_slice(body);
+    serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
+        let path = error.path().to_string();
+        let inner = error.into_inner();
+        if inner.is_syntax() || inner.is_eof() {
+            return malformed(&inner);
+        }
+        let field = shape_error(&path, &without_position(&inner));
+        Problem {
+            status: StatusCode::BAD_REQUEST,
+            title: "Malformed request body",
+            detail: format!(
+                "the JSON does not have the expected shape: {}: {}",
+                field.field, field.reason
+            ),
+            errors: vec![field],
+        }
     })
 }
 
@@ -274,6 +384,7 @@ pub fn router(state: Arc<AppState>) -> Router {
             "/admin/v1/tenants/{tenant}/signing-keys/rotate",
             post(rotate_signing_keys),
         )
+        .route_layer(middleware::from_fn(refuse_unexpected_body))
         .route_layer(middleware::from_fn_with_state(state.clone(), require_token));
     let listener_metrics = ListenerMetrics {
         listener: "admin",
@@ -283,6 +394,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(render_metrics))
+        .route_layer(middleware::from_fn(refuse_unexpected_body))
         .merge(api)
         .route_layer(middleware::from_fn_with_state(
             listener_metrics,
@@ -807,9 +919,16 @@ async fn list_signing_keys(
     Ok(axum::Json(signing_key_view(&state, &tenant).await?).into_response())
 }
 
+/// Body of `POST …/signing-keys/rotate`: none, or `{}` (rotation takes no options; unknown
+/// fields are refused so that a misspelt option is not silently ignored).
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+pub struct RotateRequest {}
+
 async fn rotate_signing_keys(
     State(state): State<Arc<AppState>>,
     Path(subdomain): Path<String>,
+    OptionalAdminJson(_request): OptionalAdminJson<RotateRequest>,
 ) -> Result<Response, Problem> {
     let tenant = require_tenant(&state, &subdomain).await?;
     let algorithm = tenant
@@ -822,4 +941,94 @@ async fn rotate_signing_keys(
         .await?;
     tracing::info!(tenant = %subdomain, "signing keys rotated");
     Ok(axum::Json(signing_key_view(&state, &tenant).await?).into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn shape_problem<T: DeserializeOwned + std::fmt::Debug>(body: &str) -> Problem {
+        match parse_json::<T>(body.as_bytes()) {
+            Ok(value) => panic!("{body} parsed as {value:?}"),
+            Err(problem) => problem,
+        }
+    }
+
+    fn fields(problem: &Problem) -> Vec<(&str, &str)> {
+        problem
+            .errors
+            .iter()
+            .map(|error| (error.field.as_str(), error.reason.as_str()))
+            .collect()
+    }
+
+    #[test]
+    fn wrong_types_name_the_json_path_of_the_field() {
+        let problem = shape_problem::<TenantSpec>(r#"{"displayName": 5, "countryCode": "US"}"#);
+        assert_eq!(problem.status, StatusCode::BAD_REQUEST);
+        assert_eq!(
+            fields(&problem),
+            [(
+                "displayName",
+                "invalid type: integer `5`, expected a string"
+            )]
+        );
+        let nested = shape_problem::<ClientSpec>(
+            r#"{"displayName": "A", "type": "web", "clientSecrets": [{"hash": "sha256:x"}, {"hash": true}]}"#,
+        );
+        assert_eq!(nested.errors[0].field, "clientSecrets[1].hash");
+        let variant = shape_problem::<ClientSpec>(r#"{"displayName": "A", "type": "mobile"}"#);
+        assert_eq!(variant.errors[0].field, "type");
+        assert!(
+            variant.errors[0]
+                .reason
+                .starts_with("unknown variant `mobile`")
+        );
+    }
+
+    #[test]
+    fn missing_and_unknown_fields_are_named() {
+        let missing = shape_problem::<TenantSpec>(r#"{"displayName": "Contoso"}"#);
+        assert_eq!(fields(&missing), [("countryCode", "is required")]);
+        let nested = shape_problem::<TenantSpec>(
+            r#"{"displayName": "C", "countryCode": "US", "email": {"fromName": "C"}}"#,
+        );
+        assert_eq!(fields(&nested), [("email.fromAddress", "is required")]);
+        let unknown = shape_problem::<TenantSpec>(
+            r#"{"displayName": "C", "countryCode": "US", "colour": "red"}"#,
+        );
+        assert_eq!(unknown.errors[0].field, "colour");
+        assert!(
+            unknown.errors[0]
+                .reason
+                .starts_with("unknown field `colour`")
+        );
+        assert!(unknown.detail.contains("colour"));
+        let whole = shape_problem::<TenantSpec>("[]");
+        assert_eq!(whole.errors[0].field, ROOT_FIELD);
+    }
+
+    #[test]
+    fn malformed_json_and_trailing_characters_are_malformed() {
+        for body in [
+            r#"{"displayName": "#,
+            r#"{"displayName": "C", "countryCode": "US"} x"#,
+            r#"{"colour": "red", "displayName": "#,
+        ] {
+            let problem = shape_problem::<TenantSpec>(body);
+            assert_eq!(problem.status, StatusCode::BAD_REQUEST);
+            assert!(problem.errors.is_empty(), "{body}");
+            assert!(
+                problem.detail.starts_with("malformed JSON at line 1"),
+                "{body}"
+            );
+        }
+    }
+
+    #[test]
+    fn rotation_accepts_only_an_empty_object() {
+        assert!(parse_json::<RotateRequest>(b"{}").is_ok());
+        let problem = shape_problem::<RotateRequest>(r#"{"algorithm": "RS256"}"#);
+        assert_eq!(problem.errors[0].field, "algorithm");
+    }
 }
