@@ -7,7 +7,7 @@ use ciam_operator::runtime::crypto::{KeyEncryptionKey, SigningAlgorithm};
 use ciam_operator::runtime::store::{
     self, CodeRecord, GrantRecord, Redemption, Store, UserRecord, key_state,
 };
-use ciam_operator::runtime::tokens::{AccessTokenClaims, Keyring};
+use ciam_operator::runtime::tokens::{AccessTokenClaims, Keyring, TokenError};
 
 struct TestDatabase {
     url: String,
@@ -239,6 +239,15 @@ async fn rotation_publishes_the_next_key_first_and_keeps_the_old_one() {
         !jwks.to_string().contains("\"d\""),
         "no private key material"
     );
+    // The start-up check: the sealing key opens every stored key, another one opens none.
+    assert!(keyring.check_sealed_keys(&store).await.expect("check") >= 3);
+    let foreign = Keyring::new(Arc::new(
+        KeyEncryptionKey::from_file_contents(&[7u8; 32]).expect("key"),
+    ));
+    assert!(matches!(
+        foreign.check_sealed_keys(&store).await,
+        Err(TokenError::Unsealable { .. })
+    ));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -59,6 +59,16 @@ pub enum RuntimeError {
         /// Why.
         source: crypto::CryptoError,
     },
+    /// The key-encryption key does not open the signing keys already in the database.
+    #[error(
+        "failed to open the signing keys stored in the database with the key-encryption key in {path} (was the key file replaced?): {source}"
+    )]
+    SealedKeys {
+        /// Path of the key-encryption key file.
+        path: PathBuf,
+        /// Which key did not open, or the storage failure.
+        source: tokens::TokenError,
+    },
     /// The public URL is not an http(s) URL.
     #[error("--public-url must be an http:// or https:// URL without query or fragment, got {0}")]
     PublicUrl(String),
@@ -124,6 +134,11 @@ pub struct RuntimeConfig {
     #[arg(long, env = "CIAM_PASSCODE_LIFETIME_SECONDS", default_value_t = 600, value_parser = clap::value_parser!(i64).range(5..=3600))]
     pub passcode_lifetime_seconds: i64,
 
+    /// Lifetime of authorization codes, in seconds: a code is redeemed right after the
+    /// redirect, so a minute is plenty (RFC 6749 recommends at most ten).
+    #[arg(long, env = "CIAM_AUTHORIZATION_CODE_LIFETIME_SECONDS", default_value_t = oidc::CODE_LIFETIME_SECONDS, value_parser = clap::value_parser!(i64).range(1..=600))]
+    pub authorization_code_lifetime_seconds: i64,
+
     /// Seconds before another passcode may be sent for the same challenge (resend cool-down).
     #[arg(long, env = "CIAM_PASSCODE_RESEND_SECONDS", default_value_t = 30, value_parser = clap::value_parser!(i64).range(0..=600))]
     pub passcode_resend_seconds: i64,
@@ -183,6 +198,8 @@ pub struct AppState {
     pub passcode_key: [u8; 32],
     /// Passcode lifetime in seconds.
     pub passcode_lifetime_seconds: i64,
+    /// Authorization code lifetime in seconds.
+    pub authorization_code_lifetime_seconds: i64,
     /// Resend cool-down in seconds.
     pub passcode_resend_seconds: i64,
     /// Whether failures also count per client IP address.
@@ -308,10 +325,24 @@ pub async fn build_state(config: &RuntimeConfig) -> Result<Arc<AppState>, Runtim
     let csrf_key = kek.derive("ciam-runtime/csrf/v1");
     let passcode_key = kek.derive("ciam-runtime/passcode/v1");
     let kek = Arc::new(kek);
+    let keyring = Keyring::new(kek.clone());
+    let checked =
+        keyring
+            .check_sealed_keys(&store)
+            .await
+            .map_err(|source| RuntimeError::SealedKeys {
+                path: config.key_encryption_key_file.clone(),
+                source,
+            })?;
+    tracing::debug!(
+        keys = checked,
+        "stored signing keys open with the key-encryption key"
+    );
     Ok(Arc::new(AppState {
         store,
-        keyring: Keyring::new(kek.clone()),
+        keyring,
         kek,
+        authorization_code_lifetime_seconds: config.authorization_code_lifetime_seconds,
         passcode_key,
         passcode_lifetime_seconds: config.passcode_lifetime_seconds,
         passcode_resend_seconds: config.passcode_resend_seconds,

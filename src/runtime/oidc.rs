@@ -23,9 +23,10 @@ use super::metrics::{self, ListenerMetrics};
 use super::model::{self, ClientSpec};
 use super::store::{self, CodeRecord, GrantRecord, Kind, SessionRecord, StoreError};
 use super::tokens::{AccessTokenClaims, IdTokenClaims, TokenError};
-use super::{AppState, Tenant, crypto, flows, pages, token_endpoint};
+use super::{AppState, Tenant, crypto, flows, i18n, pages, token_endpoint};
 
-/// Lifetime of an authorization code (60 seconds: it is redeemed right after the redirect).
+/// Default lifetime of an authorization code (60 seconds: it is redeemed right after the
+/// redirect); `--authorization-code-lifetime-seconds` changes it.
 pub const CODE_LIFETIME_SECONDS: i64 = 60;
 
 /// Lifetime of a pending authorization request while the customer signs in (15 minutes).
@@ -224,7 +225,7 @@ async fn discovery(
             "sid", "email", "name", "preferred_username"
         ],
         "prompt_values_supported": ["none", "login", "consent", "select_account"],
-        "ui_locales_supported": ["en"],
+        "ui_locales_supported": ui_locales_supported(tenant.spec.supported_locales.as_deref()),
         "claims_parameter_supported": false,
         "request_parameter_supported": false,
         "request_uri_parameter_supported": false,
@@ -232,6 +233,29 @@ async fn discovery(
         "tenant_region_scope": tenant.spec.country_code,
     });
     Ok(axum::Json(document).into_response())
+}
+
+/// The page languages a tenant offers: the built-in languages (one per `locales/*.json`),
+/// narrowed to the tenant's `supportedLocales` when it lists any, matched by primary subtag
+/// as the pages match them. English, the pages' fallback, when nothing is left.
+pub fn ui_locales_supported(tenant_supported: Option<&[String]>) -> Vec<&'static str> {
+    let offered: Vec<&'static str> = i18n::BUILT_IN_LANGUAGES
+        .into_iter()
+        .filter(|language| {
+            tenant_supported.is_none_or(|supported| {
+                supported.iter().any(|tag| {
+                    tag.split(['-', '_'])
+                        .next()
+                        .is_some_and(|primary| primary.eq_ignore_ascii_case(language))
+                })
+            })
+        })
+        .collect();
+    if offered.is_empty() {
+        vec![i18n::BUILT_IN_LANGUAGES[0]]
+    } else {
+        offered
+    }
 }
 
 async fn jwks(
@@ -596,7 +620,13 @@ async fn authorize_inner(
         if query.prompt.as_deref() == Some("none") {
             return Ok(redirect_error("unauthorized_client", description));
         }
-        return Ok(pages::no_user_flow_page(state, &tenant, &return_to_client));
+        return Ok(pages::no_user_flow_page(
+            state,
+            &tenant,
+            Some(headers),
+            query.ui_locales.as_deref(),
+            &return_to_client,
+        ));
     }
     if query.response_type.as_deref() != Some("code") {
         return Ok(redirect_error(
@@ -738,7 +768,7 @@ pub async fn complete_authorization(
         redirect_uri: request.redirect_uri.clone(),
         code_challenge: request.code_challenge.clone(),
         nonce: request.nonce.clone(),
-        expires_at: store::now() + CODE_LIFETIME_SECONDS,
+        expires_at: store::now() + state.authorization_code_lifetime_seconds,
     };
     state
         .store
@@ -1009,7 +1039,7 @@ async fn logout_inner(
             };
             Redirect::to(&location).into_response()
         }
-        None => pages::signed_out_page(state, &tenant),
+        None => pages::signed_out_page(state, &tenant, Some(headers)),
     };
     response
         .headers_mut()
@@ -1098,6 +1128,29 @@ mod tests {
                 .map(|scopes| scopes.len()),
             Ok(2)
         );
+    }
+
+    #[test]
+    fn discovery_offers_every_language_with_a_locale_file() {
+        let directory =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/runtime/locales");
+        let mut files: Vec<String> = std::fs::read_dir(&directory)
+            .expect("read the locales directory")
+            .filter_map(|entry| {
+                let name = entry.ok()?.file_name().into_string().ok()?;
+                name.strip_suffix(".json").map(str::to_string)
+            })
+            .collect();
+        files.sort();
+        let mut advertised = ui_locales_supported(None);
+        advertised.sort_unstable();
+        assert_eq!(
+            advertised, files,
+            "ui_locales_supported and locales/*.json differ"
+        );
+        let tenant = vec!["fr-CA".to_string(), "es".to_string()];
+        assert_eq!(ui_locales_supported(Some(&tenant)), ["fr"]);
+        assert_eq!(ui_locales_supported(Some(&["ja".to_string()])), ["en"]);
     }
 
     #[test]

@@ -51,6 +51,14 @@ pub enum TokenError {
     /// Signing failed.
     #[error("failed to sign a token: {0}")]
     Sign(#[source] jsonwebtoken::errors::Error),
+    /// A stored private key does not open with the key-encryption key.
+    #[error("signing key {kid} of tenant {tenant_id} does not open with this key-encryption key")]
+    Unsealable {
+        /// Tenant ID.
+        tenant_id: String,
+        /// Key ID.
+        kid: String,
+    },
     /// The presented token is not valid (reason is safe to show the caller).
     #[error("{0}")]
     Invalid(String),
@@ -376,6 +384,31 @@ impl Keyring {
             .rotate_signing_keys(tenant_id, &next, store::now() + RETIRED_KEY_GRACE_SECONDS)
             .await?;
         Ok(())
+    }
+
+    /// Opens every stored private key once, so that a replaced or foreign key-encryption key
+    /// stops the runtime at start-up rather than failing token requests later. Returns how
+    /// many keys were checked.
+    ///
+    /// # Errors
+    /// [`TokenError::Unsealable`] for the first key that does not open; storage failure.
+    pub async fn check_sealed_keys(&self, store: &Store) -> Result<usize, TokenError> {
+        let mut checked = 0;
+        for tenant in store.tenants().await? {
+            for key in store.signing_keys(&tenant.tenant_id).await? {
+                self.kek
+                    .open(
+                        &key.sealed_private_key,
+                        &seal_context(&tenant.tenant_id, &key.kid),
+                    )
+                    .map_err(|_| TokenError::Unsealable {
+                        tenant_id: tenant.tenant_id.clone(),
+                        kid: key.kid.clone(),
+                    })?;
+                checked += 1;
+            }
+        }
+        Ok(checked)
     }
 
     /// The tenant's published keys as a JWK set.
