@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Runs the identity runtime's end-to-end suite (tests/runtime, node:test with openid-client and
-# Playwright on Chromium) against the real runtime binary, first on SQLite, then on a
-# throwaway PostgreSQL server. Installs missing dependencies first; stops what it started.
+# Runs the identity runtime's end-to-end suites (every tests/runtime/*.test.js, node:test with
+# openid-client and Playwright on Chromium) against the real runtime binary, first on SQLite,
+# then on a throwaway PostgreSQL server, where the Rust storage tests (tests/runtime_store.rs;
+# `cargo test` runs them on SQLite) run too. Installs missing dependencies first; stops what
+# it started.
 #
 # Environment:
 #   CIAM_TEST_DATABASES   which databases to run (default "sqlite postgres")
@@ -22,8 +24,16 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 
+# Every suite file, in a stable order, one file at a time (each starts its own runtime).
 run_suite() {
-  (cd "$ROOT/tests/runtime" && node --test --test-concurrency=1 --test-timeout=600000 runtime.test.js)
+  local suites=()
+  mapfile -t suites < <(cd "$ROOT/tests/runtime" && find . -maxdepth 1 -name '*.test.js' -printf '%f\n' | LC_ALL=C sort)
+  if ((${#suites[@]} == 0)); then
+    echo "test-runtime: no *.test.js in tests/runtime" >&2
+    exit 1
+  fi
+  echo "== suites: ${suites[*]}" >&2
+  (cd "$ROOT/tests/runtime" && node --test --test-concurrency=1 --test-timeout=600000 "${suites[@]}")
 }
 
 for database in ${CIAM_TEST_DATABASES:-sqlite postgres}; do
@@ -36,6 +46,8 @@ for database in ${CIAM_TEST_DATABASES:-sqlite postgres}; do
       echo "== identity runtime suite on PostgreSQL" >&2
       postgres_started=true
       url="$("$ROOT/scripts/postgres.sh" start)"
+      echo "== identity runtime storage tests (tests/runtime_store.rs) on PostgreSQL" >&2
+      CIAM_TEST_DATABASE_URL="$url" cargo test --locked --test runtime_store
       CIAM_TEST_DATABASE_URL="$url" run_suite
       ;;
     *)
