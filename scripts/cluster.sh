@@ -17,7 +17,8 @@
 #   kube-controller-manager.kubeconfig
 #   pki/                       CA, apiserver serving cert, admin client cert, service-account
 #                              keys, front-proxy CA and client cert
-#   logs/                      etcd.log, kube-apiserver.log, kube-controller-manager.log
+#   logs/                      etcd.log, kube-apiserver.log, kube-controller-manager.log;
+#                              `up` keeps the previous run's as <name>.log.1
 #   pids/                      one pid file per component
 #   etcd-data/                 etcd data directory
 #   ports.env                  the loopback ports picked at `up`
@@ -90,6 +91,11 @@ start_component() {
   local name="$1"
   shift
   local logf="$log_dir/$name.log"
+  # Keep the previous run's log next to the new one: a cluster that failed to start or
+  # misbehaved is diagnosed from it after `up` has been run again.
+  if [[ -s "$logf" ]]; then
+    mv -f "$logf" "$logf.1"
+  fi
   : >"$logf"
   # setsid: own session, so the process survives this script and its terminal.
   # Fds 8/9 (lock files) are closed so the daemons never hold a lock.

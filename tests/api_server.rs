@@ -16,6 +16,8 @@ use support::{
     TestNamespace, client, create_or_replace, eventually, kubectl, parse_documents, repo_root,
 };
 
+const API_VERSION: &str = "ciam.dev/v1alpha1";
+
 #[tokio::test]
 async fn all_four_crds_are_established() {
     let client = client().await;
@@ -147,6 +149,52 @@ async fn invalid_manifests_are_rejected_with_the_intended_message() {
     );
 }
 
+/// The redirect URIs apps really register pass the rules that refuse the malformed ones in
+/// `tests/invalid/`: ports, queries, IPv6 hosts, loopback http and custom schemes.
+#[tokio::test]
+async fn redirect_uris_that_apps_use_are_accepted() {
+    let client = client().await;
+    let namespace = TestNamespace::create(&client, "redirects").await;
+    let uris_by_type = [
+        (
+            "web",
+            vec![
+                "https://shop.contoso.example:8443/signin-oidc?region=eu",
+                "https://[2001:db8::1]/signin-oidc",
+                "https://shop.contoso.example",
+                "http://localhost/signin-oidc",
+                "http://127.0.0.1:8400/",
+            ],
+        ),
+        (
+            "spa",
+            vec!["https://orders.contoso.example/", "http://localhost:5173/"],
+        ),
+        (
+            "native",
+            vec![
+                "com.contoso.app:/oauth2redirect",
+                "msauth.com.contoso.app://auth",
+                "http://127.0.0.1:49152/",
+                "https://contoso.example/app-callback",
+            ],
+        ),
+    ];
+    for (app_type, uris) in uris_by_type {
+        let app = serde_json::json!({
+            "apiVersion": API_VERSION, "kind": "AppRegistration",
+            "metadata": { "name": format!("{app_type}-app") },
+            "spec": {
+                "tenantRef": { "name": "contoso" }, "displayName": "Contoso app",
+                "type": app_type, "redirectUris": uris, "postLogoutRedirectUris": uris
+            }
+        });
+        if let Err(error) = create_or_replace(&client, &namespace.name, &app).await {
+            panic!("a {app_type} app with {uris:?} was refused: {error}");
+        }
+    }
+}
+
 #[tokio::test]
 async fn kubectl_explain_prints_the_field_docs() {
     support::cluster();
@@ -179,72 +227,281 @@ async fn kubectl_explain_prints_the_field_docs() {
     );
 }
 
+/// One kind's printer columns as `kubectl get` shows them: an object with the status the
+/// operator would write, and what a user reads in the default and the `-o wide` table.
+struct PrinterColumnsCase {
+    /// What a user types after `kubectl get` (a plural or a short name).
+    resource: &'static str,
+    object: serde_json::Value,
+    status: serde_json::Value,
+    /// Headers of the default table, in order.
+    columns: &'static [&'static str],
+    /// Values of the object's row by header; `AGE` is checked separately.
+    row: &'static [(&'static str, &'static str)],
+    /// Headers of `-o wide`, in order.
+    wide_columns: &'static [&'static str],
+    /// Values only `-o wide` shows.
+    wide_row: &'static [(&'static str, &'static str)],
+}
+
+/// The status the operator writes once `kind` serves: `Ready=True`, with `extra` fields.
+fn ready_status(kind: &str, extra: serde_json::Value) -> serde_json::Value {
+    let mut status = serde_json::json!({
+        "observedGeneration": 1,
+        "conditions": [{
+            "type": "Ready", "status": "True", "reason": "Reconciled",
+            "message": "serving", "lastTransitionTime": "2026-11-22T00:00:00Z",
+            "observedGeneration": 1
+        }]
+    });
+    for (key, value) in extra.as_object().expect("extra status is an object") {
+        status[key] = value.clone();
+    }
+    serde_json::json!({ "apiVersion": API_VERSION, "kind": kind, "status": status })
+}
+
+fn printer_columns_cases() -> Vec<PrinterColumnsCase> {
+    vec![
+        PrinterColumnsCase {
+            resource: "customertenants",
+            object: serde_json::json!({
+                "apiVersion": API_VERSION, "kind": "CustomerTenant",
+                "metadata": { "name": "contoso" },
+                "spec": { "displayName": "Contoso", "subdomain": "contoso-shop", "countryCode": "US" }
+            }),
+            status: ready_status(
+                "CustomerTenant",
+                serde_json::json!({
+                    "tenantId": "6d1f7a57-0d55-4c39-9a8c-0f3c1b1e2a11",
+                    "issuer": "https://id.contoso.example/contoso-shop/v2.0"
+                }),
+            ),
+            columns: &["NAME", "SUBDOMAIN", "READY", "REASON", "AGE"],
+            row: &[
+                ("NAME", "contoso"),
+                ("SUBDOMAIN", "contoso-shop"),
+                ("READY", "True"),
+                ("REASON", "Reconciled"),
+            ],
+            wide_columns: &[
+                "NAME",
+                "SUBDOMAIN",
+                "READY",
+                "REASON",
+                "TENANT ID",
+                "ISSUER",
+                "AGE",
+            ],
+            wide_row: &[
+                ("TENANT ID", "6d1f7a57-0d55-4c39-9a8c-0f3c1b1e2a11"),
+                ("ISSUER", "https://id.contoso.example/contoso-shop/v2.0"),
+            ],
+        },
+        PrinterColumnsCase {
+            resource: "appregistrations",
+            object: serde_json::json!({
+                "apiVersion": API_VERSION, "kind": "AppRegistration",
+                "metadata": { "name": "storefront" },
+                "spec": {
+                    "tenantRef": { "name": "contoso" }, "displayName": "Storefront", "type": "web",
+                    "redirectUris": ["https://shop.contoso.example/signin-oidc"]
+                }
+            }),
+            status: ready_status(
+                "AppRegistration",
+                serde_json::json!({
+                    "clientId": "0b7c2d2e-5f1a-4e0b-9a52-3c8d6f4e1a20",
+                    "secretName": "storefront-credentials",
+                    "userFlow": "shoppers"
+                }),
+            ),
+            columns: &["NAME", "TYPE", "CLIENT ID", "READY", "REASON", "AGE"],
+            row: &[
+                ("NAME", "storefront"),
+                ("TYPE", "web"),
+                ("CLIENT ID", "0b7c2d2e-5f1a-4e0b-9a52-3c8d6f4e1a20"),
+                ("READY", "True"),
+                ("REASON", "Reconciled"),
+            ],
+            wide_columns: &[
+                "NAME",
+                "TYPE",
+                "CLIENT ID",
+                "READY",
+                "REASON",
+                "SECRET",
+                "USER FLOW",
+                "AGE",
+            ],
+            wide_row: &[
+                ("SECRET", "storefront-credentials"),
+                ("USER FLOW", "shoppers"),
+            ],
+        },
+        PrinterColumnsCase {
+            resource: "uflow",
+            object: serde_json::json!({
+                "apiVersion": API_VERSION, "kind": "UserFlow",
+                "metadata": { "name": "shoppers" },
+                "spec": {
+                    "tenantRef": { "name": "contoso" }, "displayName": "Shoppers",
+                    "applications": ["storefront"],
+                    "signIn": { "methods": ["emailPassword"] }
+                }
+            }),
+            status: ready_status("UserFlow", serde_json::json!({})),
+            columns: &["NAME", "TENANT", "READY", "REASON", "AGE"],
+            row: &[
+                ("NAME", "shoppers"),
+                ("TENANT", "contoso"),
+                ("READY", "True"),
+                ("REASON", "Reconciled"),
+            ],
+            wide_columns: &["NAME", "TENANT", "READY", "REASON", "APPS", "AGE"],
+            wide_row: &[("APPS", r#"["storefront"]"#)],
+        },
+        PrinterColumnsCase {
+            resource: "brand",
+            object: serde_json::json!({
+                "apiVersion": API_VERSION, "kind": "Branding",
+                "metadata": { "name": "contoso-look" },
+                "spec": {
+                    "tenantRef": { "name": "contoso" },
+                    "default": { "backgroundColor": "#0f6cbd" }
+                }
+            }),
+            status: ready_status(
+                "Branding",
+                serde_json::json!({
+                    "previewUrl": "https://id.contoso.example/contoso-shop/oauth2/v2.0/authorize"
+                }),
+            ),
+            columns: &["NAME", "TENANT", "READY", "REASON", "AGE"],
+            row: &[
+                ("NAME", "contoso-look"),
+                ("TENANT", "contoso"),
+                ("READY", "True"),
+                ("REASON", "Reconciled"),
+            ],
+            wide_columns: &["NAME", "TENANT", "READY", "REASON", "PREVIEW", "AGE"],
+            wide_row: &[(
+                "PREVIEW",
+                "https://id.contoso.example/contoso-shop/oauth2/v2.0/authorize",
+            )],
+        },
+    ]
+}
+
+/// A `kubectl get` table as a person reads it: a column starts where its header starts.
+/// Headers such as `CLIENT ID` hold one space and kubectl pads columns with at least
+/// two, so splitting on whitespace would not do; empty cells are blank.
+fn read_table(text: &str) -> (Vec<String>, Vec<std::collections::BTreeMap<String, String>>) {
+    let mut lines = text.lines();
+    let header = lines.next().unwrap_or_default();
+    let mut starts = Vec::new();
+    let mut previous = ' ';
+    let mut spaces_before = 2;
+    for (offset, character) in header.char_indices() {
+        if character != ' ' && previous == ' ' && spaces_before >= 2 {
+            starts.push(offset);
+        }
+        spaces_before = if character == ' ' {
+            spaces_before + 1
+        } else {
+            0
+        };
+        previous = character;
+    }
+    let cell = |line: &str, index: usize| -> String {
+        let start = starts[index].min(line.len());
+        let end = starts
+            .get(index + 1)
+            .map_or(line.len(), |&end| end.min(line.len()));
+        line[start..end].trim().to_string()
+    };
+    let columns: Vec<String> = (0..starts.len()).map(|index| cell(header, index)).collect();
+    let rows = lines
+        .map(|line| {
+            columns
+                .iter()
+                .enumerate()
+                .map(|(index, column)| (column.clone(), cell(line, index)))
+                .collect()
+        })
+        .collect();
+    (columns, rows)
+}
+
+/// `kubectl get` (default and `-o wide`) shows each kind's printer columns with the values of
+/// its spec and of the status the operator writes.
 #[tokio::test]
 async fn kubectl_get_shows_the_printer_columns() {
     let client = client().await;
     let namespace = TestNamespace::create(&client, "columns").await;
-    let tenants: Api<CustomerTenant> = Api::namespaced(client.clone(), &namespace.name);
-    let tenant: CustomerTenant = serde_json::from_value(serde_json::json!({
-        "apiVersion": "ciam.dev/v1alpha1", "kind": "CustomerTenant",
-        "metadata": { "name": "contoso" },
-        "spec": { "displayName": "Contoso", "subdomain": "contoso", "countryCode": "US" }
-    }))
-    .unwrap();
-    tenants
-        .create(&PostParams::default(), &tenant)
-        .await
-        .unwrap();
-    let status = serde_json::json!({
-        "apiVersion": "ciam.dev/v1alpha1", "kind": "CustomerTenant",
-        "status": {
-            "observedGeneration": 1,
-            "tenantId": "6d1f7a57-0d55-4c39-9a8c-0f3c1b1e2a11",
-            "conditions": [{
-                "type": "Ready", "status": "True", "reason": "Reconciled",
-                "message": "tenant is serving", "lastTransitionTime": "2026-11-22T00:00:00Z",
-                "observedGeneration": 1
-            }]
+    let mut failures = Vec::new();
+    for case in printer_columns_cases() {
+        let kind = case.object["kind"].as_str().unwrap().to_string();
+        let name = case.object["metadata"]["name"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        create_or_replace(&client, &namespace.name, &case.object)
+            .await
+            .unwrap_or_else(|error| panic!("{kind}/{name} was refused: {error}"));
+        support::dynamic_api(&client, &namespace.name, &case.object)
+            .await
+            .patch_status(
+                &name,
+                &PatchParams::apply("ciam-tests").force(),
+                &Patch::Apply(&case.status),
+            )
+            .await
+            .unwrap_or_else(|error| panic!("status of {kind}/{name} was refused: {error}"));
+
+        for (wide, expected_columns) in [(false, case.columns), (true, case.wide_columns)] {
+            let mut args = vec!["get", case.resource, "-n", &namespace.name];
+            if wide {
+                args.extend(["-o", "wide"]);
+            }
+            let output = kubectl(&args);
+            let text = String::from_utf8_lossy(&output.stdout);
+            let shown = format!(
+                "`kubectl {}`:\n{text}{}",
+                args.join(" "),
+                String::from_utf8_lossy(&output.stderr)
+            );
+            let (columns, rows) = read_table(&text);
+            if columns != expected_columns {
+                failures.push(format!(
+                    "{kind}: columns {columns:?}, expected {expected_columns:?} in {shown}"
+                ));
+                continue;
+            }
+            let Some(row) = rows.iter().find(|row| row["NAME"] == name) else {
+                failures.push(format!("{kind}: no row for {name} in {shown}"));
+                continue;
+            };
+            let expected_row = case
+                .row
+                .iter()
+                .chain(if wide { case.wide_row } else { &[] });
+            for (column, value) in expected_row {
+                if row[*column] != *value {
+                    failures.push(format!(
+                        "{kind}: {column} is {:?}, expected {value:?} in {shown}",
+                        row[*column]
+                    ));
+                }
+            }
+            let age = &row["AGE"];
+            if !(age.starts_with(|c: char| c.is_ascii_digit())
+                && age.ends_with(['s', 'm', 'h', 'd']))
+            {
+                failures.push(format!("{kind}: AGE is {age:?} in {shown}"));
+            }
         }
-    });
-    tenants
-        .patch_status(
-            "contoso",
-            &PatchParams::apply("ciam-tests").force(),
-            &Patch::Apply(&status),
-        )
-        .await
-        .unwrap();
-
-    let output = kubectl(&["get", "customertenants", "-n", &namespace.name]);
-    let text = String::from_utf8_lossy(&output.stdout);
-    let mut lines = text.lines();
-    let header: Vec<&str> = lines
-        .next()
-        .unwrap_or_default()
-        .split_whitespace()
-        .collect();
-    assert_eq!(
-        header,
-        ["NAME", "SUBDOMAIN", "READY", "REASON", "AGE"],
-        "{text}"
-    );
-    let row: Vec<&str> = lines
-        .next()
-        .unwrap_or_default()
-        .split_whitespace()
-        .collect();
-    assert_eq!(
-        &row[..4],
-        ["contoso", "contoso", "True", "Reconciled"],
-        "{text}"
-    );
-
-    let wide = kubectl(&["get", "ctenant", "-n", &namespace.name, "-o", "wide"]);
-    let wide = String::from_utf8_lossy(&wide.stdout);
-    assert!(
-        wide.contains("TENANT ID") && wide.contains("6d1f7a57-0d55-4c39-9a8c-0f3c1b1e2a11"),
-        "{wide}"
-    );
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
 #[tokio::test]

@@ -9,6 +9,36 @@ use serde::{Deserialize, Serialize};
 
 use super::common::{DNS_SUBDOMAIN_PATTERN, DeletionPolicy, TenantRef};
 
+/// CEL condition on a URI `u`: https with a host (and no user information), or http on the
+/// loopback host, where a browser's redirect never leaves the machine. The first character
+/// of the authority excludes `:` so that `https://:443/` (a port without a host) fails too.
+const HTTPS_OR_LOOPBACK_CEL: &str = "u.matches('^https://[^/?#@:][^/?#@]*([/?].*)?$') || \
+     u.matches('^http://(localhost|127[.]0[.]0[.]1)(:[0-9]{1,5})?([/?].*)?$')";
+
+/// CEL condition on a URI `u`: a custom scheme with something after the colon, as mobile and
+/// desktop apps register. Schemes a browser would execute or read locally are excluded, and
+/// so are http and https: without the `//` and a host they are not custom schemes but
+/// malformed web URIs (`https:foo`).
+const CUSTOM_SCHEME_CEL: &str = "(u.matches('^[a-z][a-z0-9+.-]*:.') && \
+     !u.matches('^(https?|javascript|data|file|vbscript):'))";
+
+/// The CEL rule that every entry of the URI list `field` is a redirect target the app's type
+/// may use: with `native`, the rule for native apps (which also accepts custom schemes);
+/// without, the rule for every other type.
+fn redirect_target_rule(field: &str, native: bool) -> String {
+    if native {
+        format!(
+            "self.type != 'native' || !has(self.{field}) || \
+             self.{field}.all(u, {HTTPS_OR_LOOPBACK_CEL} || {CUSTOM_SCHEME_CEL})"
+        )
+    } else {
+        format!(
+            "self.type == 'native' || !has(self.{field}) || \
+             self.{field}.all(u, {HTTPS_OR_LOOPBACK_CEL})"
+        )
+    }
+}
+
 /// Desired state of an app registration.
 #[derive(CustomResource, Serialize, Deserialize, Clone, Debug, PartialEq, KubeSchema)]
 #[kube(
@@ -53,10 +83,10 @@ use super::common::{DNS_SUBDOMAIN_PATTERN, DeletionPolicy, TenantRef};
 )]
 #[serde(rename_all = "camelCase")]
 #[x_kube(validation = Rule::new("self.type != 'daemon' || ((!has(self.redirectUris) || size(self.redirectUris) == 0) && (!has(self.postLogoutRedirectUris) || size(self.postLogoutRedirectUris) == 0))").message("daemon apps use client credentials only and cannot have redirectUris or postLogoutRedirectUris"))]
-#[x_kube(validation = Rule::new("self.type == 'native' || !has(self.redirectUris) || self.redirectUris.all(u, u.startsWith('https://') || u.matches('^http://(localhost|127[.]0[.]0[.]1)(:[0-9]{1,5})?([/?].*)?$'))").message("redirectUris must use https, or http only on localhost or 127.0.0.1; custom schemes are allowed only for native apps"))]
-#[x_kube(validation = Rule::new("self.type != 'native' || !has(self.redirectUris) || self.redirectUris.all(u, u.startsWith('https://') || u.matches('^http://(localhost|127[.]0[.]0[.]1)(:[0-9]{1,5})?([/?].*)?$') || (u.matches('^[a-z][a-z0-9+.-]*:.') && !u.startsWith('http:') && !u.startsWith('javascript:') && !u.startsWith('data:') && !u.startsWith('file:')))").message("redirectUris of native apps must use https, http on localhost or 127.0.0.1, or a custom scheme such as com.example.app:/callback"))]
-#[x_kube(validation = Rule::new("self.type == 'native' || !has(self.postLogoutRedirectUris) || self.postLogoutRedirectUris.all(u, u.startsWith('https://') || u.matches('^http://(localhost|127[.]0[.]0[.]1)(:[0-9]{1,5})?([/?].*)?$'))").message("postLogoutRedirectUris must use https, or http only on localhost or 127.0.0.1; custom schemes are allowed only for native apps"))]
-#[x_kube(validation = Rule::new("self.type != 'native' || !has(self.postLogoutRedirectUris) || self.postLogoutRedirectUris.all(u, u.startsWith('https://') || u.matches('^http://(localhost|127[.]0[.]0[.]1)(:[0-9]{1,5})?([/?].*)?$') || (u.matches('^[a-z][a-z0-9+.-]*:.') && !u.startsWith('http:') && !u.startsWith('javascript:') && !u.startsWith('data:') && !u.startsWith('file:')))").message("postLogoutRedirectUris of native apps must use https, http on localhost or 127.0.0.1, or a custom scheme"))]
+#[x_kube(validation = Rule::new(redirect_target_rule("redirectUris", false)).message("redirectUris must use https with a host, or http only on localhost or 127.0.0.1; custom schemes are allowed only for native apps"))]
+#[x_kube(validation = Rule::new(redirect_target_rule("redirectUris", true)).message("redirectUris of native apps must use https with a host, http on localhost or 127.0.0.1, or a custom scheme such as com.example.app:/callback; javascript, data, file and vbscript URIs are never allowed"))]
+#[x_kube(validation = Rule::new(redirect_target_rule("postLogoutRedirectUris", false)).message("postLogoutRedirectUris must use https with a host, or http only on localhost or 127.0.0.1; custom schemes are allowed only for native apps"))]
+#[x_kube(validation = Rule::new(redirect_target_rule("postLogoutRedirectUris", true)).message("postLogoutRedirectUris of native apps must use https with a host, http on localhost or 127.0.0.1, or a custom scheme such as com.example.app:/signed-out; javascript, data, file and vbscript URIs are never allowed"))]
 #[x_kube(validation = Rule::new("self.type in ['web', 'daemon'] || !has(self.credentials) || (!has(self.credentials.existingSecretRef) && !has(self.credentials.rotation))").message("spa and native apps are public clients without a client secret: credentials.existingSecretRef and credentials.rotation apply only to web and daemon apps"))]
 pub struct AppRegistrationSpec {
     /// The CustomerTenant this app is registered in. Cannot be changed after creation.
@@ -75,7 +105,8 @@ pub struct AppRegistrationSpec {
     pub app_type: AppType,
 
     /// Where the runtime may send customers back with an authorization code; matched
-    /// exactly. https, or http on localhost/127.0.0.1; custom schemes only for native apps.
+    /// exactly. https with a host, or http on localhost/127.0.0.1; custom schemes (such as
+    /// `com.example.app:/callback`) only for native apps.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(max = 100), inner(length(min = 1, max = 2048)))]
     #[x_kube(validation = Rule::new("self.all(u, !u.contains('#') && !u.contains('*'))").message("redirectUris must not contain a fragment (#) or a wildcard (*)"))]
