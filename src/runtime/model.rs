@@ -353,7 +353,8 @@ pub struct BrandingSpec {
     /// Overrides per BCP 47 language tag.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub localizations: Option<BTreeMap<String, BrandingProperties>>,
-    /// Text overrides per language and string key.
+    /// Text overrides per language: Entra's keys (`SignIn_Title`), the runtime's own keys
+    /// (`locales/en.json`) or attribute labels (`Attribute_<name>`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub strings: Option<BTreeMap<String, LocalizedStrings>>,
 }

@@ -539,14 +539,47 @@ async fn authorize(
         Ok(response) => response,
         Err(error) => {
             tracing::error!(error = ?error, "authorization request failed");
-            pages::error_page(
-                &state,
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "server_error",
-                "The server failed to complete the request.",
-            )
+            pages::ErrorPage {
+                tenant: None,
+                headers: Some(&headers),
+                status: StatusCode::INTERNAL_SERVER_ERROR,
+                code: "server_error",
+                message_key: "error_server",
+            }
+            .render(&state)
         }
     }
+}
+
+/// The page for a tenant path that names no tenant.
+fn unknown_tenant_page(state: &AppState, headers: &HeaderMap) -> Response {
+    pages::ErrorPage {
+        tenant: None,
+        headers: Some(headers),
+        status: StatusCode::NOT_FOUND,
+        code: "invalid_request",
+        message_key: "error_tenant_unknown",
+    }
+    .render(state)
+}
+
+/// The page for a request of `tenant` that cannot go back to the app (400): the OAuth error
+/// `code` and the message `message_key` in the customer's language.
+fn bad_request_page(
+    state: &AppState,
+    tenant: &Tenant,
+    headers: &HeaderMap,
+    code: &str,
+    message_key: &str,
+) -> Response {
+    pages::ErrorPage {
+        tenant: Some(tenant),
+        headers: Some(headers),
+        status: StatusCode::BAD_REQUEST,
+        code,
+        message_key,
+    }
+    .render(state)
 }
 
 async fn authorize_inner(
@@ -555,40 +588,26 @@ async fn authorize_inner(
     headers: &HeaderMap,
     query: AuthorizeQuery,
 ) -> Result<Response, OAuthError> {
-    let page_error = |code: &'static str, description: &str| {
-        pages::error_page(state, StatusCode::BAD_REQUEST, code, description)
-    };
     let Some(tenant) = known_tenant(state, subdomain).await? else {
-        return Ok(pages::error_page(
-            state,
-            StatusCode::NOT_FOUND,
-            "invalid_request",
-            "This tenant does not exist.",
-        ));
+        return Ok(unknown_tenant_page(state, headers));
+    };
+    let page_error = |code: &'static str, message_key: &'static str| {
+        bad_request_page(state, &tenant, headers, code, message_key)
     };
     // Until client and redirect URI are known to be valid, errors are shown, never redirected.
     let Some(client_id) = query.client_id.as_deref().filter(|id| !id.is_empty()) else {
-        return Ok(page_error(
-            "invalid_request",
-            "The client_id parameter is missing.",
-        ));
+        return Ok(page_error("invalid_request", "error_client_id_missing"));
     };
     let Some(client) = load_client(state, &tenant, client_id).await? else {
-        return Ok(page_error(
-            "invalid_client",
-            "The application is not registered in this tenant.",
-        ));
+        return Ok(page_error("invalid_client", "error_client_unknown"));
     };
     let Some(redirect_uri) = query.redirect_uri.as_deref() else {
-        return Ok(page_error(
-            "invalid_request",
-            "The redirect_uri parameter is missing.",
-        ));
+        return Ok(page_error("invalid_request", "error_redirect_uri_missing"));
     };
     if !client.has_redirect_uri(redirect_uri) {
         return Ok(page_error(
             "invalid_request",
-            "The redirect_uri is not registered for this application (it must match exactly).",
+            "error_redirect_uri_unregistered",
         ));
     }
     let issuer = state.issuer(&tenant.subdomain);
@@ -942,12 +961,14 @@ async fn logout_common(
         Ok(response) => response,
         Err(error) => {
             tracing::error!(error = ?error, "logout failed");
-            pages::error_page(
-                state,
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "server_error",
-                "The server failed to sign you out.",
-            )
+            pages::ErrorPage {
+                tenant: None,
+                headers: Some(headers),
+                status: StatusCode::INTERNAL_SERVER_ERROR,
+                code: "server_error",
+                message_key: "error_sign_out_failed",
+            }
+            .render(state)
         }
     }
 }
@@ -959,12 +980,10 @@ async fn logout_inner(
     query: LogoutQuery,
 ) -> Result<Response, OAuthError> {
     let Some(tenant) = known_tenant(state, subdomain).await? else {
-        return Ok(pages::error_page(
-            state,
-            StatusCode::NOT_FOUND,
-            "invalid_request",
-            "This tenant does not exist.",
-        ));
+        return Ok(unknown_tenant_page(state, headers));
+    };
+    let refuse = |message_key: &'static str| {
+        bad_request_page(state, &tenant, headers, "invalid_request", message_key)
     };
     let issuer = state.issuer(&tenant.subdomain);
     let hinted_client = match query.id_token_hint.as_deref() {
@@ -976,12 +995,7 @@ async fn logout_inner(
             {
                 Ok(claims) => Some(claims.aud),
                 Err(TokenError::Invalid(_)) => {
-                    return Ok(pages::error_page(
-                        state,
-                        StatusCode::BAD_REQUEST,
-                        "invalid_request",
-                        "The id_token_hint is not a token of this tenant.",
-                    ));
+                    return Ok(refuse("error_logout_hint_invalid"));
                 }
                 Err(other) => return Err(other.into()),
             }
@@ -991,12 +1005,7 @@ async fn logout_inner(
     if let (Some(hinted), Some(given)) = (&hinted_client, &query.client_id)
         && hinted != given
     {
-        return Ok(pages::error_page(
-            state,
-            StatusCode::BAD_REQUEST,
-            "invalid_request",
-            "client_id does not match the id_token_hint.",
-        ));
+        return Ok(refuse("error_logout_hint_mismatch"));
     }
     let client_id = hinted_client.or(query.client_id.clone());
     let redirect = match query.post_logout_redirect_uri.as_deref() {
@@ -1009,20 +1018,10 @@ async fn logout_inner(
             match client {
                 Some(client) if client.has_post_logout_redirect_uri(uri) => Some(uri.to_string()),
                 Some(_) => {
-                    return Ok(pages::error_page(
-                        state,
-                        StatusCode::BAD_REQUEST,
-                        "invalid_request",
-                        "The post_logout_redirect_uri is not registered for this application.",
-                    ));
+                    return Ok(refuse("error_logout_redirect_unregistered"));
                 }
                 None => {
-                    return Ok(pages::error_page(
-                        state,
-                        StatusCode::BAD_REQUEST,
-                        "invalid_request",
-                        "A post_logout_redirect_uri needs id_token_hint or client_id to identify the application.",
-                    ));
+                    return Ok(refuse("error_logout_redirect_needs_client"));
                 }
             }
         }

@@ -179,25 +179,6 @@ impl ErrorPage<'_> {
     }
 }
 
-/// An error page showing the OAuth error code and a description that is not translated
-/// (used by the OAuth endpoints when the client cannot be redirected to).
-pub fn error_page(state: &AppState, status: StatusCode, code: &str, description: &str) -> Response {
-    let strings = i18n::built_in_strings("en");
-    render_page(
-        state,
-        status,
-        "message.html",
-        context! {
-            lang => "en",
-            tenant_name => strings.get("page_fallback_name"),
-            title => strings.get("error_title"),
-            message => description,
-            error_code => code,
-            t => &strings,
-        },
-    )
-}
-
 /// The page shown when the client is in no user flow, with a link that returns the OAuth
 /// error to the app. `ui_locales` of the request and `Accept-Language` choose the language.
 pub fn no_user_flow_page(

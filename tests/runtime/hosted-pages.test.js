@@ -258,6 +258,12 @@ describe(`hosted pages: limits, languages and consents (${process.env.CIAM_TEST_
     const missing = await page.goto(`${runtime.publicUrl}/no-such-tenant/signin?request=x`);
     assert.equal(missing.status(), 404);
     assert.match(await page.getByRole('alert').innerText(), /Ce locataire n’existe pas/);
+    // An authorization request with a redirect URI the app never registered: shown, not
+    // redirected, in French, with the OAuth error code.
+    const unregistered = await page.goto(`${runtime.publicUrl}/${SUBDOMAIN}/oauth2/v2.0/authorize?client_id=${clientId}&response_type=code&redirect_uri=${encodeURIComponent('https://evil.example/cb')}`);
+    assert.equal(unregistered.status(), 400);
+    assert.equal(await page.locator('[data-error]').getAttribute('data-error'), 'invalid_request');
+    assert.match(await page.getByRole('alert').innerText(), /Le redirect_uri n’est pas enregistré pour cette application/);
     // Signed out without a redirect, in German by Accept-Language.
     const german = await browser.newContext({ locale: 'de-DE', extraHTTPHeaders: { 'accept-language': 'de' } });
     const germanPage = await german.newPage();
