@@ -100,8 +100,16 @@ start_component() {
   # setsid: own session, so the process survives this script and its terminal.
   # Fds 8/9 (lock files) are closed so the daemons never hold a lock.
   setsid nohup "$bin_dir/$name" "$@" </dev/null >>"$logf" 2>&1 8>&- 9>&- &
-  local pid=$!
+  local pid=$! i
   printf '%s\n' "$pid" >"$pid_dir/$name.pid"
+  # Until it execs the daemon, the background child is a copy of this shell, whose command
+  # line is_running does not recognise; wait for the exec (or an exit) so that a busy machine
+  # cannot make that gap look like a daemon that died (seen in CI as "exited while waiting").
+  for ((i = 0; i < 200; i++)); do
+    is_running "$name" && break
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.05
+  done
   log "started $name (pid $pid), log: $logf"
 }
 
