@@ -855,7 +855,10 @@ async fn submit_sign_in(
     };
     if let Err(error) = state
         .store
-        .clear_failures(&pending.tenant.id, &email_subject(&email))
+        .clear_failures(
+            &pending.tenant.id,
+            &Throttled::Failures.email_subject(&email),
+        )
         .await
     {
         return server_error_page(&state, &headers, &error);
@@ -1183,12 +1186,71 @@ fn lockout_policy(tenant: &Tenant) -> (i64, i64) {
 /// may share an address).
 const IP_THRESHOLD_FACTOR: i64 = 10;
 
-fn email_subject(email: &str) -> String {
-    format!("email:{email}")
+/// What a throttle counts: failed sign-in attempts (passwords, passcodes) or passcodes sent.
+#[derive(Clone, Copy)]
+enum Throttled {
+    Failures,
+    Sends,
 }
 
-fn ip_subject(ip: std::net::IpAddr) -> String {
-    format!("ip:{ip}")
+impl Throttled {
+    fn prefix(self) -> &'static str {
+        match self {
+            Throttled::Failures => "",
+            Throttled::Sends => "send:",
+        }
+    }
+
+    /// The throttle row of `email` (`email:…` or `send:email:…`).
+    fn email_subject(self, email: &str) -> String {
+        format!("{}email:{email}", self.prefix())
+    }
+
+    /// The rows this attempt counts against, with their thresholds: the email, and the client
+    /// IP (at `IP_THRESHOLD_FACTOR` times the threshold) when IP counting is on.
+    fn subjects(self, email: &str, ip: &ClientIp, threshold: i64) -> Vec<(String, i64)> {
+        let mut subjects = vec![(self.email_subject(email), threshold)];
+        subjects.extend(ip.0.map(|ip| {
+            (
+                format!("{}ip:{ip}", self.prefix()),
+                threshold * IP_THRESHOLD_FACTOR,
+            )
+        }));
+        subjects
+    }
+}
+
+/// Whether any of `subjects` is locked out now.
+async fn any_locked(
+    state: &AppState,
+    tenant: &Tenant,
+    subjects: &[(String, i64)],
+) -> Result<bool, StoreError> {
+    let now = store::now();
+    for (subject, _) in subjects {
+        if state.store.locked_until(&tenant.id, subject).await? > now {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+/// Counts one attempt against each of `subjects`; one that reaches its threshold is locked
+/// for the tenant's lockout duration.
+async fn count_attempt(
+    state: &AppState,
+    tenant: &Tenant,
+    subjects: &[(String, i64)],
+) -> Result<(), StoreError> {
+    let (_, duration) = lockout_policy(tenant);
+    let until = store::now() + duration;
+    for (subject, threshold) in subjects {
+        state
+            .store
+            .record_failure(&tenant.id, subject, *threshold, until)
+            .await?;
+    }
+    Ok(())
 }
 
 /// Whether the email or the client IP is locked out now.
@@ -1198,25 +1260,13 @@ async fn is_locked(
     email: &str,
     ip: &ClientIp,
 ) -> Result<bool, StoreError> {
-    let now = store::now();
-    if state
-        .store
-        .locked_until(&tenant.id, &email_subject(email))
-        .await?
-        > now
-    {
-        return Ok(true);
-    }
-    Ok(match ip.0 {
-        Some(ip) => {
-            state
-                .store
-                .locked_until(&tenant.id, &ip_subject(ip))
-                .await?
-                > now
-        }
-        None => false,
-    })
+    let (threshold, _) = lockout_policy(tenant);
+    any_locked(
+        state,
+        tenant,
+        &Throttled::Failures.subjects(email, ip, threshold),
+    )
+    .await
 }
 
 /// Counts a failed attempt against the email and the client IP.
@@ -1226,37 +1276,18 @@ async fn record_failure(
     email: &str,
     ip: &ClientIp,
 ) -> Result<(), StoreError> {
-    let (threshold, duration) = lockout_policy(tenant);
-    let until = store::now() + duration;
-    state
-        .store
-        .record_failure(&tenant.id, &email_subject(email), threshold, until)
-        .await?;
-    if let Some(ip) = ip.0 {
-        state
-            .store
-            .record_failure(
-                &tenant.id,
-                &ip_subject(ip),
-                threshold * IP_THRESHOLD_FACTOR,
-                until,
-            )
-            .await?;
-    }
-    Ok(())
+    let (threshold, _) = lockout_policy(tenant);
+    count_attempt(
+        state,
+        tenant,
+        &Throttled::Failures.subjects(email, ip, threshold),
+    )
+    .await
 }
 
 /// Passcodes one address may be sent before one of them is used; past that it gets no more
 /// for the tenant's lockout duration, so nobody can flood a mailbox through these pages.
 pub const MAX_UNUSED_PASSCODES: i64 = 5;
-
-fn send_subject(email: &str) -> String {
-    format!("send:email:{email}")
-}
-
-fn send_ip_subject(ip: std::net::IpAddr) -> String {
-    format!("send:ip:{ip}")
-}
 
 /// Whether a passcode may be sent to `email` now, counting it when it may. Unknown and known
 /// addresses count alike, so the limit reveals nothing about accounts.
@@ -1266,26 +1297,11 @@ async fn take_passcode_allowance(
     email: &str,
     ip: &ClientIp,
 ) -> Result<bool, StoreError> {
-    let now = store::now();
-    let mut subjects = vec![(send_subject(email), MAX_UNUSED_PASSCODES)];
-    if let Some(ip) = ip.0 {
-        subjects.push((
-            send_ip_subject(ip),
-            MAX_UNUSED_PASSCODES * IP_THRESHOLD_FACTOR,
-        ));
+    let subjects = Throttled::Sends.subjects(email, ip, MAX_UNUSED_PASSCODES);
+    if any_locked(state, tenant, &subjects).await? {
+        return Ok(false);
     }
-    for (subject, _) in &subjects {
-        if state.store.locked_until(&tenant.id, subject).await? > now {
-            return Ok(false);
-        }
-    }
-    let (_, duration) = lockout_policy(tenant);
-    for (subject, threshold) in &subjects {
-        state
-            .store
-            .record_failure(&tenant.id, subject, *threshold, now + duration)
-            .await?;
-    }
+    count_attempt(state, tenant, &subjects).await?;
     Ok(true)
 }
 
@@ -1550,11 +1566,14 @@ async fn submit_verify(
         Ok(false) => return show(Some(&pending.text("error_code_expired")), None),
         Err(error) => return server_error_page(&state, &headers, &error),
     }
-    let mut cleared = vec![
-        email_subject(&challenge.email),
-        send_subject(&challenge.email),
-    ];
-    cleared.extend(ip.0.map(send_ip_subject));
+    // A used code clears the address's failures and the sends of address and IP.
+    let mut cleared = vec![Throttled::Failures.email_subject(&challenge.email)];
+    cleared.extend(
+        Throttled::Sends
+            .subjects(&challenge.email, &ip, MAX_UNUSED_PASSCODES)
+            .into_iter()
+            .map(|(subject, _)| subject),
+    );
     for subject in cleared {
         if let Err(error) = state
             .store
