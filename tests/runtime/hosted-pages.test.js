@@ -9,7 +9,7 @@ import { after, before, describe, test } from 'node:test';
 
 import * as client from 'openid-client';
 
-import { launchBrowser, startCallbackServer } from './lib/browser.js';
+import { launchBrowser, startCallbackServer, submit } from './lib/browser.js';
 import { queryDatabase, startRuntime } from './lib/runtime.js';
 import { startSmtpServer } from './lib/smtp.js';
 
@@ -46,15 +46,6 @@ describe(`hosted pages: limits, languages and consents (${process.env.CIAM_TEST_
     });
     await page.goto(url.href);
     await page.waitForURL(/\/signin\?request=/);
-  }
-
-  /** Clicks `button` and returns the status of the POST it sends. */
-  async function submit(page, button) {
-    const answered = page.waitForResponse((response) => response.request().method() === 'POST');
-    await page.getByRole('button', { name: button, exact: true }).click();
-    const status = (await answered).status();
-    await page.waitForLoadState('domcontentloaded');
-    return status;
   }
 
   /** The hidden fields of the page's form (request, CSRF token, challenge). */

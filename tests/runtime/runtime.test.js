@@ -9,7 +9,7 @@ import { after, before, describe, test } from 'node:test';
 import * as jose from 'jose';
 import * as client from 'openid-client';
 
-import { launchBrowser, startCallbackServer } from './lib/browser.js';
+import { launchBrowser, startCallbackServer, submit } from './lib/browser.js';
 import { createDatabase, queryDatabase, runtimeRefusingToStart, startRuntime, waitFor } from './lib/runtime.js';
 import { startSmtpServer } from './lib/smtp.js';
 
@@ -209,15 +209,6 @@ describe(`identity runtime (${process.env.CIAM_TEST_DATABASE_URL ? 'PostgreSQL' 
     await page.goto(url.href);
     await page.waitForURL(/\/signin\?request=/);
     return { verifier, state };
-  }
-
-  /** Submits the current form with the button named `button`; returns the response status. */
-  async function submit(page, button) {
-    const answered = page.waitForResponse((response) => response.request().method() === 'POST');
-    await page.getByRole('button', { name: button, exact: true }).click();
-    const status = (await answered).status();
-    await page.waitForLoadState('domcontentloaded');
-    return status;
   }
 
   /** The page's HTML with per-request values and the email address blanked, for comparisons. */

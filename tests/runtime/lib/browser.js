@@ -33,3 +33,12 @@ export async function startCallbackServer() {
     close: () => new Promise((resolve) => server.close(resolve)),
   };
 }
+
+/** Submits the page's form with the button named `button`; resolves to the POST's status once the answer has loaded. */
+export async function submit(page, button) {
+  const answered = page.waitForResponse((response) => response.request().method() === 'POST');
+  await page.getByRole('button', { name: button, exact: true }).click();
+  const status = (await answered).status();
+  await page.waitForLoadState('domcontentloaded');
+  return status;
+}
