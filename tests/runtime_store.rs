@@ -4,8 +4,9 @@
 use std::sync::Arc;
 
 use ciam_operator::runtime::crypto::{KeyEncryptionKey, SigningAlgorithm};
+use ciam_operator::runtime::owner::{Claim, Owner};
 use ciam_operator::runtime::store::{
-    self, CodeRecord, GrantRecord, Redemption, Store, UserRecord, key_state,
+    self, CodeRecord, GrantRecord, Kind, Redemption, Store, UserRecord, key_state,
 };
 use ciam_operator::runtime::tokens::{AccessTokenClaims, Keyring, TokenError};
 
@@ -47,6 +48,7 @@ async fn tenant(store: &Store) -> String {
             &subdomain,
             None,
             r#"{"displayName":"T","countryCode":"US"}"#,
+            &Claim::default(),
         )
         .await
         .expect("create tenant");
@@ -65,24 +67,36 @@ async fn migrations_are_idempotent_and_tenant_ids_are_immutable() {
     let subdomain = format!("t{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
     let id = uuid::Uuid::new_v4().to_string();
     let (first, created) = store
-        .put_tenant(&subdomain, Some(&id), "{}")
+        .put_tenant(&subdomain, Some(&id), "{}", &Claim::default())
         .await
         .expect("create");
     assert!(created);
     assert_eq!(first.tenant_id, id);
     let (second, created) = store
-        .put_tenant(&subdomain, None, "{}")
+        .put_tenant(&subdomain, None, "{}", &Claim::default())
         .await
         .expect("update");
     assert!(!created);
     assert_eq!(second.tenant_id, id);
     let other = uuid::Uuid::new_v4().to_string();
     assert!(matches!(
-        store.put_tenant(&subdomain, Some(&other), "{}").await,
+        store
+            .put_tenant(&subdomain, Some(&other), "{}", &Claim::default())
+            .await,
         Err(store::StoreError::Conflict(_))
     ));
-    assert!(store.delete_tenant(&subdomain).await.expect("delete"));
-    assert!(!store.delete_tenant(&subdomain).await.expect("delete again"));
+    assert!(
+        store
+            .delete_tenant(&subdomain, &Claim::default())
+            .await
+            .expect("delete")
+    );
+    assert!(
+        !store
+            .delete_tenant(&subdomain, &Claim::default())
+            .await
+            .expect("delete again")
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -354,5 +368,142 @@ async fn passcode_challenges_are_spent_once_and_failures_lock_per_subject() {
     assert_eq!(
         store.locked_until(&tenant_id, subject).await.expect("read"),
         0
+    );
+}
+
+fn claim(namespace: &str, uid: &str) -> Claim {
+    Claim::by(Owner {
+        kind: "AppRegistration".into(),
+        namespace: namespace.into(),
+        name: "web".into(),
+        uid: uid.into(),
+    })
+}
+
+fn is_owned_by(result: Result<impl std::fmt::Debug, store::StoreError>, uid: &str) -> bool {
+    matches!(result, Err(store::StoreError::OwnedByAnother { owner, .. }) if owner.uid == uid)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_the_owner_of_a_client_may_replace_or_delete_it() {
+    let database = TestDatabase::new();
+    let store = Store::connect(&database.url).await.expect("connect");
+    let tenant_id = tenant(&store).await;
+    let client_id = uuid::Uuid::new_v4().to_string();
+    let (victim, thief) = (claim("shop", "victim-uid"), claim("attacker", "thief-uid"));
+    let put = |spec: &'static str, claim: Claim| {
+        let (store, tenant_id, client_id) = (store.clone(), tenant_id.clone(), client_id.clone());
+        async move {
+            store
+                .put_document(Kind::Client, &tenant_id, &client_id, spec, None, &claim)
+                .await
+        }
+    };
+    let (created, _) = put(r#"{"v":1}"#, victim.clone()).await.expect("create");
+    assert_eq!(created.owner, victim.owner);
+
+    assert!(is_owned_by(
+        put(r#"{"v":"thief"}"#, thief.clone()).await,
+        "victim-uid"
+    ));
+    assert!(is_owned_by(
+        put(r#"{"v":"anonymous"}"#, Claim::default()).await,
+        "victim-uid"
+    ));
+    assert!(is_owned_by(
+        store
+            .delete_document(Kind::Client, &tenant_id, &client_id, &thief)
+            .await,
+        "victim-uid"
+    ));
+    let kept = store
+        .document(Kind::Client, &tenant_id, &client_id)
+        .await
+        .expect("read")
+        .expect("still there");
+    assert_eq!(kept.spec, r#"{"v":1}"#, "the thief changed nothing");
+
+    let (updated, created) = put(r#"{"v":2}"#, victim.clone())
+        .await
+        .expect("owner updates");
+    assert!(!created);
+    assert_eq!(updated.spec, r#"{"v":2}"#);
+
+    // A successor names the vanished owner it replaces: a compare-and-swap on the owner.
+    let successor = Claim {
+        replaces: Some("victim-uid".into()),
+        ..claim("shop", "successor-uid")
+    };
+    let (taken, _) = put(r#"{"v":3}"#, successor.clone())
+        .await
+        .expect("take over");
+    assert_eq!(taken.owner, successor.owner);
+    assert!(is_owned_by(
+        put(r#"{"v":4}"#, victim.clone()).await,
+        "successor-uid"
+    ));
+    assert!(
+        store
+            .delete_document(Kind::Client, &tenant_id, &client_id, &successor)
+            .await
+            .expect("owner deletes")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unowned_object_is_claimed_by_its_first_owned_write() {
+    let database = TestDatabase::new();
+    let store = Store::connect(&database.url).await.expect("connect");
+    let subdomain = format!("t{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
+    let (legacy, _) = store
+        .put_tenant(&subdomain, None, "{}", &Claim::default())
+        .await
+        .expect("create without owner");
+    assert_eq!(legacy.owner, None);
+    let owner = claim("shop", "tenant-uid");
+    let (claimed, _) = store
+        .put_tenant(&subdomain, None, "{}", &owner)
+        .await
+        .expect("claim");
+    assert_eq!(claimed.owner, owner.owner);
+    assert!(is_owned_by(
+        store
+            .put_tenant(&subdomain, None, "{}", &claim("x", "other"))
+            .await,
+        "tenant-uid"
+    ));
+    assert!(is_owned_by(
+        store.delete_tenant(&subdomain, &claim("x", "other")).await,
+        "tenant-uid"
+    ));
+    for kind in [Kind::UserFlow, Kind::Branding] {
+        let key = if matches!(kind, Kind::Branding) {
+            claimed.tenant_id.clone()
+        } else {
+            "shop.sign-in".to_string()
+        };
+        store
+            .put_document(kind, &claimed.tenant_id, &key, "{}", None, &owner)
+            .await
+            .expect("owner writes");
+        assert!(is_owned_by(
+            store
+                .put_document(
+                    kind,
+                    &claimed.tenant_id,
+                    &key,
+                    "{}",
+                    None,
+                    &claim("x", "other")
+                )
+                .await,
+            "tenant-uid"
+        ));
+    }
+    assert!(
+        store
+            .delete_tenant(&subdomain, &owner)
+            .await
+            .expect("owner deletes")
     );
 }

@@ -6,8 +6,9 @@ use reqwest::{Method, StatusCode};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use super::{Backend, BackendError, ObservedTenant};
+use super::{Backend, BackendError, Observed, ObservedTenant};
 use crate::runtime::model::{BrandingDocument, ClientSpec, SmtpSpec, TenantSpec, UserFlowSpec};
+use crate::runtime::owner::{self, Claim, Owner};
 
 /// The embedded runtime's admin API, reached with a bearer token.
 #[derive(Clone)]
@@ -26,12 +27,6 @@ impl std::fmt::Debug for EmbeddedBackend {
             .field("token", &"[redacted]")
             .finish()
     }
-}
-
-/// An object the admin API wraps with metadata: `{ "spec": … }`.
-#[derive(serde::Deserialize)]
-struct Wrapped<T> {
-    spec: T,
 }
 
 impl EmbeddedBackend {
@@ -66,11 +61,20 @@ impl EmbeddedBackend {
         method: Method,
         path: &str,
         body: Option<&B>,
+        claim: Option<&Claim>,
         operation: impl Fn() -> String,
     ) -> Result<Option<T>, BackendError> {
         let url = format!("{}/admin/v1/{path}", self.base_url);
         let method_label = method.clone();
         let mut request = self.http.request(method, &url).bearer_auth(&self.token);
+        if let Some(claim) = claim {
+            if let Some(owner) = &claim.owner {
+                request = request.header(owner::HEADER, owner.header_value());
+            }
+            if let Some(replaces) = &claim.replaces {
+                request = request.header(owner::REPLACES_HEADER, replaces);
+            }
+        }
         if let Some(body) = body {
             request = request.json(body);
         }
@@ -119,6 +123,14 @@ impl EmbeddedBackend {
                 }
             });
         }
+        if status == StatusCode::CONFLICT
+            && let Some(owner) = problem_owner(&text)
+        {
+            return Err(BackendError::OwnedByAnother {
+                operation: operation(),
+                owner: Box::new(owner),
+            });
+        }
         let detail = problem_detail(status, &text);
         if status.is_server_error()
             || status == StatusCode::TOO_MANY_REQUESTS
@@ -140,9 +152,12 @@ impl EmbeddedBackend {
         &self,
         path: &str,
         body: &B,
+        claim: &Claim,
         operation: impl Fn() -> String,
     ) -> Result<T, BackendError> {
-        let response = self.call(Method::PUT, path, Some(body), &operation).await?;
+        let response = self
+            .call(Method::PUT, path, Some(body), Some(claim), &operation)
+            .await?;
         response.ok_or_else(|| BackendError::NotFound {
             operation: operation(),
             detail: "the tenant does not exist in the identity runtime".to_string(),
@@ -154,11 +169,17 @@ impl EmbeddedBackend {
         path: &str,
         operation: impl Fn() -> String,
     ) -> Result<Option<T>, BackendError> {
-        self.call::<(), T>(Method::GET, path, None, operation).await
+        self.call::<(), T>(Method::GET, path, None, None, operation)
+            .await
     }
 
-    async fn delete(&self, path: &str, operation: impl Fn() -> String) -> Result<(), BackendError> {
-        self.call::<(), serde_json::Value>(Method::DELETE, path, None, operation)
+    async fn delete(
+        &self,
+        path: &str,
+        claim: &Claim,
+        operation: impl Fn() -> String,
+    ) -> Result<(), BackendError> {
+        self.call::<(), serde_json::Value>(Method::DELETE, path, None, Some(claim), operation)
             .await
             .map(|_| ())
     }
@@ -189,6 +210,12 @@ fn without_url(error: reqwest::Error) -> String {
         "request failed"
     };
     format!("{kind}: {}", error.without_url())
+}
+
+/// The `owner` member of a 409 problem document: the object belongs to someone else.
+fn problem_owner(body: &str) -> Option<Owner> {
+    let problem: serde_json::Value = serde_json::from_str(body).ok()?;
+    serde_json::from_value(problem.get("owner")?.clone()).ok()
 }
 
 /// The `detail` and field errors of an `application/problem+json` body, or the status.
@@ -224,8 +251,9 @@ impl Backend for EmbeddedBackend {
         &self,
         subdomain: &str,
         tenant: &TenantSpec,
+        claim: &Claim,
     ) -> Result<ObservedTenant, BackendError> {
-        self.put(&format!("tenants/{subdomain}"), tenant, || {
+        self.put(&format!("tenants/{subdomain}"), tenant, claim, || {
             format!("apply tenant {subdomain}")
         })
         .await
@@ -241,8 +269,8 @@ impl Backend for EmbeddedBackend {
         .await
     }
 
-    async fn delete_tenant(&self, subdomain: &str) -> Result<(), BackendError> {
-        self.delete(&format!("tenants/{subdomain}"), || {
+    async fn delete_tenant(&self, subdomain: &str, claim: &Claim) -> Result<(), BackendError> {
+        self.delete(&format!("tenants/{subdomain}"), claim, || {
             format!("delete tenant {subdomain}")
         })
         .await
@@ -253,10 +281,12 @@ impl Backend for EmbeddedBackend {
         subdomain: &str,
         client_id: &str,
         client: &ClientSpec,
+        claim: &Claim,
     ) -> Result<(), BackendError> {
         self.put::<_, serde_json::Value>(
             &format!("tenants/{subdomain}/clients/{client_id}"),
             client,
+            claim,
             || format!("apply client {client_id} in tenant {subdomain}"),
         )
         .await
@@ -267,19 +297,24 @@ impl Backend for EmbeddedBackend {
         &self,
         subdomain: &str,
         client_id: &str,
-    ) -> Result<Option<ClientSpec>, BackendError> {
-        let wrapped: Option<Wrapped<ClientSpec>> = self
-            .get(&format!("tenants/{subdomain}/clients/{client_id}"), || {
-                format!("observe client {client_id} in tenant {subdomain}")
-            })
-            .await?;
-        Ok(wrapped.map(|wrapped| wrapped.spec))
+    ) -> Result<Option<Observed<ClientSpec>>, BackendError> {
+        self.get(&format!("tenants/{subdomain}/clients/{client_id}"), || {
+            format!("observe client {client_id} in tenant {subdomain}")
+        })
+        .await
     }
 
-    async fn delete_client(&self, subdomain: &str, client_id: &str) -> Result<(), BackendError> {
-        self.delete(&format!("tenants/{subdomain}/clients/{client_id}"), || {
-            format!("delete client {client_id} in tenant {subdomain}")
-        })
+    async fn delete_client(
+        &self,
+        subdomain: &str,
+        client_id: &str,
+        claim: &Claim,
+    ) -> Result<(), BackendError> {
+        self.delete(
+            &format!("tenants/{subdomain}/clients/{client_id}"),
+            claim,
+            || format!("delete client {client_id} in tenant {subdomain}"),
+        )
         .await
     }
 
@@ -288,10 +323,12 @@ impl Backend for EmbeddedBackend {
         subdomain: &str,
         name: &str,
         flow: &UserFlowSpec,
+        claim: &Claim,
     ) -> Result<(), BackendError> {
         self.put::<_, serde_json::Value>(
             &format!("tenants/{subdomain}/userflows/{name}"),
             flow,
+            claim,
             || format!("apply user flow {name} in tenant {subdomain}"),
         )
         .await
@@ -306,19 +343,24 @@ impl Backend for EmbeddedBackend {
         &self,
         subdomain: &str,
         name: &str,
-    ) -> Result<Option<UserFlowSpec>, BackendError> {
-        let wrapped: Option<Wrapped<UserFlowSpec>> = self
-            .get(&format!("tenants/{subdomain}/userflows/{name}"), || {
-                format!("observe user flow {name} in tenant {subdomain}")
-            })
-            .await?;
-        Ok(wrapped.map(|wrapped| wrapped.spec))
+    ) -> Result<Option<Observed<UserFlowSpec>>, BackendError> {
+        self.get(&format!("tenants/{subdomain}/userflows/{name}"), || {
+            format!("observe user flow {name} in tenant {subdomain}")
+        })
+        .await
     }
 
-    async fn delete_user_flow(&self, subdomain: &str, name: &str) -> Result<(), BackendError> {
-        self.delete(&format!("tenants/{subdomain}/userflows/{name}"), || {
-            format!("delete user flow {name} in tenant {subdomain}")
-        })
+    async fn delete_user_flow(
+        &self,
+        subdomain: &str,
+        name: &str,
+        claim: &Claim,
+    ) -> Result<(), BackendError> {
+        self.delete(
+            &format!("tenants/{subdomain}/userflows/{name}"),
+            claim,
+            || format!("delete user flow {name} in tenant {subdomain}"),
+        )
         .await
     }
 
@@ -326,10 +368,14 @@ impl Backend for EmbeddedBackend {
         &self,
         subdomain: &str,
         branding: &BrandingDocument,
+        claim: &Claim,
     ) -> Result<(), BackendError> {
-        self.put::<_, serde_json::Value>(&format!("tenants/{subdomain}/branding"), branding, || {
-            format!("apply branding of tenant {subdomain}")
-        })
+        self.put::<_, serde_json::Value>(
+            &format!("tenants/{subdomain}/branding"),
+            branding,
+            claim,
+            || format!("apply branding of tenant {subdomain}"),
+        )
         .await
         .map(|_| ())
     }
@@ -337,17 +383,15 @@ impl Backend for EmbeddedBackend {
     async fn observe_branding(
         &self,
         subdomain: &str,
-    ) -> Result<Option<BrandingDocument>, BackendError> {
-        let wrapped: Option<Wrapped<BrandingDocument>> = self
-            .get(&format!("tenants/{subdomain}/branding"), || {
-                format!("observe branding of tenant {subdomain}")
-            })
-            .await?;
-        Ok(wrapped.map(|wrapped| wrapped.spec))
+    ) -> Result<Option<Observed<BrandingDocument>>, BackendError> {
+        self.get(&format!("tenants/{subdomain}/branding"), || {
+            format!("observe branding of tenant {subdomain}")
+        })
+        .await
     }
 
-    async fn delete_branding(&self, subdomain: &str) -> Result<(), BackendError> {
-        self.delete(&format!("tenants/{subdomain}/branding"), || {
+    async fn delete_branding(&self, subdomain: &str, claim: &Claim) -> Result<(), BackendError> {
+        self.delete(&format!("tenants/{subdomain}/branding"), claim, || {
             format!("delete branding of tenant {subdomain}")
         })
         .await
@@ -372,24 +416,31 @@ impl Backend for EmbeddedBackend {
                 fields.remove("passwordHash");
             }
         }
-        self.put::<_, serde_json::Value>(&format!("tenants/{subdomain}/smtp"), &body, operation)
-            .await
-            .map(|_| ())
+        self.put::<_, serde_json::Value>(
+            &format!("tenants/{subdomain}/smtp"),
+            &body,
+            &Claim::default(),
+            operation,
+        )
+        .await
+        .map(|_| ())
     }
 
     async fn observe_smtp(&self, subdomain: &str) -> Result<Option<SmtpSpec>, BackendError> {
-        let wrapped: Option<Wrapped<SmtpSpec>> = self
+        let observed: Option<Observed<SmtpSpec>> = self
             .get(&format!("tenants/{subdomain}/smtp"), || {
                 format!("observe SMTP settings of tenant {subdomain}")
             })
             .await?;
-        Ok(wrapped.map(|wrapped| wrapped.spec))
+        Ok(observed.map(|observed| observed.spec))
     }
 
     async fn delete_smtp(&self, subdomain: &str) -> Result<(), BackendError> {
-        self.delete(&format!("tenants/{subdomain}/smtp"), || {
-            format!("delete SMTP settings of tenant {subdomain}")
-        })
+        self.delete(
+            &format!("tenants/{subdomain}/smtp"),
+            &Claim::default(),
+            || format!("delete SMTP settings of tenant {subdomain}"),
+        )
         .await
     }
 }

@@ -3,12 +3,27 @@
 //!
 //! Every `apply_*` takes the whole object and may be repeated; every `delete_*` succeeds when
 //! the object is already gone; every `observe_*` returns `None` for an absent object.
+//!
+//! Every write carries a [`Claim`]: the Kubernetes object it is made for. The backend records
+//! the owner of what it creates and refuses ([`BackendError::OwnedByAnother`]) a write or a
+//! deletion by anyone else, so ownership holds at both ends (see `runtime::owner`).
 
 pub mod embedded;
 
 use std::future::Future;
 
 use crate::runtime::model::{BrandingDocument, ClientSpec, SmtpSpec, TenantSpec, UserFlowSpec};
+use crate::runtime::owner::{Claim, Owner};
+
+/// An object as the backend reports it: the stored desired state and who owns it.
+#[derive(Clone, Debug, PartialEq, serde::Deserialize)]
+pub struct Observed<T> {
+    /// The stored desired state.
+    pub spec: T,
+    /// The Kubernetes object recorded as its owner; `None` when none was recorded.
+    #[serde(default)]
+    pub owner: Option<Owner>,
+}
 
 /// A tenant as the backend reports it.
 #[derive(Clone, Debug, PartialEq, serde::Deserialize)]
@@ -24,6 +39,9 @@ pub struct ObservedTenant {
     pub discovery_url: String,
     /// The stored desired state.
     pub spec: TenantSpec,
+    /// The Kubernetes object recorded as its owner.
+    #[serde(default)]
+    pub owner: Option<Owner>,
 }
 
 /// Errors of a backend call.
@@ -44,6 +62,16 @@ pub enum BackendError {
         operation: String,
         /// The backend's explanation (field and reason).
         detail: String,
+    },
+    /// The object belongs to another Kubernetes object (its recorded owner), which alone may
+    /// change or delete it.
+    #[error("failed to {operation}: it belongs to another object")]
+    OwnedByAnother {
+        /// What was attempted.
+        operation: String,
+        /// The recorded owner. Whether to show it, and to whom, is the caller's decision: it
+        /// may name another team's namespace.
+        owner: Box<Owner>,
     },
     /// The object the call needs (usually the tenant) does not exist in the backend.
     #[error("failed to {operation}: {detail}")]
@@ -66,6 +94,7 @@ impl BackendError {
         match self {
             Self::Unavailable { .. } => "unavailable",
             Self::Rejected { .. } => "rejected",
+            Self::OwnedByAnother { .. } => "owned_by_another",
             Self::NotFound { .. } => "not_found",
         }
     }
@@ -78,6 +107,7 @@ pub trait Backend: Send + Sync + 'static {
         &self,
         subdomain: &str,
         tenant: &TenantSpec,
+        claim: &Claim,
     ) -> impl Future<Output = Result<ObservedTenant, BackendError>> + Send;
 
     /// Reads the tenant back.
@@ -90,6 +120,7 @@ pub trait Backend: Send + Sync + 'static {
     fn delete_tenant(
         &self,
         subdomain: &str,
+        claim: &Claim,
     ) -> impl Future<Output = Result<(), BackendError>> + Send;
 
     /// Creates or replaces a client.
@@ -98,6 +129,7 @@ pub trait Backend: Send + Sync + 'static {
         subdomain: &str,
         client_id: &str,
         client: &ClientSpec,
+        claim: &Claim,
     ) -> impl Future<Output = Result<(), BackendError>> + Send;
 
     /// Reads a client back (secret hashes only).
@@ -105,13 +137,14 @@ pub trait Backend: Send + Sync + 'static {
         &self,
         subdomain: &str,
         client_id: &str,
-    ) -> impl Future<Output = Result<Option<ClientSpec>, BackendError>> + Send;
+    ) -> impl Future<Output = Result<Option<Observed<ClientSpec>>, BackendError>> + Send;
 
     /// Removes a client.
     fn delete_client(
         &self,
         subdomain: &str,
         client_id: &str,
+        claim: &Claim,
     ) -> impl Future<Output = Result<(), BackendError>> + Send;
 
     /// Creates or replaces a user flow.
@@ -124,6 +157,7 @@ pub trait Backend: Send + Sync + 'static {
         subdomain: &str,
         name: &str,
         flow: &UserFlowSpec,
+        claim: &Claim,
     ) -> impl Future<Output = Result<(), BackendError>> + Send;
 
     /// Reads a user flow back.
@@ -131,13 +165,14 @@ pub trait Backend: Send + Sync + 'static {
         &self,
         subdomain: &str,
         name: &str,
-    ) -> impl Future<Output = Result<Option<UserFlowSpec>, BackendError>> + Send;
+    ) -> impl Future<Output = Result<Option<Observed<UserFlowSpec>>, BackendError>> + Send;
 
     /// Removes a user flow.
     fn delete_user_flow(
         &self,
         subdomain: &str,
         name: &str,
+        claim: &Claim,
     ) -> impl Future<Output = Result<(), BackendError>> + Send;
 
     /// Creates or replaces the tenant's branding, with content in place of ConfigMap refs.
@@ -145,13 +180,14 @@ pub trait Backend: Send + Sync + 'static {
         &self,
         subdomain: &str,
         branding: &BrandingDocument,
+        claim: &Claim,
     ) -> impl Future<Output = Result<(), BackendError>> + Send;
 
     /// Reads the tenant's branding back.
     fn observe_branding(
         &self,
         subdomain: &str,
-    ) -> impl Future<Output = Result<Option<BrandingDocument>, BackendError>> + Send;
+    ) -> impl Future<Output = Result<Option<Observed<BrandingDocument>>, BackendError>> + Send;
 
     /// Creates or replaces the tenant's SMTP connection; `password` is write-only.
     fn apply_smtp(
@@ -175,5 +211,6 @@ pub trait Backend: Send + Sync + 'static {
     fn delete_branding(
         &self,
         subdomain: &str,
+        claim: &Claim,
     ) -> impl Future<Output = Result<(), BackendError>> + Send;
 }

@@ -12,22 +12,26 @@ use futures::future::BoxFuture;
 use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
-use kube::api::{Api, Patch, PatchParams};
+use kube::api::{Api, Patch, PatchParams, PostParams};
 use kube::runtime::controller::Action;
 use kube::runtime::watcher;
 use kube::{Resource, ResourceExt};
 
 use super::conditions::{self, reasons};
 use super::desired::desired_client;
+use super::ownership::{SecretState, describe_for, owner_of, read_secret};
 use super::references::{TenantResolution, is_serving, precedence, resolve_tenant};
 use super::{
-    Context, Error, FIELD_MANAGER, MANAGED_BY_LABEL, now, on_tenant_change, publish,
+    Context, Error, FIELD_MANAGER, MANAGED_BY_LABEL, TenantScoped, now, on_tenant_change, publish,
     run_controllers, write_status,
 };
-use crate::api::{AppRegistration, CustomerTenant, DeletionPolicy, UserFlow};
-use crate::backend::Backend;
+use crate::api::{
+    AppRegistration, AppRegistrationStatus, CustomerTenant, DeletionPolicy, UserFlow,
+};
+use crate::backend::{Backend, BackendError};
 use crate::runtime::crypto::{client_secret_hash, random_token};
 use crate::runtime::model::{ApiPermissionSpec, ClientSecretSpec};
+use crate::runtime::owner::{Claim, Owner};
 
 /// Keys of the credentials Secret, usable with `envFrom`.
 pub mod keys {
@@ -217,90 +221,117 @@ fn secret_name(app: &AppRegistration) -> String {
         .unwrap_or_else(|| format!("{}-credentials", app.name_any()))
 }
 
+/// Marks the app not Ready with `reason` and `message`, writes the status and returns
+/// `action`: the end of a reconcile that cannot go on.
+async fn stop<B: Backend>(
+    app: &AppRegistration,
+    context: &Context<B>,
+    mut status: AppRegistrationStatus,
+    (reason, message): (&str, String),
+    action: Action,
+) -> Result<Action, Error> {
+    status.conditions = conditions::merge(
+        &status.conditions,
+        conditions::ready(false, reason, message, app.metadata.generation, now()),
+    );
+    write_status(&context.client, app, app.status.as_ref(), &status).await?;
+    Ok(action)
+}
+
 async fn apply<B: Backend>(app: &AppRegistration, context: &Context<B>) -> Result<Action, Error> {
     let namespace = app.namespace().unwrap_or_default();
-    let generation = app.metadata.generation;
     let mut status = app.status.clone().unwrap_or_default();
-    status.observed_generation = generation;
+    status.observed_generation = app.metadata.generation;
+    let retry = Action::requeue(Duration::from_secs(30));
 
     let (tenant, subdomain) = match resolve_tenant(
         &context.client,
         &context.scope,
-        &app.namespace().unwrap_or_default(),
+        &namespace,
         &app.spec.tenant_ref,
     )
     .await?
     {
         TenantResolution::Ready { tenant, subdomain } => (tenant, subdomain),
         TenantResolution::NotUsable { reason, message } => {
-            status.conditions = conditions::merge(
-                &status.conditions,
-                conditions::ready(false, reason, message.clone(), generation, now()),
-            );
-            write_status(&context.client, app, app.status.as_ref(), &status).await?;
-            return Ok(Action::requeue(Duration::from_secs(30)));
+            return stop(app, context, status, (reason, message), retry).await;
         }
     };
-    let tenant_status = tenant.status.clone().unwrap_or_default();
-
-    let secrets = Api::<Secret>::namespaced(context.client.clone(), &namespace);
     let name = secret_name(app);
-    let existing = secrets
-        .get_opt(&name)
-        .await
-        .map_err(Error::kube(format!("read Secret {namespace}/{name}")))?;
-
-    let brought_secret = match app
-        .spec
-        .credentials
-        .as_ref()
-        .and_then(|c| c.existing_secret_ref.as_ref())
-    {
-        None => None,
-        Some(reference) => {
-            let key = reference
-                .key
-                .clone()
-                .unwrap_or_else(|| keys::CLIENT_SECRET.into());
-            let user_secret =
-                secrets
-                    .get_opt(&reference.name)
-                    .await
-                    .map_err(Error::kube(format!(
-                        "read Secret {namespace}/{}",
-                        reference.name
-                    )))?;
-            match secret_string(user_secret.as_ref(), &key).filter(|value| value.len() >= 32) {
-                Some(value) => Some(value),
-                None => {
-                    let message = format!(
-                        "credentials.existingSecretRef: Secret {} must exist with key {key} holding at least 32 characters",
-                        reference.name
-                    );
-                    status.conditions = conditions::merge(
-                        &status.conditions,
-                        conditions::ready(
-                            false,
-                            reasons::SECRET_INVALID,
-                            message,
-                            generation,
-                            now(),
-                        ),
-                    );
-                    write_status(&context.client, app, app.status.as_ref(), &status).await?;
-                    return Ok(Action::requeue(Duration::from_secs(30)));
-                }
-            }
+    let uid = app.uid().unwrap_or_default();
+    let existing = match read_secret(&context.client, &namespace, &name, &uid).await? {
+        SecretState::Absent => None,
+        SecretState::Owned(secret) => Some(*secret),
+        SecretState::Foreign => {
+            return stop(app, context, status, secret_conflict(app, &name), retry).await;
         }
     };
-
+    let brought_secret = match read_brought_secret(app, context).await? {
+        Ok(brought) => brought,
+        Err(message) => {
+            let problem = (reasons::SECRET_INVALID, message);
+            return stop(app, context, status, problem, retry).await;
+        }
+    };
     let credentials = plan_credentials(
         app,
         existing.as_ref(),
         brought_secret,
         jiff::Timestamp::now(),
     );
+    let tenant_key = app.tenant_key();
+    if let Some(claimant) =
+        earlier_claimant(app, &credentials.client_id, &tenant_key, context).await?
+    {
+        status.client_id = None;
+        let problem = client_id_in_use(&credentials.client_id, &owner_of(&claimant), &namespace);
+        return stop(app, context, status, problem, Action::await_change()).await;
+    }
+    let tenant_status = tenant.status.clone().unwrap_or_default();
+    let written = SecretWrite {
+        name: &name,
+        tenant: &tenant_status,
+        existing: existing.as_ref(),
+    };
+    let outcome = register(
+        app,
+        context,
+        &subdomain,
+        &tenant_key,
+        &credentials,
+        &written,
+    )
+    .await?;
+    report(
+        app,
+        context,
+        status,
+        &name,
+        &credentials,
+        existing.as_ref(),
+        outcome,
+    )
+    .await
+}
 
+/// What a reconcile did in the runtime: whether it corrected a client that differed, and the
+/// `apiPermissions` targets still without a client ID.
+struct Registration {
+    corrected: bool,
+    pending: Vec<String>,
+}
+
+/// Writes the Secret, then the runtime client; see the module docs for the order.
+async fn register<B: Backend>(
+    app: &AppRegistration,
+    context: &Context<B>,
+    subdomain: &str,
+    tenant_key: &(String, String),
+    credentials: &Credentials,
+    written: &SecretWrite<'_>,
+) -> Result<Result<Registration, BackendError>, Error> {
+    let claim = Claim::by(owner_of(app));
+    let (permissions, pending) = resolve_permissions(app, tenant_key, context).await?;
     // 1. The Secret first: whatever the runtime will accept is already in the app's hands.
     //    A rotation stages the new secret beside the old one and lets the runtime accept both
     //    before the app sees the new one, so no running instance is ever refused.
@@ -309,60 +340,71 @@ async fn apply<B: Backend>(app: &AppRegistration, context: &Context<B>) -> Resul
             client_id: credentials.client_id.clone(),
             secret: Some(old_secret.clone()),
             accepted: credentials.accepted.clone(),
-            annotations: existing
-                .as_ref()
-                .map(|s| s.annotations().clone())
+            annotations: written
+                .existing
+                .map(|secret| secret.annotations().clone())
                 .unwrap_or_default(),
             expires_at: None,
             replacing: None,
         };
-        let next = credentials.secret.clone();
         write_secret(
             app,
             context,
-            &name,
+            written,
             &staging,
-            next.as_deref(),
-            &tenant_status,
-            existing.as_ref(),
+            credentials.secret.as_deref(),
         )
         .await?;
-        let permissions = resolve_permissions(app, context).await?.0;
-        let both = desired_client(&app.spec, credentials.accepted.clone(), permissions);
-        context
+        let both = desired_client(&app.spec, credentials.accepted.clone(), permissions.clone());
+        if let Err(error) = context
             .backend
-            .apply_client(&subdomain, &credentials.client_id, &both)
-            .await?;
+            .apply_client(subdomain, &credentials.client_id, &both, &claim)
+            .await
+        {
+            return Ok(Err(error));
+        }
     }
-    write_secret(
-        app,
-        context,
-        &name,
-        &credentials,
-        None,
-        &tenant_status,
-        existing.as_ref(),
-    )
-    .await?;
+    write_secret(app, context, written, credentials, None).await?;
 
     // 2. Then the runtime.
-    let (permissions, pending) = resolve_permissions(app, context).await?;
     let desired = desired_client(&app.spec, credentials.accepted.clone(), permissions);
     let outcome = async {
         let observed = context
             .backend
-            .observe_client(&subdomain, &credentials.client_id)
+            .observe_client(subdomain, &credentials.client_id)
             .await?;
-        let changed = observed.as_ref() != Some(&desired);
-        if changed {
+        let ours = observed
+            .as_ref()
+            .is_some_and(|observed| observed.owner.as_ref() == claim.owner.as_ref());
+        let same = observed
+            .as_ref()
+            .is_some_and(|observed| observed.spec == desired);
+        if !(ours && same) {
             context
                 .backend
-                .apply_client(&subdomain, &credentials.client_id, &desired)
+                .apply_client(subdomain, &credentials.client_id, &desired, &claim)
                 .await?;
         }
-        Ok::<_, crate::backend::BackendError>(changed)
+        Ok::<_, BackendError>(Registration {
+            corrected: !same,
+            pending,
+        })
     }
     .await;
+    Ok(outcome)
+}
+
+/// Step 3, the status: Ready, waiting for permissions, or why the runtime refused.
+async fn report<B: Backend>(
+    app: &AppRegistration,
+    context: &Context<B>,
+    mut status: AppRegistrationStatus,
+    name: &str,
+    credentials: &Credentials,
+    existing: Option<&Secret>,
+    outcome: Result<Registration, BackendError>,
+) -> Result<Action, Error> {
+    let generation = app.metadata.generation;
     // A difference while the object was Ready at this generation, with no new secret to
     // publish, was made behind the operator's back.
     let was_ready = app.status.as_ref().is_some_and(|status| {
@@ -370,10 +412,13 @@ async fn apply<B: Backend>(app: &AppRegistration, context: &Context<B>) -> Resul
             && conditions::find_ready(&status.conditions)
                 .is_some_and(|ready| ready.status == "True")
     });
-    let secret_unchanged = existing.as_ref().is_some_and(|secret| {
+    let secret_unchanged = existing.is_some_and(|secret| {
         secret_string(Some(secret), keys::CLIENT_SECRET) == credentials.secret
     });
-    if matches!(outcome, Ok(true)) && was_ready && secret_unchanged {
+    if matches!(&outcome, Ok(registration) if registration.corrected)
+        && was_ready
+        && secret_unchanged
+    {
         publish(
             context,
             app,
@@ -382,21 +427,17 @@ async fn apply<B: Backend>(app: &AppRegistration, context: &Context<B>) -> Resul
         )
         .await;
     }
-    let outcome = outcome.map(|_| ());
-
-    // 3. Then the status.
     status.user_flow = serving_flow(app, context).await?;
     status.client_id = Some(credentials.client_id.clone());
-    status.secret_name = Some(name);
+    status.secret_name = Some(name.to_string());
     status.secret_expires_at = credentials.expires_at.map(Time);
-    let result = match outcome {
-        Ok(()) if !pending.is_empty() => {
+    let (condition, result) = match outcome {
+        Ok(registration) if !registration.pending.is_empty() => {
             let message = format!(
                 "the client is registered; waiting for apiPermissions targets to get a client ID: {}",
-                pending.join(", ")
+                registration.pending.join(", ")
             );
-            status.conditions = conditions::merge(
-                &status.conditions,
+            (
                 conditions::ready(
                     false,
                     reasons::API_PERMISSION_PENDING,
@@ -404,27 +445,30 @@ async fn apply<B: Backend>(app: &AppRegistration, context: &Context<B>) -> Resul
                     generation,
                     now(),
                 ),
-            );
-            Ok(Action::requeue(Duration::from_secs(2)))
+                Ok(Action::requeue(Duration::from_secs(2))),
+            )
         }
-        Ok(()) => {
-            status.conditions = conditions::merge(
-                &status.conditions,
-                conditions::ready(
-                    true,
-                    reasons::RECONCILED,
-                    "the client is registered and its credentials are in the Secret",
-                    generation,
-                    now(),
-                ),
-            );
-            let mut requeue = context.resync;
-            if let Some(expires) = credentials.expires_at {
-                let until = u64::try_from(expires.as_second() - jiff::Timestamp::now().as_second())
-                    .unwrap_or(0);
-                requeue = requeue.min(Duration::from_secs(until.max(1)));
-            }
-            Ok(Action::requeue(requeue))
+        Ok(_) => (
+            conditions::ready(
+                true,
+                reasons::RECONCILED,
+                "the client is registered and its credentials are in the Secret",
+                generation,
+                now(),
+            ),
+            Ok(Action::requeue(next_resync(
+                context.resync,
+                credentials.expires_at,
+            ))),
+        ),
+        Err(BackendError::OwnedByAnother { owner, .. }) => {
+            status.client_id = None;
+            let namespace = app.namespace().unwrap_or_default();
+            let (reason, message) = client_id_in_use(&credentials.client_id, &owner, &namespace);
+            (
+                conditions::ready(false, reason, message, generation, now()),
+                Ok(Action::await_change()),
+            )
         }
         Err(error) => {
             let reason = if error.is_transient() {
@@ -432,15 +476,123 @@ async fn apply<B: Backend>(app: &AppRegistration, context: &Context<B>) -> Resul
             } else {
                 reasons::BACKEND_REJECTED
             };
-            status.conditions = conditions::merge(
-                &status.conditions,
+            (
                 conditions::ready(false, reason, error.to_string(), generation, now()),
-            );
-            Err(Error::Backend(error))
+                Err(Error::Backend(error)),
+            )
         }
     };
+    status.conditions = conditions::merge(&status.conditions, condition);
     write_status(&context.client, app, app.status.as_ref(), &status).await?;
     result
+}
+
+/// The resync interval, shortened to wake up when the secret is due for rotation.
+fn next_resync(resync: Duration, expires_at: Option<jiff::Timestamp>) -> Duration {
+    let Some(expires) = expires_at else {
+        return resync;
+    };
+    let until =
+        u64::try_from(expires.as_second() - jiff::Timestamp::now().as_second()).unwrap_or(0);
+    resync.min(Duration::from_secs(until.max(1)))
+}
+
+/// `SecretConflict`: the Secret the app would write is someone else's.
+fn secret_conflict(app: &AppRegistration, name: &str) -> (&'static str, String) {
+    let brought = app
+        .spec
+        .credentials
+        .as_ref()
+        .and_then(|credentials| credentials.existing_secret_ref.as_ref())
+        .is_some_and(|reference| reference.name == name);
+    let message = if brought {
+        format!(
+            "credentials.secretName {name} is the existingSecretRef Secret; the operator never writes a Secret it did not create: choose another secretName"
+        )
+    } else {
+        format!(
+            "Secret {name} already exists and was not created by the operator for this AppRegistration; it is left untouched: choose another credentials.secretName or delete that Secret"
+        )
+    };
+    (reasons::SECRET_CONFLICT, message)
+}
+
+/// `ClientIdInUse`: another AppRegistration holds the client ID; named only to its namespace.
+fn client_id_in_use(client_id: &str, claimant: &Owner, namespace: &str) -> (&'static str, String) {
+    (
+        reasons::CLIENT_ID_IN_USE,
+        format!(
+            "client ID {client_id} is already registered by {}; delete this app's credentials Secret so that the operator issues a new client ID",
+            describe_for(claimant, namespace)
+        ),
+    )
+}
+
+/// The other AppRegistration of the same tenant that reported `client_id` first, if any: the
+/// client ID is its, whatever a Secret says. Status is written only by the operator, so a
+/// client ID in status is one the operator issued; among two apps reporting the same one, the
+/// older app had it first (a thief needs to see it before copying it).
+async fn earlier_claimant<B: Backend>(
+    app: &AppRegistration,
+    client_id: &str,
+    tenant_key: &(String, String),
+    context: &Context<B>,
+) -> Result<Option<AppRegistration>, Error> {
+    let apps = context
+        .list_for_tenant::<AppRegistration>(tenant_key)
+        .await?;
+    let mine = precedence(app, false);
+    Ok(apps.into_iter().find(|other| {
+        other.uid() != app.uid()
+            && other
+                .status
+                .as_ref()
+                .and_then(|status| status.client_id.as_deref())
+                == Some(client_id)
+            && (app
+                .status
+                .as_ref()
+                .and_then(|status| status.client_id.as_deref())
+                != Some(client_id)
+                || precedence(other, false) < mine)
+    }))
+}
+
+/// The secret of `credentials.existingSecretRef`, `Ok(None)` without one, or `Err` with the
+/// message for `SecretInvalid`. The referenced Secret is only ever read.
+async fn read_brought_secret<B: Backend>(
+    app: &AppRegistration,
+    context: &Context<B>,
+) -> Result<Result<Option<String>, String>, Error> {
+    let Some(reference) = app
+        .spec
+        .credentials
+        .as_ref()
+        .and_then(|credentials| credentials.existing_secret_ref.as_ref())
+    else {
+        return Ok(Ok(None));
+    };
+    let namespace = app.namespace().unwrap_or_default();
+    let key = reference
+        .key
+        .clone()
+        .unwrap_or_else(|| keys::CLIENT_SECRET.into());
+    let user_secret = Api::<Secret>::namespaced(context.client.clone(), &namespace)
+        .get_opt(&reference.name)
+        .await
+        .map_err(Error::kube(format!(
+            "read Secret {namespace}/{}",
+            reference.name
+        )))?;
+    Ok(
+        match secret_string(user_secret.as_ref(), &key).filter(|value| value.len() >= 32) {
+            Some(value) => Ok(Some(value)),
+            None => Err(format!(
+                "credentials.existingSecretRef: Secret {} must exist with key {key} holding at least 32 characters",
+                reference.name
+            )),
+        },
+    )
 }
 
 /// The oldest UserFlow in the app's namespace that lists it.
@@ -476,8 +628,13 @@ async fn serving_flow<B: Backend>(
 
 /// Resolves `apiPermissions` to the client IDs of the apps exposing them; returns the
 /// resolved ones and the names of those without a client ID yet.
+///
+/// A target resolves only when it is an app of the same CustomerTenant in a namespace the
+/// operator watches; anything else reads exactly like an app that does not exist (pending),
+/// so a reference tells a team nothing about other tenants' or namespaces' apps.
 async fn resolve_permissions<B: Backend>(
     app: &AppRegistration,
+    tenant_key: &(String, String),
     context: &Context<B>,
 ) -> Result<(Vec<ApiPermissionSpec>, Vec<String>), Error> {
     let mut resolved = Vec::new();
@@ -487,37 +644,62 @@ async fn resolve_permissions<B: Backend>(
             .app_namespace
             .clone()
             .unwrap_or_else(|| app.namespace().unwrap_or_default());
-        let target = Api::<AppRegistration>::namespaced(context.client.clone(), &namespace)
-            .get_opt(&permission.app_name)
-            .await
-            .map_err(Error::kube(format!(
-                "read AppRegistration {namespace}/{}",
-                permission.app_name
-            )))?;
-        if let Some(client_id) = target
+        let target = if context.scope.contains(&namespace) {
+            Api::<AppRegistration>::namespaced(context.client.clone(), &namespace)
+                .get_opt(&permission.app_name)
+                .await
+                .map_err(Error::kube(format!(
+                    "read AppRegistration {namespace}/{}",
+                    permission.app_name
+                )))?
+        } else {
+            None
+        };
+        let client_id = target
+            .filter(|target| target.tenant_key() == *tenant_key)
             .and_then(|target| target.status)
-            .and_then(|status| status.client_id)
-        {
-            resolved.push(ApiPermissionSpec {
+            .and_then(|status| status.client_id);
+        match client_id {
+            Some(client_id) => resolved.push(ApiPermissionSpec {
                 resource_app_id: client_id,
                 scopes: permission.scopes.clone(),
-            });
-        } else {
-            pending.push(format!("{namespace}/{}", permission.app_name));
+            }),
+            None => pending.push(format!("{namespace}/{}", permission.app_name)),
         }
     }
     Ok((resolved, pending))
 }
 
-async fn write_secret<B: Backend>(
-    app: &AppRegistration,
-    context: &Context<B>,
-    name: &str,
+/// Where the credentials Secret goes and what is known of it.
+struct SecretWrite<'a> {
+    name: &'a str,
+    tenant: &'a crate::api::CustomerTenantStatus,
+    /// The Secret as read at the start of the reconcile, owned by this app; `None` if absent.
+    existing: Option<&'a Secret>,
+}
+
+/// Whether an annotation or label key is the operator's own, out of `secretTemplate`'s reach.
+fn is_reserved_key(key: &str) -> bool {
+    key.starts_with("ciam.dev/") || key == MANAGED_BY_LABEL.0
+}
+
+/// The template's labels or annotations without the operator's reserved keys (admission
+/// refuses them too; this is the second line of defence).
+fn template_entries(entries: Option<&BTreeMap<String, String>>) -> BTreeMap<String, String> {
+    entries
+        .into_iter()
+        .flatten()
+        .filter(|(key, _)| !is_reserved_key(key))
+        .map(|(key, value)| (key.clone(), value.clone()))
+        .collect()
+}
+
+/// The Secret's data: credentials and the tenant's endpoints.
+fn secret_data(
     credentials: &Credentials,
     next_secret: Option<&str>,
     tenant: &crate::api::CustomerTenantStatus,
-    existing: Option<&Secret>,
-) -> Result<(), Error> {
+) -> BTreeMap<String, ByteString> {
     let mut data = BTreeMap::new();
     let mut put = |key: &str, value: Option<&str>| {
         if let Some(value) = value {
@@ -531,20 +713,31 @@ async fn write_secret<B: Backend>(
     put(keys::ISSUER_URL, tenant.issuer.as_deref());
     put(keys::AUTHORITY, tenant.authority.as_deref());
     put(keys::DISCOVERY_URL, tenant.discovery_url.as_deref());
+    data
+}
 
+/// Writes the credentials Secret: created when absent (so a Secret someone else creates in the
+/// meantime is never adopted), otherwise applied with its UID as a precondition (so a Secret
+/// replaced in the meantime is never overwritten).
+async fn write_secret<B: Backend>(
+    app: &AppRegistration,
+    context: &Context<B>,
+    written: &SecretWrite<'_>,
+    credentials: &Credentials,
+    next_secret: Option<&str>,
+) -> Result<(), Error> {
+    let data = secret_data(credentials, next_secret, written.tenant);
     let template = app
         .spec
         .credentials
         .as_ref()
         .and_then(|c| c.secret_template.as_ref());
-    let mut labels = template.and_then(|t| t.labels.clone()).unwrap_or_default();
+    let mut labels = template_entries(template.and_then(|t| t.labels.as_ref()));
     labels.insert(MANAGED_BY_LABEL.0.into(), MANAGED_BY_LABEL.1.into());
-    let mut annotations = template
-        .and_then(|t| t.annotations.clone())
-        .unwrap_or_default();
+    let mut annotations = template_entries(template.and_then(|t| t.annotations.as_ref()));
     annotations.extend(credentials.annotations.clone());
 
-    let unchanged = existing.is_some_and(|secret| {
+    let unchanged = written.existing.is_some_and(|secret| {
         secret.data.as_ref() == Some(&data)
             && labels
                 .iter()
@@ -561,31 +754,65 @@ async fn write_secret<B: Backend>(
         .ok_or_else(|| Error::Waiting("the AppRegistration has no uid yet".into()))?;
     let secret = Secret {
         metadata: kube::api::ObjectMeta {
-            name: Some(name.to_string()),
+            name: Some(written.name.to_string()),
             labels: Some(labels),
             annotations: Some(annotations),
             owner_references: Some(vec![owner]),
+            uid: written.existing.and_then(|secret| secret.uid()),
             ..Default::default()
         },
         data: Some(data),
         type_: Some("Opaque".into()),
         ..Default::default()
     };
+    let secrets =
+        Api::<Secret>::namespaced(context.client.clone(), &app.namespace().unwrap_or_default());
+    let operation = format!("write Secret {}", written.name);
+    if written.existing.is_none() {
+        return match secrets.create(&PostParams::default(), &secret).await {
+            Ok(_) => Ok(()),
+            // Created by this reconcile's staging write a moment ago: apply over it below.
+            Err(kube::Error::Api(response)) if response.code == 409 => {
+                let current = read_secret(
+                    &context.client,
+                    &app.namespace().unwrap_or_default(),
+                    written.name,
+                    &app.uid().unwrap_or_default(),
+                )
+                .await?;
+                let SecretState::Owned(current) = current else {
+                    return Err(Error::Waiting(format!(
+                        "Secret {} appeared while the operator was creating it; retrying",
+                        written.name
+                    )));
+                };
+                let again = SecretWrite {
+                    existing: Some(&current),
+                    ..*written
+                };
+                Box::pin(write_secret(app, context, &again, credentials, next_secret)).await
+            }
+            Err(error) => Err(Error::kube(operation)(error)),
+        };
+    }
     let mut patch = serde_json::to_value(&secret)
         .map_err(|error| Error::Waiting(format!("failed to encode the Secret: {error}")))?;
     patch["apiVersion"] = "v1".into();
     patch["kind"] = "Secret".into();
-    Api::<Secret>::namespaced(context.client.clone(), &app.namespace().unwrap_or_default())
+    secrets
         .patch(
-            name,
+            written.name,
             &PatchParams::apply(FIELD_MANAGER).force(),
             &Patch::Apply(&patch),
         )
         .await
-        .map_err(Error::kube(format!("write Secret {name}")))?;
+        .map_err(Error::kube(operation))?;
     Ok(())
 }
 
+/// Removes the runtime client this app registered, unless `Retain`. Only a client ID the
+/// operator reported in status is considered, and the runtime deletes it only for its owner:
+/// an app never removes another app's client.
 async fn cleanup<B: Backend>(app: &AppRegistration, context: &Context<B>) -> Result<Action, Error> {
     if app.spec.deletion_policy == DeletionPolicy::Retain {
         return Ok(Action::await_change());
@@ -610,10 +837,23 @@ async fn cleanup<B: Backend>(app: &AppRegistration, context: &Context<B>) -> Res
         .await
         .map_err(Error::kube("read the app's CustomerTenant"))?;
     if let Some(tenant) = tenant {
-        context
+        let claim = Claim::by(owner_of(app));
+        match context
             .backend
-            .delete_client(&tenant.spec.subdomain, &client_id)
-            .await?;
+            .delete_client(&tenant.spec.subdomain, &client_id, &claim)
+            .await
+        {
+            Ok(()) => {}
+            Err(BackendError::OwnedByAnother { .. }) => {
+                tracing::warn!(
+                    app = %app.name_any(),
+                    namespace = ?app.namespace(),
+                    client_id = %client_id,
+                    "not deleting a runtime client that another object owns"
+                );
+            }
+            Err(error) => return Err(error.into()),
+        }
     }
     Ok(Action::await_change())
 }

@@ -10,12 +10,14 @@ use kube::runtime::controller::Action;
 
 use super::conditions::{self, reasons};
 use super::desired::{ConfigMapContent, branding_config_map_refs, desired_branding};
+use super::ownership::{claim_for, describe_for, owner_of};
 use super::references::{TenantResolution, is_serving, precedence, resolve_tenant, tenant_key};
 use super::{
     Context, Error, now, on_metadata_change, on_tenant_change, run_controllers, write_status,
 };
 use crate::api::Branding;
-use crate::backend::Backend;
+use crate::backend::{Backend, BackendError};
+use crate::runtime::owner::Claim;
 use k8s_openapi::api::core::v1::ConfigMap;
 
 /// The controllers of `Branding`s: also woken by their tenant and by the ConfigMaps they
@@ -146,14 +148,24 @@ async fn apply<B: Backend>(branding: &Branding, context: &Context<B>) -> Result<
             return Ok(Action::requeue(Duration::from_secs(60)));
         }
     };
-    let outcome = async {
-        let observed = context.backend.observe_branding(&subdomain).await?;
-        if observed.as_ref() != Some(&desired) {
-            context.backend.apply_branding(&subdomain, &desired).await?;
+    let outcome = match context.backend.observe_branding(&subdomain).await {
+        Err(error) => Err(error),
+        Ok(observed) => {
+            let (recorded, same) = match observed {
+                Some(observed) => (observed.owner, observed.spec == desired),
+                None => (None, false),
+            };
+            if same && recorded.as_ref() == Some(&owner_of(branding)) {
+                Ok(())
+            } else {
+                let claim = claim_for(&context.client, branding, recorded.as_ref()).await?;
+                context
+                    .backend
+                    .apply_branding(&subdomain, &desired, &claim)
+                    .await
+            }
         }
-        Ok::<_, crate::backend::BackendError>(())
-    }
-    .await;
+    };
     status.preview_url = authority;
     let result = match outcome {
         Ok(()) => {
@@ -168,6 +180,14 @@ async fn apply<B: Backend>(branding: &Branding, context: &Context<B>) -> Result<
                 ),
             );
             Ok(Action::requeue(context.resync))
+        }
+        Err(BackendError::OwnedByAnother { owner, .. }) => {
+            let message = format!(
+                "{} already styles this tenant in the identity runtime; a tenant has one Branding",
+                describe_for(&owner, &branding.namespace().unwrap_or_default())
+            );
+            not_ready(reasons::BRANDING_ALREADY_DEFINED, message);
+            Ok(Action::await_change())
         }
         Err(error) => {
             let reason = if error.is_transient() {
@@ -201,10 +221,19 @@ async fn cleanup<B: Backend>(branding: &Branding, context: &Context<B>) -> Resul
         .and_then(|status| conditions::find_ready(&status.conditions))
         .is_some_and(|ready| ready.status == "True");
     if let (Some(tenant), true) = (tenant, in_effect) {
-        context
+        let claim = Claim::by(owner_of(branding));
+        match context
             .backend
-            .delete_branding(&tenant.spec.subdomain)
-            .await?;
+            .delete_branding(&tenant.spec.subdomain, &claim)
+            .await
+        {
+            Ok(()) => {}
+            Err(BackendError::OwnedByAnother { .. }) => tracing::warn!(
+                branding = %branding.name_any(),
+                "not deleting runtime branding that another object owns"
+            ),
+            Err(error) => return Err(error.into()),
+        }
     }
     Ok(Action::await_change())
 }

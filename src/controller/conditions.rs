@@ -31,6 +31,11 @@ pub mod reasons {
     pub const REF_NOT_PERMITTED: &str = "RefNotPermitted";
     /// A Secret the spec names is missing or unusable.
     pub const SECRET_INVALID: &str = "SecretInvalid";
+    /// The credentials Secret the spec names exists and was not created by the operator for
+    /// this object; it is left untouched.
+    pub const SECRET_CONFLICT: &str = "SecretConflict";
+    /// The client ID is already registered by another AppRegistration.
+    pub const CLIENT_ID_IN_USE: &str = "ClientIdInUse";
     /// A spec field the backend cannot honour yet.
     pub const UNSUPPORTED_BY_BACKEND: &str = "UnsupportedByBackend";
     /// An `apiPermissions` target has no client ID yet.
@@ -62,6 +67,8 @@ pub fn needs_action(reason: &str) -> bool {
         reasons::BACKEND_REJECTED
             | reasons::REF_NOT_PERMITTED
             | reasons::SECRET_INVALID
+            | reasons::SECRET_CONFLICT
+            | reasons::CLIENT_ID_IN_USE
             | reasons::UNSUPPORTED_BY_BACKEND
             | reasons::APP_ALREADY_IN_FLOW
             | reasons::TOO_MANY_USER_FLOWS

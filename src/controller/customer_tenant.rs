@@ -9,11 +9,13 @@ use kube::runtime::controller::Action;
 
 use super::conditions::{self, reasons};
 use super::desired::{desired_tenant, tenant_matches};
+use super::ownership::{claim_for, describe_for, owner_of};
 use super::references::{is_serving, precedence};
 use super::{Context, Error, now, on_metadata_change, publish, run_controllers, write_status};
 use crate::api::{AppRegistration, CustomerTenant, DeletionPolicy, UserFlow};
 use crate::backend::{Backend, BackendError};
 use crate::runtime::model::{SmtpSpec, SmtpTls};
+use crate::runtime::owner::Claim;
 use k8s_openapi::api::core::v1::Secret;
 
 /// The controllers of `CustomerTenant`s: also woken when the SMTP Secret a tenant names
@@ -62,17 +64,30 @@ async fn apply<B: Backend>(tenant: &CustomerTenant, context: &Context<B>) -> Res
         .and_then(|status| status.tenant_id.as_deref());
     let desired = desired_tenant(&tenant.spec, known_id);
 
-    let outcome = async {
-        let observed = context.backend.observe_tenant(subdomain).await?;
-        match observed {
-            Some(observed) if tenant_matches(&observed.spec, &desired) => Ok((observed, false)),
-            previous => {
-                let applied = context.backend.apply_tenant(subdomain, &desired).await?;
-                Ok::<_, BackendError>((applied, previous.is_some()))
+    let outcome = match context.backend.observe_tenant(subdomain).await {
+        Err(error) => Err(error),
+        Ok(observed) => {
+            let recorded = observed
+                .as_ref()
+                .and_then(|observed| observed.owner.clone());
+            let ours = recorded.as_ref() == Some(&owner_of(tenant));
+            match observed {
+                Some(observed) if ours && tenant_matches(&observed.spec, &desired) => {
+                    Ok((observed, false))
+                }
+                previous => {
+                    let claim = claim_for(&context.client, tenant, recorded.as_ref()).await?;
+                    let corrected =
+                        previous.is_some_and(|previous| !tenant_matches(&previous.spec, &desired));
+                    context
+                        .backend
+                        .apply_tenant(subdomain, &desired, &claim)
+                        .await
+                        .map(|applied| (applied, corrected))
+                }
             }
         }
-    }
-    .await;
+    };
 
     // The SMTP connection for one-time passcodes, once the tenant exists. A missing or
     // malformed Secret is reported and the runtime keeps what it has.
@@ -123,6 +138,18 @@ async fn apply<B: Backend>(tenant: &CustomerTenant, context: &Context<B>) -> Res
                 conditions::ready(ready, reason, message, generation, now()),
             );
             Ok(Action::requeue(context.resync))
+        }
+        Err(BackendError::OwnedByAnother { owner, .. }) => {
+            let namespace = tenant.namespace().unwrap_or_default();
+            let message = format!(
+                "subdomain {subdomain} already belongs to {} in the identity runtime; subdomains are unique",
+                describe_for(&owner, &namespace)
+            );
+            status.conditions = conditions::merge(
+                &status.conditions,
+                conditions::ready(false, reasons::SUBDOMAIN_IN_USE, message, generation, now()),
+            );
+            Ok(Action::await_change())
         }
         Err(error) => {
             let reason = if error.is_transient() {
@@ -182,10 +209,19 @@ async fn cleanup<B: Backend>(
             .observe_tenant(&tenant.spec.subdomain)
             .await?;
         if ours.is_some() && observed.map(|observed| observed.tenant_id) == ours {
-            context
+            let claim = Claim::by(owner_of(tenant));
+            match context
                 .backend
-                .delete_tenant(&tenant.spec.subdomain)
-                .await?;
+                .delete_tenant(&tenant.spec.subdomain, &claim)
+                .await
+            {
+                Ok(()) => {}
+                Err(BackendError::OwnedByAnother { .. }) => tracing::warn!(
+                    subdomain = %tenant.spec.subdomain,
+                    "not deleting a runtime tenant that another object owns"
+                ),
+                Err(error) => return Err(error.into()),
+            }
         }
     }
     Ok(Action::await_change())

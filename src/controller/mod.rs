@@ -12,6 +12,7 @@ pub mod customer_tenant;
 pub mod desired;
 pub mod leader;
 pub mod metrics;
+pub mod ownership;
 pub mod references;
 pub mod user_flow;
 

@@ -11,12 +11,16 @@ use kube::runtime::controller::Action;
 use kube::runtime::watcher;
 
 use super::conditions::{self, reasons};
+use super::ownership::{claim_for, owner_of};
 use super::references::{TenantResolution, is_serving, precedence, resolve_tenant, tenant_key};
-use super::{Context, Error, now, on_tenant_change, referring, run_controllers, write_status};
+use super::{
+    Context, Error, TenantScoped, now, on_tenant_change, referring, run_controllers, write_status,
+};
 use crate::api::user_flow::ResolvedApplication;
 use crate::api::{AppRegistration, UserFlow};
-use crate::backend::Backend;
+use crate::backend::{Backend, BackendError};
 use crate::runtime::model::UserFlowSpec as RuntimeUserFlow;
+use crate::runtime::owner::Claim;
 
 /// A tenant serves at most this many user flows.
 pub const MAX_USER_FLOWS_PER_TENANT: usize = 10;
@@ -157,6 +161,9 @@ async fn apply<B: Backend>(flow: &UserFlow, context: &Context<B>) -> Result<Acti
             .map_err(Error::kube(format!(
                 "read AppRegistration {namespace}/{name}"
             )))?
+            // An app of another tenant reads like a missing one: a flow serves its tenant's
+            // apps only.
+            .filter(|app| app.tenant_key() == tenant)
             .and_then(|app| app.status)
             .and_then(|status| status.client_id);
         client_ids.extend(client_id.clone());
@@ -194,19 +201,24 @@ async fn apply<B: Backend>(flow: &UserFlow, context: &Context<B>) -> Result<Acti
         return Ok(Action::await_change());
     }
     let name = backend_name(flow);
-    let outcome = async {
-        let observed = context.backend.observe_user_flow(&subdomain, &name).await?;
-        if observed.as_ref() != Some(&desired) {
-            context
-                .backend
-                .apply_user_flow(&subdomain, &name, &desired)
-                .await?;
+    let outcome = match context.backend.observe_user_flow(&subdomain, &name).await {
+        Err(error) => Err(error),
+        Ok(observed) => {
+            let (recorded, same) = match observed {
+                Some(observed) => (observed.owner, observed.spec == desired),
+                None => (None, false),
+            };
+            if same && recorded.as_ref() == Some(&owner_of(flow)) {
+                Ok(())
+            } else {
+                let claim = claim_for(&context.client, flow, recorded.as_ref()).await?;
+                context
+                    .backend
+                    .apply_user_flow(&subdomain, &name, &desired, &claim)
+                    .await
+            }
         }
-        Ok::<_, crate::backend::BackendError>(
-            observed.is_some() && observed.as_ref() != Some(&desired),
-        )
-    }
-    .await;
+    };
     let unresolved: Vec<&str> = status
         .applications
         .iter()
@@ -268,10 +280,19 @@ async fn cleanup<B: Backend>(flow: &UserFlow, context: &Context<B>) -> Result<Ac
             .await
             .map_err(Error::kube("read the flow's CustomerTenant"))?;
     if let Some(tenant) = tenant {
-        context
+        let claim = Claim::by(owner_of(flow));
+        match context
             .backend
-            .delete_user_flow(&tenant.spec.subdomain, &backend_name(flow))
-            .await?;
+            .delete_user_flow(&tenant.spec.subdomain, &backend_name(flow), &claim)
+            .await
+        {
+            Ok(()) => {}
+            Err(BackendError::OwnedByAnother { .. }) => tracing::warn!(
+                flow = %flow.name_any(),
+                "not deleting a runtime user flow that another object owns"
+            ),
+            Err(error) => return Err(error.into()),
+        }
     }
     Ok(Action::await_change())
 }

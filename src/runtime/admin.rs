@@ -30,6 +30,7 @@ use super::metrics::{self, ListenerMetrics};
 use super::model::{
     self, BrandingDocument, ClientSpec, FieldError, SmtpSpec, StoredSmtp, TenantSpec, UserFlowSpec,
 };
+use super::owner::{self, Claim, Owner};
 use super::store::{Document, Kind, StoreError};
 use super::tokens::TokenError;
 use super::{AppState, Tenant, email};
@@ -44,6 +45,8 @@ pub struct Problem {
     title: &'static str,
     detail: String,
     errors: Vec<FieldError>,
+    /// For a refused write to another object's property: who owns it.
+    owner: Option<Box<Owner>>,
 }
 
 impl Problem {
@@ -53,6 +56,7 @@ impl Problem {
             title,
             detail: detail.into(),
             errors: Vec::new(),
+            owner: None,
         }
     }
 
@@ -67,6 +71,7 @@ impl Problem {
             title: "Invalid object",
             detail,
             errors,
+            owner: None,
         }
     }
 
@@ -99,6 +104,8 @@ struct ProblemBody<'a> {
     detail: &'a str,
     #[serde(skip_serializing_if = "<[FieldError]>::is_empty")]
     errors: &'a [FieldError],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    owner: Option<&'a Owner>,
 }
 
 impl IntoResponse for Problem {
@@ -109,6 +116,7 @@ impl IntoResponse for Problem {
             status: self.status.as_u16(),
             detail: &self.detail,
             errors: &self.errors,
+            owner: self.owner.as_deref(),
         };
         let mut response = (
             self.status,
@@ -134,6 +142,19 @@ impl From<StoreError> for Problem {
         match error {
             StoreError::Conflict(message) => {
                 Problem::new(StatusCode::CONFLICT, "Conflict", message)
+            }
+            StoreError::OwnedByAnother { what, owner } => {
+                tracing::warn!(object = %what, owner = %owner, "refused a write by another owner");
+                Problem {
+                    owner: Some(owner.clone()),
+                    ..Problem::new(
+                        StatusCode::CONFLICT,
+                        "Owned by another object",
+                        format!(
+                            "{what} belongs to {owner}; only its owner may change or delete it"
+                        ),
+                    )
+                }
             }
             other => {
                 tracing::error!(error = %other, "admin request failed in storage");
@@ -214,6 +235,60 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for AdminJson<T> {
         let body = read_body(&parts.headers, body).await?;
         parse_json(&body).map(AdminJson)
     }
+}
+
+/// Who a write comes from: the `Ciam-Owner` and `Ciam-Owner-Replaces` headers (see
+/// [`owner`]), refused with 400 naming the header when malformed.
+pub struct OwnerClaim(pub Claim);
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for OwnerClaim {
+    type Rejection = Problem;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _state: &S,
+    ) -> Result<Self, Self::Rejection> {
+        let header = |name: &'static str| -> Result<Option<&str>, Problem> {
+            let mut values = parts.headers.get_all(name).iter();
+            let value = values.next();
+            if values.next().is_some() {
+                return Err(header_problem(name, "must be sent once"));
+            }
+            value
+                .map(|value| {
+                    value
+                        .to_str()
+                        .map_err(|_| header_problem(name, "must be visible ASCII"))
+                })
+                .transpose()
+        };
+        let owner = header(owner::HEADER)?
+            .map(|value| {
+                Owner::parse(value).map_err(|reason| header_problem(owner::HEADER, reason))
+            })
+            .transpose()?;
+        let replaces = header(owner::REPLACES_HEADER)?
+            .map(|value| {
+                owner::parse_replaces(value)
+                    .map_err(|reason| header_problem(owner::REPLACES_HEADER, reason))
+            })
+            .transpose()?;
+        if replaces.is_some() && owner.is_none() {
+            return Err(header_problem(
+                owner::REPLACES_HEADER,
+                "needs a Ciam-Owner header: only a declared owner can take over",
+            ));
+        }
+        Ok(Self(Claim { owner, replaces }))
+    }
+}
+
+fn header_problem(name: &str, reason: impl Into<String>) -> Problem {
+    Problem::new(
+        StatusCode::BAD_REQUEST,
+        "Invalid header",
+        format!("{name}: {}", reason.into()),
+    )
 }
 
 /// An optional JSON request body: none (empty), or JSON under the same rules as
@@ -315,6 +390,7 @@ fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, Problem> {
                 field.field, field.reason
             ),
             errors: vec![field],
+            owner: None,
         }
     })
 }
@@ -478,6 +554,7 @@ fn tenant_view(state: &AppState, document: &Document) -> Result<serde_json::Valu
         "discoveryUrl": format!("{issuer}/.well-known/openid-configuration"),
         "createdAt": rfc3339(document.created_at),
         "updatedAt": rfc3339(document.updated_at),
+        "owner": document.owner,
         "spec": spec,
     }))
 }
@@ -508,6 +585,7 @@ async fn get_tenant(
 async fn put_tenant(
     State(state): State<Arc<AppState>>,
     Path(subdomain): Path<String>,
+    OwnerClaim(claim): OwnerClaim,
     AdminJson(mut spec): AdminJson<TenantSpec>,
 ) -> Result<Response, Problem> {
     if !model::is_valid_subdomain(&subdomain) {
@@ -527,7 +605,12 @@ async fn put_tenant(
         .unwrap_or(state.default_signing_algorithm);
     let (document, created) = state
         .store
-        .put_tenant(&subdomain, requested_id.as_deref(), &to_json(&spec)?)
+        .put_tenant(
+            &subdomain,
+            requested_id.as_deref(),
+            &to_json(&spec)?,
+            &claim,
+        )
         .await?;
     state
         .keyring
@@ -542,8 +625,9 @@ async fn put_tenant(
 async fn delete_tenant(
     State(state): State<Arc<AppState>>,
     Path(subdomain): Path<String>,
+    OwnerClaim(claim): OwnerClaim,
 ) -> Result<StatusCode, Problem> {
-    if state.store.delete_tenant(&subdomain).await? {
+    if state.store.delete_tenant(&subdomain, &claim).await? {
         tracing::info!(tenant = %subdomain, "tenant deleted");
     }
     Ok(StatusCode::NO_CONTENT)
@@ -558,6 +642,7 @@ fn client_view(document: &Document) -> Result<serde_json::Value, Problem> {
         "tenantId": document.tenant_id,
         "createdAt": rfc3339(document.created_at),
         "updatedAt": rfc3339(document.updated_at),
+        "owner": document.owner,
         "spec": spec,
     }))
 }
@@ -593,6 +678,7 @@ async fn get_client(
 async fn put_client(
     State(state): State<Arc<AppState>>,
     Path((subdomain, client_id)): Path<(String, String)>,
+    OwnerClaim(claim): OwnerClaim,
     AdminJson(spec): AdminJson<ClientSpec>,
 ) -> Result<Response, Problem> {
     let tenant = require_tenant(&state, &subdomain).await?;
@@ -642,6 +728,7 @@ async fn put_client(
             &client_id,
             &to_json(&spec)?,
             spec.identifier_uri(),
+            &claim,
         )
         .await?;
     Ok(respond(created, client_view(&document)?))
@@ -650,11 +737,12 @@ async fn put_client(
 async fn delete_client(
     State(state): State<Arc<AppState>>,
     Path((subdomain, client_id)): Path<(String, String)>,
+    OwnerClaim(claim): OwnerClaim,
 ) -> Result<StatusCode, Problem> {
     if let Some(tenant) = state.tenant(&subdomain).await? {
         state
             .store
-            .delete_document(Kind::Client, &tenant.id, &client_id)
+            .delete_document(Kind::Client, &tenant.id, &client_id, &claim)
             .await?;
     }
     Ok(StatusCode::NO_CONTENT)
@@ -669,6 +757,7 @@ fn user_flow_view(document: &Document) -> Result<serde_json::Value, Problem> {
         "tenantId": document.tenant_id,
         "createdAt": rfc3339(document.created_at),
         "updatedAt": rfc3339(document.updated_at),
+        "owner": document.owner,
         "spec": spec,
     }))
 }
@@ -704,6 +793,7 @@ async fn get_user_flow(
 async fn put_user_flow(
     State(state): State<Arc<AppState>>,
     Path((subdomain, name)): Path<(String, String)>,
+    OwnerClaim(claim): OwnerClaim,
     AdminJson(spec): AdminJson<UserFlowSpec>,
 ) -> Result<Response, Problem> {
     let tenant = require_tenant(&state, &subdomain).await?;
@@ -748,7 +838,14 @@ async fn put_user_flow(
     }
     let (document, created) = state
         .store
-        .put_document(Kind::UserFlow, &tenant.id, &name, &to_json(&spec)?, None)
+        .put_document(
+            Kind::UserFlow,
+            &tenant.id,
+            &name,
+            &to_json(&spec)?,
+            None,
+            &claim,
+        )
         .await?;
     Ok(respond(created, user_flow_view(&document)?))
 }
@@ -756,11 +853,12 @@ async fn put_user_flow(
 async fn delete_user_flow(
     State(state): State<Arc<AppState>>,
     Path((subdomain, name)): Path<(String, String)>,
+    OwnerClaim(claim): OwnerClaim,
 ) -> Result<StatusCode, Problem> {
     if let Some(tenant) = state.tenant(&subdomain).await? {
         state
             .store
-            .delete_document(Kind::UserFlow, &tenant.id, &name)
+            .delete_document(Kind::UserFlow, &tenant.id, &name, &claim)
             .await?;
     }
     Ok(StatusCode::NO_CONTENT)
@@ -774,6 +872,7 @@ fn branding_view(document: &Document) -> Result<serde_json::Value, Problem> {
         "tenantId": document.tenant_id,
         "createdAt": rfc3339(document.created_at),
         "updatedAt": rfc3339(document.updated_at),
+        "owner": document.owner,
         "spec": spec,
     }))
 }
@@ -794,6 +893,7 @@ async fn get_branding(
 async fn put_branding(
     State(state): State<Arc<AppState>>,
     Path(subdomain): Path<String>,
+    OwnerClaim(claim): OwnerClaim,
     AdminJson(spec): AdminJson<BrandingDocument>,
 ) -> Result<Response, Problem> {
     let tenant = require_tenant(&state, &subdomain).await?;
@@ -809,6 +909,7 @@ async fn put_branding(
             &tenant.id,
             &to_json(&spec)?,
             None,
+            &claim,
         )
         .await?;
     Ok(respond(created, branding_view(&document)?))
@@ -817,11 +918,12 @@ async fn put_branding(
 async fn delete_branding(
     State(state): State<Arc<AppState>>,
     Path(subdomain): Path<String>,
+    OwnerClaim(claim): OwnerClaim,
 ) -> Result<StatusCode, Problem> {
     if let Some(tenant) = state.tenant(&subdomain).await? {
         state
             .store
-            .delete_document(Kind::Branding, &tenant.id, &tenant.id)
+            .delete_document(Kind::Branding, &tenant.id, &tenant.id, &claim)
             .await?;
     }
     Ok(StatusCode::NO_CONTENT)
@@ -872,7 +974,14 @@ async fn put_smtp(
         .map_err(|reason| Problem::invalid(vec![FieldError::new("passwordHash", reason)]))?;
     let (document, created) = state
         .store
-        .put_document(Kind::Smtp, &tenant.id, &tenant.id, &to_json(&stored)?, None)
+        .put_document(
+            Kind::Smtp,
+            &tenant.id,
+            &tenant.id,
+            &to_json(&stored)?,
+            None,
+            &Claim::default(),
+        )
         .await?;
     Ok(respond(created, smtp_view(&document)?))
 }
@@ -884,7 +993,7 @@ async fn delete_smtp(
     if let Some(tenant) = state.tenant(&subdomain).await? {
         state
             .store
-            .delete_document(Kind::Smtp, &tenant.id, &tenant.id)
+            .delete_document(Kind::Smtp, &tenant.id, &tenant.id, &Claim::default())
             .await?;
     }
     Ok(StatusCode::NO_CONTENT)

@@ -20,6 +20,7 @@ pub mod i18n;
 pub mod metrics;
 pub mod model;
 pub mod oidc;
+pub mod owner;
 pub mod pages;
 pub mod store;
 pub mod token_endpoint;

@@ -10,6 +10,8 @@ use std::str::FromStr;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, Executor, Row};
 
+use super::owner::{Claim, Owner};
+
 /// Errors of the storage layer.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -41,6 +43,14 @@ pub enum StoreError {
     /// A uniqueness rule was violated (for example an email already registered).
     #[error("{0}")]
     Conflict(String),
+    /// The object belongs to another Kubernetes object than the writer.
+    #[error("{what} belongs to {owner}")]
+    OwnedByAnother {
+        /// The object, for example `client 1f2e…`.
+        what: String,
+        /// Its recorded owner.
+        owner: Box<Owner>,
+    },
 }
 
 impl StoreError {
@@ -72,6 +82,8 @@ pub struct Document {
     pub created_at: i64,
     /// Last update time (Unix seconds).
     pub updated_at: i64,
+    /// The Kubernetes object that created it, when recorded (not for SMTP settings).
+    pub owner: Option<Owner>,
 }
 
 /// A signing key row.
@@ -246,6 +258,16 @@ impl Kind {
         }
     }
 
+    /// The object in words, for messages: `client 1f2e…`, `user flow shop.sign-in`.
+    fn describe(self, key: &str) -> String {
+        match self {
+            Kind::Client => format!("client {key}"),
+            Kind::UserFlow => format!("user flow {key}"),
+            Kind::Branding => "the tenant's branding".to_string(),
+            Kind::Smtp => "the tenant's SMTP settings".to_string(),
+        }
+    }
+
     fn key_column(self) -> &'static str {
         match self {
             Kind::Client => "client_id",
@@ -274,6 +296,40 @@ fn json_column<T: serde::de::DeserializeOwned>(
         what: "user attributes",
         reason: error.to_string(),
     })
+}
+
+/// The `owner` column, absent on tables without one (SMTP settings).
+fn owner_column(row: &AnyRow) -> Result<Option<Owner>, StoreError> {
+    let Ok(owner) = row.try_get::<Option<String>, _>("owner") else {
+        return Ok(None);
+    };
+    owner
+        .map(|owner| {
+            serde_json::from_str(&owner).map_err(|error| StoreError::Corrupt {
+                what: "owner",
+                reason: error.to_string(),
+            })
+        })
+        .transpose()
+}
+
+/// The refusal of a write to `document` by someone other than its recorded owner.
+fn owned_by_another(what: String, document: &Document) -> StoreError {
+    match &document.owner {
+        Some(owner) => StoreError::OwnedByAnother {
+            what,
+            owner: Box::new(owner.clone()),
+        },
+        None => StoreError::Conflict(format!("{what} was claimed concurrently; retry")),
+    }
+}
+
+/// The owner as stored in the `owner` column.
+fn owner_json(claim: &Claim) -> Option<String> {
+    claim
+        .owner
+        .as_ref()
+        .and_then(|owner| serde_json::to_string(owner).ok())
 }
 
 fn integer(row: &AnyRow, column: &str) -> Result<i64, StoreError> {
@@ -347,6 +403,7 @@ impl Store {
             spec: text(row, "spec")?,
             created_at: integer(row, "created_at")?,
             updated_at: integer(row, "updated_at")?,
+            owner: owner_column(row)?,
         })
     }
 
@@ -356,7 +413,7 @@ impl Store {
     /// A failed query.
     pub async fn tenant(&self, subdomain: &str) -> Result<Option<Document>, StoreError> {
         let row = sqlx::query(
-            "SELECT id, subdomain, spec, created_at, updated_at FROM tenants WHERE subdomain = $1",
+            "SELECT id, subdomain, spec, created_at, updated_at, owner FROM tenants WHERE subdomain = $1",
         )
         .bind(subdomain)
         .fetch_optional(&self.pool)
@@ -371,7 +428,7 @@ impl Store {
     /// A failed query.
     pub async fn tenants(&self) -> Result<Vec<Document>, StoreError> {
         sqlx::query(
-            "SELECT id, subdomain, spec, created_at, updated_at FROM tenants ORDER BY subdomain",
+            "SELECT id, subdomain, spec, created_at, updated_at, owner FROM tenants ORDER BY subdomain",
         )
         .fetch_all(&self.pool)
         .await
@@ -385,12 +442,14 @@ impl Store {
     ///
     /// # Errors
     /// [`StoreError::Conflict`] when `requested_id` differs from the stored tenant ID or is
-    /// used by another tenant; otherwise a failed query.
+    /// used by another tenant; [`StoreError::OwnedByAnother`] when `claim` may not write the
+    /// stored tenant; otherwise a failed query.
     pub async fn put_tenant(
         &self,
         subdomain: &str,
         requested_id: Option<&str>,
         spec: &str,
+        claim: &Claim,
     ) -> Result<(Document, bool), StoreError> {
         let now = now();
         if let Some(existing) = self.tenant(subdomain).await? {
@@ -400,29 +459,42 @@ impl Store {
                     existing.tenant_id
                 )));
             }
-            sqlx::query("UPDATE tenants SET spec = $1, updated_at = $2 WHERE subdomain = $3")
-                .bind(spec)
-                .bind(now)
-                .bind(subdomain)
-                .execute(&self.pool)
-                .await
-                .map_err(query_error("update a tenant"))?;
+            // The owner condition is part of the UPDATE, so a concurrent claim cannot slip in
+            // between a check and the write.
+            let updated = sqlx::query(
+                "UPDATE tenants SET spec = $1, updated_at = $2, owner_uid = $4, owner = $5 \
+                 WHERE subdomain = $3 AND (owner_uid IS NULL OR owner_uid = $4 OR owner_uid = $6)",
+            )
+            .bind(spec)
+            .bind(now)
+            .bind(subdomain)
+            .bind(claim.owner_uid())
+            .bind(owner_json(claim))
+            .bind(claim.replaces.as_deref())
+            .execute(&self.pool)
+            .await
+            .map_err(query_error("update a tenant"))?;
             let stored = self.tenant(subdomain).await?.ok_or_else(|| {
                 StoreError::Conflict(format!("tenant {subdomain} was deleted concurrently"))
             })?;
+            if updated.rows_affected() == 0 {
+                return Err(owned_by_another(format!("tenant {subdomain}"), &stored));
+            }
             return Ok((stored, false));
         }
         let id = requested_id
             .map(str::to_string)
             .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
         let inserted = sqlx::query(
-            "INSERT INTO tenants (id, subdomain, spec, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $4)",
+            "INSERT INTO tenants (id, subdomain, spec, created_at, updated_at, owner_uid, owner) \
+             VALUES ($1, $2, $3, $4, $4, $5, $6)",
         )
         .bind(&id)
         .bind(subdomain)
         .bind(spec)
         .bind(now)
+        .bind(claim.owner_uid())
+        .bind(owner_json(claim))
         .execute(&self.pool)
         .await;
         match inserted {
@@ -448,11 +520,14 @@ impl Store {
     /// Deletes a tenant and everything in it. Returns whether it existed.
     ///
     /// # Errors
-    /// A failed query.
-    pub async fn delete_tenant(&self, subdomain: &str) -> Result<bool, StoreError> {
+    /// [`StoreError::OwnedByAnother`] when `claim` may not delete it; a failed query.
+    pub async fn delete_tenant(&self, subdomain: &str, claim: &Claim) -> Result<bool, StoreError> {
         let Some(tenant) = self.tenant(subdomain).await? else {
             return Ok(false);
         };
+        if !claim.may_write(tenant.owner.as_ref()) {
+            return Err(owned_by_another(format!("tenant {subdomain}"), &tenant));
+        }
         let mut transaction = self
             .pool
             .begin()
@@ -497,14 +572,16 @@ impl Store {
             spec: text(row, "spec")?,
             created_at: integer(row, "created_at")?,
             updated_at: integer(row, "updated_at")?,
+            owner: owner_column(row)?,
         })
     }
 
     fn columns(kind: Kind) -> String {
         match kind {
-            Kind::Branding | Kind::Smtp => "tenant_id, spec, created_at, updated_at".to_string(),
+            Kind::Smtp => "tenant_id, spec, created_at, updated_at".to_string(),
+            Kind::Branding => "tenant_id, spec, created_at, updated_at, owner".to_string(),
             _ => format!(
-                "tenant_id, {}, spec, created_at, updated_at",
+                "tenant_id, {}, spec, created_at, updated_at, owner",
                 kind.key_column()
             ),
         }
@@ -566,7 +643,8 @@ impl Store {
     /// `identifier_uri` is indexed for clients and ignored otherwise.
     ///
     /// # Errors
-    /// A failed query.
+    /// [`StoreError::OwnedByAnother`] when `claim` may not write the stored document (SMTP
+    /// settings have no owner of their own: the tenant's decides); a failed query.
     pub async fn put_document(
         &self,
         kind: Kind,
@@ -574,56 +652,99 @@ impl Store {
         key: &str,
         spec: &str,
         identifier_uri: Option<&str>,
+        claim: &Claim,
     ) -> Result<(Document, bool), StoreError> {
         let existed = self.document(kind, tenant_id, key).await?.is_some();
-        let now = now();
-        let result = match kind {
-            Kind::Client => {
-                sqlx::query(
-                    "INSERT INTO clients (tenant_id, client_id, identifier_uri, spec, created_at, updated_at) \
-                     VALUES ($1, $2, $3, $4, $5, $5) \
-                     ON CONFLICT (tenant_id, client_id) DO UPDATE \
-                     SET identifier_uri = excluded.identifier_uri, spec = excluded.spec, updated_at = excluded.updated_at",
-                )
-                .bind(tenant_id)
-                .bind(key)
-                .bind(identifier_uri)
-                .bind(spec)
-                .bind(now)
-                .execute(&self.pool)
-                .await
-            }
-            Kind::UserFlow => {
-                sqlx::query(
-                    "INSERT INTO user_flows (tenant_id, name, spec, created_at, updated_at) \
-                     VALUES ($1, $2, $3, $4, $4) \
-                     ON CONFLICT (tenant_id, name) DO UPDATE \
-                     SET spec = excluded.spec, updated_at = excluded.updated_at",
-                )
-                .bind(tenant_id)
-                .bind(key)
-                .bind(spec)
-                .bind(now)
-                .execute(&self.pool)
-                .await
-            }
-            Kind::Branding | Kind::Smtp => {
-                let sql = format!(
-                    "INSERT INTO {} (tenant_id, spec, created_at, updated_at) \
+        // The owner condition is part of the upsert, so two writers cannot both pass a check
+        // made before the write: a refused update affects no row.
+        let owner_condition = |table: &str| {
+            format!(
+                " WHERE {table}.owner_uid IS NULL OR {table}.owner_uid = excluded.owner_uid \
+                 OR {table}.owner_uid = $OWNER_REPLACES"
+            )
+        };
+        let (sql, binds_key, binds_identifier_uri) = match kind {
+            Kind::Smtp => {
+                let sql = "INSERT INTO smtp_settings (tenant_id, spec, created_at, updated_at) \
                      VALUES ($1, $2, $3, $3) \
                      ON CONFLICT (tenant_id) DO UPDATE \
-                     SET spec = excluded.spec, updated_at = excluded.updated_at",
-                    kind.table()
-                );
-                sqlx::query(&sql)
-                .bind(tenant_id)
-                .bind(spec)
-                .bind(now)
-                .execute(&self.pool)
-                .await
+                     SET spec = excluded.spec, updated_at = excluded.updated_at";
+                sqlx::query(sql)
+                    .bind(tenant_id)
+                    .bind(spec)
+                    .bind(now())
+                    .execute(&self.pool)
+                    .await
+                    .map_err(query_error("store a configuration object"))?;
+                return self.stored_after_put(kind, tenant_id, key, existed).await;
             }
+            Kind::Client => (
+                "INSERT INTO clients (tenant_id, spec, created_at, updated_at, owner_uid, owner, client_id, identifier_uri) \
+                 VALUES ($1, $2, $3, $3, $4, $5, $7, $8) \
+                 ON CONFLICT (tenant_id, client_id) DO UPDATE \
+                 SET identifier_uri = excluded.identifier_uri, spec = excluded.spec, updated_at = excluded.updated_at, \
+                 owner_uid = excluded.owner_uid, owner = excluded.owner"
+                    .to_string()
+                    + &owner_condition("clients"),
+                true,
+                true,
+            ),
+            Kind::UserFlow => (
+                "INSERT INTO user_flows (tenant_id, spec, created_at, updated_at, owner_uid, owner, name) \
+                 VALUES ($1, $2, $3, $3, $4, $5, $7) \
+                 ON CONFLICT (tenant_id, name) DO UPDATE \
+                 SET spec = excluded.spec, updated_at = excluded.updated_at, \
+                 owner_uid = excluded.owner_uid, owner = excluded.owner"
+                    .to_string()
+                    + &owner_condition("user_flows"),
+                true,
+                false,
+            ),
+            Kind::Branding => (
+                "INSERT INTO brandings (tenant_id, spec, created_at, updated_at, owner_uid, owner) \
+                 VALUES ($1, $2, $3, $3, $4, $5) \
+                 ON CONFLICT (tenant_id) DO UPDATE \
+                 SET spec = excluded.spec, updated_at = excluded.updated_at, \
+                 owner_uid = excluded.owner_uid, owner = excluded.owner"
+                    .to_string()
+                    + &owner_condition("brandings"),
+                false,
+                false,
+            ),
         };
-        result.map_err(query_error("store a configuration object"))?;
+        let sql = sql.replace("$OWNER_REPLACES", "$6");
+        let mut query = sqlx::query(&sql)
+            .bind(tenant_id)
+            .bind(spec)
+            .bind(now())
+            .bind(claim.owner_uid())
+            .bind(owner_json(claim))
+            .bind(claim.replaces.as_deref());
+        if binds_key {
+            query = query.bind(key);
+        }
+        if binds_identifier_uri {
+            query = query.bind(identifier_uri);
+        }
+        let written = query
+            .execute(&self.pool)
+            .await
+            .map_err(query_error("store a configuration object"))?;
+        if written.rows_affected() == 0
+            && let Some(stored) = self.document(kind, tenant_id, key).await?
+        {
+            return Err(owned_by_another(kind.describe(key), &stored));
+        }
+        self.stored_after_put(kind, tenant_id, key, existed).await
+    }
+
+    async fn stored_after_put(
+        &self,
+        kind: Kind,
+        tenant_id: &str,
+        key: &str,
+        existed: bool,
+    ) -> Result<(Document, bool), StoreError> {
         let stored = self.document(kind, tenant_id, key).await?.ok_or_else(|| {
             StoreError::Conflict("the object was deleted concurrently".to_string())
         })?;
@@ -633,24 +754,38 @@ impl Store {
     /// Deletes a document. Returns whether it existed.
     ///
     /// # Errors
-    /// A failed query.
+    /// [`StoreError::OwnedByAnother`] when `claim` may not delete it; a failed query.
     pub async fn delete_document(
         &self,
         kind: Kind,
         tenant_id: &str,
         key: &str,
+        claim: &Claim,
     ) -> Result<bool, StoreError> {
+        let owner_condition = match kind {
+            Kind::Smtp => "",
+            _ => " AND (owner_uid IS NULL OR owner_uid = $3 OR owner_uid = $4)",
+        };
         let sql = format!(
-            "DELETE FROM {} WHERE tenant_id = $1 AND {} = $2",
+            "DELETE FROM {} WHERE tenant_id = $1 AND {} = $2{owner_condition}",
             kind.table(),
             kind.key_column()
         );
-        let result = sqlx::query(&sql)
-            .bind(tenant_id)
-            .bind(key)
+        let mut query = sqlx::query(&sql).bind(tenant_id).bind(key);
+        if !owner_condition.is_empty() {
+            query = query
+                .bind(claim.owner_uid())
+                .bind(claim.replaces.as_deref());
+        }
+        let result = query
             .execute(&self.pool)
             .await
             .map_err(query_error("delete a configuration object"))?;
+        if result.rows_affected() == 0
+            && let Some(stored) = self.document(kind, tenant_id, key).await?
+        {
+            return Err(owned_by_another(kind.describe(key), &stored));
+        }
         Ok(result.rows_affected() > 0)
     }
 
@@ -664,7 +799,7 @@ impl Store {
         identifier_uri: &str,
     ) -> Result<Option<Document>, StoreError> {
         let row = sqlx::query(
-            "SELECT tenant_id, client_id, spec, created_at, updated_at FROM clients \
+            "SELECT tenant_id, client_id, spec, created_at, updated_at, owner FROM clients \
              WHERE tenant_id = $1 AND identifier_uri = $2",
         )
         .bind(tenant_id)
