@@ -965,6 +965,21 @@ mod tests {
     }
 
     #[test]
+    fn the_template_cannot_reach_the_operators_own_keys() {
+        let template: BTreeMap<String, String> = [
+            ("ciam.dev/previous-secret-hash", "planted"),
+            ("ciam.dev/secret-issued-at", "2099-01-01T00:00:00Z"),
+            ("app.kubernetes.io/managed-by", "someone-else"),
+            ("team", "payments"),
+        ]
+        .into_iter()
+        .map(|(key, value)| (key.to_string(), value.to_string()))
+        .collect();
+        let kept = template_entries(Some(&template));
+        assert_eq!(kept.keys().collect::<Vec<_>>(), ["team"]);
+    }
+
+    #[test]
     fn public_clients_get_no_secret() {
         let spa = app(
             serde_json::json!({ "tenantRef": {"name": "t"}, "displayName": "SPA", "type": "spa" }),
