@@ -280,8 +280,11 @@ async fn apply<B: Backend>(app: &AppRegistration, context: &Context<B>) -> Resul
         jiff::Timestamp::now(),
     );
     let tenant_key = app.tenant_key();
-    if let Some(claimant) =
-        earlier_claimant(app, &credentials.client_id, &tenant_key, context).await?
+    // Taking a client ID from the Secret (nothing in status yet): make sure no other app has it.
+    let adopting = status.client_id.as_deref() != Some(credentials.client_id.as_str());
+    if adopting
+        && let Some(claimant) =
+            earlier_claimant(app, &credentials.client_id, &tenant_key, context).await?
     {
         status.client_id = None;
         let problem = client_id_in_use(&credentials.client_id, &owner_of(&claimant), &namespace);
@@ -376,6 +379,24 @@ async fn register<B: Backend>(
         let ours = observed
             .as_ref()
             .is_some_and(|observed| observed.owner.as_ref() == claim.owner.as_ref());
+        // A client stored before owners were recorded is claimed by the next owned write:
+        // only by the app that reported it first.
+        if observed
+            .as_ref()
+            .is_some_and(|observed| observed.owner.is_none())
+            && let Some(claimant) =
+                earlier_claimant(app, &credentials.client_id, tenant_key, context)
+                    .await
+                    .map_err(|error| BackendError::Unavailable {
+                        operation: "list the tenant's AppRegistrations".into(),
+                        detail: error.to_string(),
+                    })?
+        {
+            return Err(BackendError::OwnedByAnother {
+                operation: format!("claim client {}", credentials.client_id),
+                owner: Box::new(owner_of(&claimant)),
+            });
+        }
         let same = observed
             .as_ref()
             .is_some_and(|observed| observed.spec == desired);
@@ -428,9 +449,13 @@ async fn report<B: Backend>(
         .await;
     }
     status.user_flow = serving_flow(app, context).await?;
-    status.client_id = Some(credentials.client_id.clone());
     status.secret_name = Some(name.to_string());
     status.secret_expires_at = credentials.expires_at.map(Time);
+    // The client ID goes to status once the runtime took it as this app's; a refusal keeps
+    // what status said before (a client ID the operator issued to this very app stays).
+    if !matches!(outcome, Err(BackendError::OwnedByAnother { .. })) {
+        status.client_id = Some(credentials.client_id.clone());
+    }
     let (condition, result) = match outcome {
         Ok(registration) if !registration.pending.is_empty() => {
             let message = format!(
@@ -462,7 +487,6 @@ async fn report<B: Backend>(
             ))),
         ),
         Err(BackendError::OwnedByAnother { owner, .. }) => {
-            status.client_id = None;
             let namespace = app.namespace().unwrap_or_default();
             let (reason, message) = client_id_in_use(&credentials.client_id, &owner, &namespace);
             (
