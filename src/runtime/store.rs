@@ -655,64 +655,21 @@ impl Store {
         claim: &Claim,
     ) -> Result<(Document, bool), StoreError> {
         let existed = self.document(kind, tenant_id, key).await?.is_some();
-        // The owner condition is part of the upsert, so two writers cannot both pass a check
-        // made before the write: a refused update affects no row.
-        let owner_condition = |table: &str| {
-            format!(
-                " WHERE {table}.owner_uid IS NULL OR {table}.owner_uid = excluded.owner_uid \
-                 OR {table}.owner_uid = $OWNER_REPLACES"
-            )
-        };
-        let (sql, binds_key, binds_identifier_uri) = match kind {
-            Kind::Smtp => {
-                let sql = "INSERT INTO smtp_settings (tenant_id, spec, created_at, updated_at) \
-                     VALUES ($1, $2, $3, $3) \
-                     ON CONFLICT (tenant_id) DO UPDATE \
-                     SET spec = excluded.spec, updated_at = excluded.updated_at";
-                sqlx::query(sql)
-                    .bind(tenant_id)
-                    .bind(spec)
-                    .bind(now())
-                    .execute(&self.pool)
-                    .await
-                    .map_err(query_error("store a configuration object"))?;
-                return self.stored_after_put(kind, tenant_id, key, existed).await;
-            }
-            Kind::Client => (
-                "INSERT INTO clients (tenant_id, spec, created_at, updated_at, owner_uid, owner, client_id, identifier_uri) \
-                 VALUES ($1, $2, $3, $3, $4, $5, $7, $8) \
-                 ON CONFLICT (tenant_id, client_id) DO UPDATE \
-                 SET identifier_uri = excluded.identifier_uri, spec = excluded.spec, updated_at = excluded.updated_at, \
-                 owner_uid = excluded.owner_uid, owner = excluded.owner"
-                    .to_string()
-                    + &owner_condition("clients"),
-                true,
-                true,
-            ),
-            Kind::UserFlow => (
-                "INSERT INTO user_flows (tenant_id, spec, created_at, updated_at, owner_uid, owner, name) \
-                 VALUES ($1, $2, $3, $3, $4, $5, $7) \
-                 ON CONFLICT (tenant_id, name) DO UPDATE \
-                 SET spec = excluded.spec, updated_at = excluded.updated_at, \
-                 owner_uid = excluded.owner_uid, owner = excluded.owner"
-                    .to_string()
-                    + &owner_condition("user_flows"),
-                true,
-                false,
-            ),
-            Kind::Branding => (
-                "INSERT INTO brandings (tenant_id, spec, created_at, updated_at, owner_uid, owner) \
-                 VALUES ($1, $2, $3, $3, $4, $5) \
+        let Some((sql, binds_key, binds_identifier_uri)) = Self::owned_upsert(kind) else {
+            sqlx::query(
+                "INSERT INTO smtp_settings (tenant_id, spec, created_at, updated_at) \
+                 VALUES ($1, $2, $3, $3) \
                  ON CONFLICT (tenant_id) DO UPDATE \
-                 SET spec = excluded.spec, updated_at = excluded.updated_at, \
-                 owner_uid = excluded.owner_uid, owner = excluded.owner"
-                    .to_string()
-                    + &owner_condition("brandings"),
-                false,
-                false,
-            ),
+                 SET spec = excluded.spec, updated_at = excluded.updated_at",
+            )
+            .bind(tenant_id)
+            .bind(spec)
+            .bind(now())
+            .execute(&self.pool)
+            .await
+            .map_err(query_error("store a configuration object"))?;
+            return self.stored_after_put(kind, tenant_id, key, existed).await;
         };
-        let sql = sql.replace("$OWNER_REPLACES", "$6");
         let mut query = sqlx::query(&sql)
             .bind(tenant_id)
             .bind(spec)
@@ -736,6 +693,58 @@ impl Store {
             return Err(owned_by_another(kind.describe(key), &stored));
         }
         self.stored_after_put(kind, tenant_id, key, existed).await
+    }
+
+    /// The upsert of an owned configuration object, with whether it binds the key ($7) and the
+    /// identifier URI ($8); `None` for SMTP settings, which have no owner of their own.
+    ///
+    /// The owner condition is part of the upsert, so two writers cannot both pass a check made
+    /// before the write: a refused update affects no row.
+    fn owned_upsert(kind: Kind) -> Option<(String, bool, bool)> {
+        let owner_condition = |table: &str| {
+            format!(
+                " WHERE {table}.owner_uid IS NULL OR {table}.owner_uid = excluded.owner_uid \
+                 OR {table}.owner_uid = $6"
+            )
+        };
+        let (sql, table, binds_key, binds_identifier_uri) = match kind {
+            Kind::Smtp => return None,
+            Kind::Client => (
+                "INSERT INTO clients (tenant_id, spec, created_at, updated_at, owner_uid, owner, client_id, identifier_uri) \
+                 VALUES ($1, $2, $3, $3, $4, $5, $7, $8) \
+                 ON CONFLICT (tenant_id, client_id) DO UPDATE \
+                 SET identifier_uri = excluded.identifier_uri, spec = excluded.spec, updated_at = excluded.updated_at, \
+                 owner_uid = excluded.owner_uid, owner = excluded.owner",
+                "clients",
+                true,
+                true,
+            ),
+            Kind::UserFlow => (
+                "INSERT INTO user_flows (tenant_id, spec, created_at, updated_at, owner_uid, owner, name) \
+                 VALUES ($1, $2, $3, $3, $4, $5, $7) \
+                 ON CONFLICT (tenant_id, name) DO UPDATE \
+                 SET spec = excluded.spec, updated_at = excluded.updated_at, \
+                 owner_uid = excluded.owner_uid, owner = excluded.owner",
+                "user_flows",
+                true,
+                false,
+            ),
+            Kind::Branding => (
+                "INSERT INTO brandings (tenant_id, spec, created_at, updated_at, owner_uid, owner) \
+                 VALUES ($1, $2, $3, $3, $4, $5) \
+                 ON CONFLICT (tenant_id) DO UPDATE \
+                 SET spec = excluded.spec, updated_at = excluded.updated_at, \
+                 owner_uid = excluded.owner_uid, owner = excluded.owner",
+                "brandings",
+                false,
+                false,
+            ),
+        };
+        Some((
+            format!("{sql}{}", owner_condition(table)),
+            binds_key,
+            binds_identifier_uri,
+        ))
     }
 
     async fn stored_after_put(
