@@ -547,3 +547,77 @@ async fn api_permissions_tell_nothing_about_apps_of_other_tenants() {
     );
     victim.assert_untouched(&client, &runtime).await;
 }
+
+/// Finding 9: a logo is recognised by its content. An HTML page that merely contains `<svg`,
+/// and an SVG that runs a script, are `ContentInvalid`; a plain SVG logo is served.
+#[tokio::test]
+async fn a_logo_is_recognised_by_its_content() {
+    let client = client().await;
+    let runtime = Runtime::start("tenancy-logo").await;
+    let namespace = TestNamespace::create(&client, "logo").await;
+    let _operator = Operator::start(&runtime, &namespace.name, 300);
+    let logos = serde_json::json!({
+        "apiVersion": "v1", "kind": "ConfigMap", "metadata": { "name": "logos" },
+        "data": {
+            "page.svg": "<!doctype html><html><body><svg></svg><script>alert(1)</script></body></html>",
+            "script.svg": "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 10 10\"><script>alert(1)</script></svg>",
+            "handler.svg": "<svg xmlns=\"http://www.w3.org/2000/svg\" onload=\"alert(1)\"><rect width=\"10\" height=\"10\"/></svg>",
+            "plain.svg": "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 10 10\"><rect width=\"10\" height=\"10\" fill=\"#0f6cbd\"/></svg>",
+        }
+    });
+    let tenant = object(
+        "CustomerTenant",
+        "shop",
+        serde_json::json!({ "displayName": "Shop", "subdomain": namespace.name, "countryCode": "FR" }),
+    );
+    let branding = |key: &str| {
+        object(
+            "Branding",
+            "shop",
+            serde_json::json!({ "tenantRef": { "name": "shop" },
+                                "default": { "bannerLogo": { "configMapKeyRef": { "name": "logos", "key": key } } } }),
+        )
+    };
+    for object in [&logos, &tenant] {
+        create_or_replace(&client, &namespace.name, object)
+            .await
+            .unwrap();
+    }
+    let brandings: Api<ciam_operator::api::Branding> =
+        Api::namespaced(client.clone(), &namespace.name);
+    for (key, reason) in [
+        ("page.svg", "not"),
+        ("script.svg", "script"),
+        ("handler.svg", "onload"),
+    ] {
+        let applied = create_or_replace(&client, &namespace.name, &branding(key))
+            .await
+            .unwrap();
+        let generation = applied.metadata.generation;
+        let message = eventually(&format!("{key} to be refused"), WAIT, || async {
+            let status = brandings.get("shop").await.ok()?.status?;
+            let ready = status.conditions.iter().find(|c| c.type_ == "Ready")?;
+            (status.observed_generation == generation && ready.reason == "ContentInvalid")
+                .then(|| ready.message.clone())
+        })
+        .await;
+        assert!(
+            message.contains("bannerLogo") && message.to_lowercase().contains(reason),
+            "{key}: {message}"
+        );
+    }
+    create_or_replace(&client, &namespace.name, &branding("plain.svg"))
+        .await
+        .unwrap();
+    wait_reason(&brandings, "shop", "Reconciled").await;
+    let stored = runtime
+        .admin_get(&format!("tenants/{}/branding", namespace.name))
+        .await
+        .expect("branding in the runtime");
+    assert!(
+        stored["spec"]["default"]["bannerLogo"]
+            .as_str()
+            .is_some_and(|logo| logo.starts_with("data:image/svg+xml;base64,")),
+        "{stored}"
+    );
+}
