@@ -448,11 +448,19 @@ async fn drift_is_corrected_with_an_event_and_a_deleted_secret_is_repaired() {
         .unwrap();
     let path = format!("tenants/{}/clients/{client_id}", namespace.name);
 
-    // Changed behind the operator's back.
-    let mut tampered = runtime.admin_get(&path).await.unwrap()["spec"].clone();
+    // Changed behind the operator's back, by someone with the admin token who names the
+    // recorded owner (without it, the runtime refuses to touch an owned client).
+    let stored = runtime.admin_get(&path).await.unwrap();
+    let owner = stored["owner"].clone();
+    assert_eq!(owner["name"], "worker", "{stored}");
+    let mut tampered = stored["spec"].clone();
     tampered["displayName"] = "tampered".into();
     let (status, _) = runtime
         .admin(reqwest::Method::PUT, &path, Some(&tampered))
+        .await;
+    assert_eq!(status, 409, "a write without the owner is refused");
+    let (status, _) = runtime
+        .admin_as(reqwest::Method::PUT, &path, Some(&owner), Some(&tampered))
         .await;
     assert!(status < 300, "tampering PUT answered {status}");
     eventually("the client to be restored", WAIT, || async {
@@ -474,7 +482,9 @@ async fn drift_is_corrected_with_an_event_and_a_deleted_secret_is_repaired() {
     .await;
 
     // Deleted behind the operator's back.
-    let (status, _) = runtime.admin(reqwest::Method::DELETE, &path, None).await;
+    let (status, _) = runtime
+        .admin_as(reqwest::Method::DELETE, &path, Some(&owner), None)
+        .await;
     assert!(status < 300, "DELETE answered {status}");
     eventually("the deleted client to be recreated", WAIT, || async {
         runtime.admin_get(&path).await.map(|_| ())

@@ -276,16 +276,22 @@ async fn a_copied_client_id_takes_over_nothing_across_namespaces() {
     );
 
     // The runtime's own line: a write or deletion in the forger's name is refused.
-    let (status, body) = admin_as(
-        &runtime,
-        reqwest::Method::DELETE,
-        &format!("tenants/{}/clients/{}", victim.subdomain, victim.client_id),
-        &forger_owner(&attacker.name, &forger_uid(&client, &attacker.name).await),
-        None,
-    )
-    .await;
+    let path = format!("tenants/{}/clients/{}", victim.subdomain, victim.client_id);
+    let forger_owner = forger_owner(&client, &attacker.name).await;
+    let (status, body) = runtime
+        .admin_as(reqwest::Method::DELETE, &path, Some(&forger_owner), None)
+        .await;
     assert_eq!(status, 409, "{body}");
     assert_eq!(body["owner"]["namespace"], victim.namespace.name.as_str());
+    let (status, _) = runtime
+        .admin_as(
+            reqwest::Method::PUT,
+            &path,
+            Some(&forger_owner),
+            Some(&victim.runtime_client["spec"]),
+        )
+        .await;
+    assert_eq!(status, 409);
 
     for name in ["copier", "forger"] {
         apps.delete(name, &DeleteParams::default()).await.unwrap();
@@ -306,37 +312,13 @@ async fn a_copied_client_id_takes_over_nothing_across_namespaces() {
     victim.assert_untouched(&client, &runtime).await;
 }
 
-async fn forger_uid(client: &Client, namespace: &str) -> String {
-    Api::<AppRegistration>::namespaced(client.clone(), namespace)
+async fn forger_owner(client: &Client, namespace: &str) -> serde_json::Value {
+    let forger = Api::<AppRegistration>::namespaced(client.clone(), namespace)
         .get("forger")
         .await
-        .unwrap()
-        .uid()
-        .unwrap()
-}
-
-fn forger_owner(namespace: &str, uid: &str) -> String {
-    format!("kind=AppRegistration; namespace={namespace}; name=forger; uid={uid}")
-}
-
-/// An admin API request declaring `owner` in the `Ciam-Owner` header.
-async fn admin_as(
-    runtime: &Runtime,
-    method: reqwest::Method,
-    path: &str,
-    owner: &str,
-    body: Option<&serde_json::Value>,
-) -> (u16, serde_json::Value) {
-    let mut request = reqwest::Client::new()
-        .request(method, format!("{}/admin/v1/{path}", runtime.admin_url))
-        .bearer_auth(&runtime.admin_token)
-        .header("Ciam-Owner", owner);
-    if let Some(body) = body {
-        request = request.json(body);
-    }
-    let response = request.send().await.expect("admin API answers");
-    let status = response.status().as_u16();
-    (status, response.json().await.unwrap_or_default())
+        .unwrap();
+    serde_json::json!({ "kind": "AppRegistration", "namespace": namespace, "name": "forger",
+                        "uid": forger.uid().unwrap() })
 }
 
 /// Finding 2: inside one namespace, an app whose `secretName` is another app's credentials

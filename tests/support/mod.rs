@@ -437,9 +437,34 @@ impl Runtime {
         path: &str,
         body: Option<&serde_json::Value>,
     ) -> (u16, serde_json::Value) {
+        self.admin_as(method, path, None, body).await
+    }
+
+    /// Like [`Runtime::admin`], declaring `owner` (the stored `owner` object of a GET, or any
+    /// JSON with kind, namespace, name and uid) in the `Ciam-Owner` header.
+    pub async fn admin_as(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        owner: Option<&serde_json::Value>,
+        body: Option<&serde_json::Value>,
+    ) -> (u16, serde_json::Value) {
         let mut request = reqwest::Client::new()
             .request(method, format!("{}/admin/v1/{path}", self.admin_url))
             .bearer_auth(&self.admin_token);
+        if let Some(owner) = owner {
+            let field = |name: &str| owner[name].as_str().unwrap_or_default().to_string();
+            request = request.header(
+                "Ciam-Owner",
+                format!(
+                    "kind={}; namespace={}; name={}; uid={}",
+                    field("kind"),
+                    field("namespace"),
+                    field("name"),
+                    field("uid")
+                ),
+            );
+        }
         if let Some(body) = body {
             request = request.json(body);
         }
