@@ -10,8 +10,7 @@
 use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::rejection::FormRejection;
-use axum::extract::{Form, Path, Query, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware;
 use axum::response::{IntoResponse, Redirect, Response};
@@ -19,6 +18,7 @@ use axum::routing::get;
 use serde::{Deserialize, Serialize};
 use tower_http::cors::CorsLayer;
 
+use super::form::{BoundedForm, FormError, OAuthForm};
 use super::metrics::{self, ListenerMetrics};
 use super::model::{self, ClientSpec};
 use super::store::{self, CodeRecord, GrantRecord, Kind, SessionRecord, StoreError};
@@ -164,7 +164,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         )
         .route(
             "/{tenant}/openid/v2.0/userinfo",
-            get(userinfo).post(userinfo).layer(cors),
+            get(userinfo).post(userinfo_form).layer(cors),
         )
         .route(
             "/{tenant}/oauth2/v2.0/logout",
@@ -833,6 +833,24 @@ async fn userinfo(
     }
 }
 
+/// `POST` userinfo: the token comes in the header as for `GET`; the body is read only to bound
+/// it like every public body (a body-carried `access_token`, RFC 6750 §2.2, is not supported).
+async fn userinfo_form(
+    State(state): State<Arc<AppState>>,
+    Path(subdomain): Path<String>,
+    headers: HeaderMap,
+    form: Result<OAuthForm, FormError>,
+) -> Response {
+    if let Err(error) = form {
+        return bearer_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            &error.to_string(),
+        );
+    }
+    userinfo(State(state), Path(subdomain), headers).await
+}
+
 async fn userinfo_inner(
     state: &AppState,
     subdomain: &str,
@@ -945,9 +963,19 @@ async fn logout_form(
     State(state): State<Arc<AppState>>,
     Path(subdomain): Path<String>,
     headers: HeaderMap,
-    form: Result<Form<LogoutQuery>, FormRejection>,
+    form: Result<OAuthForm, FormError>,
 ) -> Response {
-    let query = form.map(|Form(query)| query).unwrap_or_default();
+    let form = match form {
+        Ok(BoundedForm(form)) => form,
+        Err(error) => return pages::form_error_page(&state, &headers, error),
+    };
+    let text = |name: &str| form.get(name).map(str::to_string);
+    let query = LogoutQuery {
+        id_token_hint: text("id_token_hint"),
+        post_logout_redirect_uri: text("post_logout_redirect_uri"),
+        state: text("state"),
+        client_id: text("client_id"),
+    };
     logout_common(&state, &subdomain, &headers, query).await
 }
 

@@ -14,8 +14,7 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, OnceLock};
 
 use axum::Router;
-use axum::extract::rejection::FormRejection;
-use axum::extract::{Form, Path, Query, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
@@ -25,6 +24,7 @@ use minijinja::{Environment, context};
 use serde::Deserialize;
 
 use super::flows::{self, FieldProblem};
+use super::form::{BoundedForm, FormError, PageForm};
 use super::i18n::{self, Strings};
 use super::model::UserFlowSpec;
 use super::model::{BrandingDocument, StoredSmtp};
@@ -160,6 +160,11 @@ pub struct ErrorPage<'a> {
 impl ErrorPage<'_> {
     /// Renders the page.
     pub fn render(&self, state: &AppState) -> Response {
+        self.render_with(state, &[])
+    }
+
+    /// Renders the page with the message's `{name}` placeholders filled from `values`.
+    pub fn render_with(&self, state: &AppState, values: &[(&str, &str)]) -> Response {
         let language = page_language(self.tenant, self.headers);
         let strings = i18n::built_in_strings(language);
         let text = |key: &str| strings.get(key).cloned().unwrap_or_default();
@@ -171,7 +176,7 @@ impl ErrorPage<'_> {
                 lang => language,
                 tenant_name => self.tenant.map_or_else(|| text("page_fallback_name"), |tenant| tenant.spec.display_name.clone()),
                 title => text("error_title"),
-                message => text(self.message_key),
+                message => i18n::fill(&text(self.message_key), values),
                 error_code => self.code,
                 t => &strings,
             },
@@ -677,9 +682,27 @@ fn csrf_failure(state: &AppState, headers: &HeaderMap) -> Response {
 }
 
 /// Form fields as submitted, in order (repeated names kept, as multi-select checkboxes send).
-#[derive(Deserialize)]
-#[serde(transparent)]
 struct SubmittedForm(Vec<(String, String)>);
+
+/// The page for a public form body over the limits of [`super::form`]: `invalid_request`,
+/// 413 or 400, naming the limit. A body that is no form at all is answered like a forged one
+/// (no page of the runtime sends it).
+pub fn form_error_page(state: &AppState, headers: &HeaderMap, error: FormError) -> Response {
+    let (message_key, limit) = match error {
+        FormError::TooLarge { limit } => ("error_form_too_large", limit),
+        FormError::TooManyParameters { limit } => ("error_form_too_many_fields", limit),
+        FormError::NotForm => return csrf_failure(state, headers),
+    };
+    tracing::info!(error = %error, "form refused");
+    ErrorPage {
+        tenant: None,
+        headers: Some(headers),
+        status: error.status(),
+        code: "invalid_request",
+        message_key,
+    }
+    .render_with(state, &[("limit", &limit.to_string())])
+}
 
 impl SubmittedForm {
     fn get(&self, name: &str) -> Option<&str> {
@@ -772,10 +795,11 @@ async fn submit_sign_in(
     Path(subdomain): Path<String>,
     headers: HeaderMap,
     ip: ClientIp,
-    form: Result<Form<SubmittedForm>, FormRejection>,
+    form: Result<PageForm, FormError>,
 ) -> Response {
-    let Ok(Form(form)) = form else {
-        return csrf_failure(&state, &headers);
+    let form = match form {
+        Ok(BoundedForm(fields)) => SubmittedForm(fields.into_pairs()),
+        Err(error) => return form_error_page(&state, &headers, error),
     };
     let pending = match submitted_request(&state, &subdomain, &headers, &form).await {
         Ok(pending) => pending,
@@ -1002,10 +1026,11 @@ async fn submit_sign_up(
     Path(subdomain): Path<String>,
     headers: HeaderMap,
     ip: ClientIp,
-    form: Result<Form<SubmittedForm>, FormRejection>,
+    form: Result<PageForm, FormError>,
 ) -> Response {
-    let Ok(Form(form)) = form else {
-        return csrf_failure(&state, &headers);
+    let form = match form {
+        Ok(BoundedForm(fields)) => SubmittedForm(fields.into_pairs()),
+        Err(error) => return form_error_page(&state, &headers, error),
     };
     let pending = match submitted_request(&state, &subdomain, &headers, &form).await {
         Ok(pending) => pending,
@@ -1447,10 +1472,11 @@ async fn submit_verify(
     Path(subdomain): Path<String>,
     headers: HeaderMap,
     ip: ClientIp,
-    form: Result<Form<SubmittedForm>, FormRejection>,
+    form: Result<PageForm, FormError>,
 ) -> Response {
-    let Ok(Form(form)) = form else {
-        return csrf_failure(&state, &headers);
+    let form = match form {
+        Ok(BoundedForm(fields)) => SubmittedForm(fields.into_pairs()),
+        Err(error) => return form_error_page(&state, &headers, error),
     };
     let pending = match submitted_request(&state, &subdomain, &headers, &form).await {
         Ok(pending) => pending,
@@ -1683,10 +1709,11 @@ async fn submit_reset(
     Path(subdomain): Path<String>,
     headers: HeaderMap,
     ip: ClientIp,
-    form: Result<Form<SubmittedForm>, FormRejection>,
+    form: Result<PageForm, FormError>,
 ) -> Response {
-    let Ok(Form(form)) = form else {
-        return csrf_failure(&state, &headers);
+    let form = match form {
+        Ok(BoundedForm(fields)) => SubmittedForm(fields.into_pairs()),
+        Err(error) => return form_error_page(&state, &headers, error),
     };
     let pending = match submitted_request(&state, &subdomain, &headers, &form).await {
         Ok(pending) => pending,

@@ -8,13 +8,13 @@
 
 use std::sync::Arc;
 
-use axum::extract::rejection::FormRejection;
-use axum::extract::{Form, Path, State};
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 
+use super::form::{BoundedForm, FormError, FormParameters, OAuthForm};
 use super::model::ClientSpec;
 use super::oidc::{self, OAuthError, OIDC_SCOPES};
 use super::store::{self, GrantRecord, Redemption};
@@ -40,28 +40,12 @@ pub fn parse_basic_credentials(value: &str) -> Option<(String, String)> {
 }
 
 struct TokenRequest {
-    params: Vec<(String, String)>,
+    params: FormParameters,
 }
 
 impl TokenRequest {
     fn get(&self, name: &str) -> Option<&str> {
-        self.params
-            .iter()
-            .find(|(key, _)| key == name)
-            .map(|(_, value)| value.as_str())
-            .filter(|value| !value.is_empty())
-    }
-
-    fn duplicated(&self) -> Option<&str> {
-        self.params
-            .iter()
-            .enumerate()
-            .find_map(|(index, (key, _))| {
-                self.params[..index]
-                    .iter()
-                    .any(|(earlier, _)| earlier == key)
-                    .then_some(key.as_str())
-            })
+        self.params.get(name).filter(|value| !value.is_empty())
     }
 }
 
@@ -140,14 +124,15 @@ pub async fn token(
     State(state): State<Arc<AppState>>,
     Path(subdomain): Path<String>,
     headers: HeaderMap,
-    form: Result<Form<Vec<(String, String)>>, FormRejection>,
+    form: Result<OAuthForm, FormError>,
 ) -> Response {
-    let Ok(Form(params)) = form else {
-        return OAuthError::bad_request(
-            "invalid_request",
-            "the body must be application/x-www-form-urlencoded",
-        )
-        .into_response();
+    let params = match form {
+        Ok(BoundedForm(params)) => params,
+        Err(error) => {
+            state.metrics.count_token("", "invalid_request");
+            tracing::info!(error = %error, "token request refused: unreadable form");
+            return OAuthError::bad_request("invalid_request", error.to_string()).into_response();
+        }
     };
     let request = TokenRequest { params };
     let grant_type = request.get("grant_type").unwrap_or_default().to_string();
@@ -176,7 +161,7 @@ async fn token_inner(
     let Some(tenant) = oidc::known_tenant(state, subdomain).await? else {
         return Err(OAuthError::unknown_tenant());
     };
-    if let Some(name) = request.duplicated() {
+    if let Some(name) = request.params.first_repeated() {
         return Err(OAuthError::bad_request(
             "invalid_request",
             format!("the parameter {name} is repeated"),
