@@ -1,4 +1,5 @@
-//! Prometheus metrics of the runtime: HTTP requests per route and tokens issued per grant type.
+//! Prometheus metrics of the runtime: HTTP requests per route, tokens issued per grant type, and
+//! the work done before authentication (password verifications).
 
 use std::time::Instant;
 
@@ -50,6 +51,7 @@ pub struct Metrics {
     requests: Family<RequestLabels, Counter>,
     request_seconds: Family<RequestLabels, Histogram, LatencyBuckets>,
     tokens: Family<TokenLabels, Counter>,
+    password_verifications: Counter,
 }
 
 impl Default for Metrics {
@@ -68,6 +70,7 @@ impl Metrics {
                 LatencyBuckets,
             );
         let tokens = Family::<TokenLabels, Counter>::default();
+        let password_verifications = Counter::default();
         registry.register(
             "http_requests",
             "HTTP requests by listener, method, route and status",
@@ -83,11 +86,17 @@ impl Metrics {
             "Token endpoint requests by grant type and outcome",
             tokens.clone(),
         );
+        registry.register(
+            "password_verifications",
+            "Argon2 password verifications run by sign-in, whatever the account and the outcome",
+            password_verifications.clone(),
+        );
         Self {
             registry,
             requests,
             request_seconds,
             tokens,
+            password_verifications,
         }
     }
 
@@ -104,6 +113,12 @@ impl Metrics {
                 outcome: outcome.to_string(),
             })
             .inc();
+    }
+
+    /// Counts one Argon2 password verification. Every sign-in with a password should run
+    /// exactly one, so the counter shows when some account state skips the work.
+    pub fn count_password_verification(&self) {
+        self.password_verifications.inc();
     }
 
     /// The metrics in the Prometheus text format.

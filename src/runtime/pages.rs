@@ -657,7 +657,12 @@ async fn hash_password_blocking(password: String) -> Result<String, String> {
         .map_err(|error| error.to_string())
 }
 
-async fn verify_password_blocking(password: String, phc: String) -> bool {
+/// Verifies off the async workers, counting the verification when Argon2 actually runs (a
+/// hash that does not parse is refused without any work).
+async fn verify_password_blocking(state: &AppState, password: String, phc: String) -> bool {
+    if crypto::is_password_hash(&phc) {
+        state.metrics.count_password_verification();
+    }
     tokio::task::spawn_blocking(move || crypto::verify_password(&password, &phc))
         .await
         .unwrap_or(false)
@@ -869,7 +874,7 @@ async fn submit_sign_in(
         || decoy_hash().to_string(),
         |user| user.password_hash.clone(),
     );
-    let verified = verify_password_blocking(password, phc).await && user.is_some();
+    let verified = verify_password_blocking(&state, password, phc).await && user.is_some();
     let Some(user) = user.filter(|_| verified) else {
         if let Err(error) = record_failure(&state, &pending.tenant, &email, &ip).await {
             return server_error_page(&state, &headers, &error);
