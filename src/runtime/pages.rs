@@ -668,11 +668,37 @@ async fn verify_password_blocking(state: &AppState, password: String, phc: Strin
         .unwrap_or(false)
 }
 
-/// A hash to verify against when the email is unknown, so the response time does not reveal
-/// whether an account exists.
+/// A hash to verify against when the email is unknown or its account has no password, so the
+/// response time reveals neither (see [`password_check`]).
 fn decoy_hash() -> &'static str {
     static DECOY: OnceLock<String> = OnceLock::new();
     DECOY.get_or_init(|| crypto::hash_password("decoy password").unwrap_or_default())
+}
+
+/// What a password sign-in verifies the presented password against.
+#[derive(Debug, PartialEq, Eq)]
+struct PasswordCheck<'a> {
+    /// The PHC string Argon2 runs on.
+    phc: &'a str,
+    /// Whether a match signs in (never for the decoy).
+    can_sign_in: bool,
+}
+
+/// The account's own hash when it has a usable one, else the decoy. Unknown addresses,
+/// passwordless accounts (whose stored hash is no PHC string) and wrong passwords thus all
+/// cost one Argon2 verification, so the answer's timing reveals neither whether an account
+/// exists nor whether it has a password.
+fn password_check<'a>(stored_hash: Option<&'a str>, decoy: &'a str) -> PasswordCheck<'a> {
+    match stored_hash.filter(|hash| crypto::is_password_hash(hash)) {
+        Some(phc) => PasswordCheck {
+            phc,
+            can_sign_in: true,
+        },
+        None => PasswordCheck {
+            phc: decoy,
+            can_sign_in: false,
+        },
+    }
 }
 
 fn csrf_failure(state: &AppState, headers: &HeaderMap) -> Response {
@@ -870,11 +896,12 @@ async fn submit_sign_in(
         Ok(user) => user,
         Err(error) => return server_error_page(&state, &headers, &error),
     };
-    let phc = user.as_ref().map_or_else(
-        || decoy_hash().to_string(),
-        |user| user.password_hash.clone(),
+    let check = password_check(
+        user.as_ref().map(|user| user.password_hash.as_str()),
+        decoy_hash(),
     );
-    let verified = verify_password_blocking(&state, password, phc).await && user.is_some();
+    let verified = verify_password_blocking(&state, password, check.phc.to_string()).await
+        && check.can_sign_in;
     let Some(user) = user.filter(|_| verified) else {
         if let Err(error) = record_failure(&state, &pending.tenant, &email, &ip).await {
             return server_error_page(&state, &headers, &error);
@@ -1847,6 +1874,28 @@ mod tests {
         assert!(rules.accepts("Passw0rd"));
         assert!(!rules.accepts("password1"));
         assert!(!rules.accepts("Pw0!"));
+    }
+
+    #[test]
+    fn sign_in_verifies_against_the_decoy_unless_the_account_has_a_password() {
+        let decoy = crypto::hash_password("decoy").expect("hash");
+        let own = crypto::hash_password("Corr3ct-Horse").expect("hash");
+        let on_decoy = PasswordCheck {
+            phc: &decoy,
+            can_sign_in: false,
+        };
+        assert_eq!(password_check(None, &decoy), on_decoy, "unknown address");
+        // "!" is what passwordless sign-up stores; "" what an older or imported row may hold.
+        for passwordless in ["!", ""] {
+            assert_eq!(password_check(Some(passwordless), &decoy), on_decoy);
+        }
+        assert_eq!(
+            password_check(Some(&own), &decoy),
+            PasswordCheck {
+                phc: &own,
+                can_sign_in: true
+            }
+        );
     }
 
     #[test]
