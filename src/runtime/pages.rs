@@ -70,6 +70,7 @@ impl Templates {
             ("errors.html", include_str!("templates/errors.html")),
             ("verify.html", include_str!("templates/verify.html")),
             ("reset.html", include_str!("templates/reset.html")),
+            ("logout.html", include_str!("templates/logout.html")),
         ] {
             if let Err(error) = environment.add_template(name, source) {
                 // The templates are compiled into the binary; a syntax error is a build bug
@@ -235,6 +236,72 @@ pub fn signed_out_page(state: &AppState, tenant: &Tenant, headers: Option<&Heade
             t => &strings,
         },
     )
+}
+
+/// What the logout confirmation form sends back, already validated (see `oidc::logout`).
+pub struct LogoutConfirmation<'a> {
+    /// The app that asked, when it said so.
+    pub client_id: Option<&'a str>,
+    /// The app's registered redirect after the sign-out.
+    pub post_logout_redirect_uri: Option<&'a str>,
+    /// The app's `state`, echoed on that redirect.
+    pub state: Option<&'a str>,
+}
+
+/// What the logout form's CSRF token is bound to instead of an authorization request ID
+/// (which is base64url, so never contains ':').
+const LOGOUT_CSRF_CONTEXT: &str = "logout:";
+
+/// Whether `presented` is the logout confirmation form's CSRF token for this browser.
+pub fn logout_csrf_valid(state: &AppState, headers: &HeaderMap, presented: &str) -> bool {
+    csrf_valid(state, headers, LOGOUT_CSRF_CONTEXT, presented)
+}
+
+/// The page that asks whether to sign out, for a logout request no ID token identifies: a
+/// form whose CSRF-protected `POST` (the only thing that ends the session) carries the
+/// validated parameters back. Branded and in the page language like the other pages.
+///
+/// # Errors
+/// Storage failure reading the branding.
+pub async fn logout_confirmation_page(
+    state: &AppState,
+    tenant: &Tenant,
+    headers: &HeaderMap,
+    confirmation: &LogoutConfirmation<'_>,
+) -> Result<Response, StoreError> {
+    let language = page_language(Some(tenant), Some(headers));
+    let mut strings = i18n::built_in_strings(language);
+    let document = tenant_branding(state, tenant).await?;
+    branding::apply_strings(&mut strings, &document, language);
+    let brand = branding::view(&branding::content_for(&document, language));
+    let (cookie_value, set_cookie) = csrf_cookie(state, tenant, headers);
+    let question = i18n::fill(
+        strings.get("sign_out_question").map_or("", String::as_str),
+        &[("tenant", &tenant.spec.display_name)],
+    );
+    let mut response = render_page(
+        state,
+        StatusCode::OK,
+        "logout.html",
+        context! {
+            lang => language,
+            t => &strings,
+            brand => brand,
+            tenant_name => tenant.spec.display_name,
+            message => question,
+            action => format!("{}/{}/oauth2/v2.0/logout", state.public_url, tenant.subdomain),
+            csrf_token => csrf_token(&state.csrf_key, &cookie_value, LOGOUT_CSRF_CONTEXT),
+            client_id => confirmation.client_id,
+            post_logout_redirect_uri => confirmation.post_logout_redirect_uri,
+            state => confirmation.state,
+        },
+    );
+    if let Some(set_cookie) = set_cookie {
+        response
+            .headers_mut()
+            .append(header::SET_COOKIE, set_cookie);
+    }
+    Ok(response)
 }
 
 /// The words for a duration of whole minutes (at least one) in the page language.
@@ -505,11 +572,24 @@ struct FormPage<'a> {
     values: minijinja::Value,
 }
 
+/// The browser's CSRF cookie value, or a new one with the `Set-Cookie` that stores it.
+fn csrf_cookie(
+    state: &AppState,
+    tenant: &Tenant,
+    headers: &HeaderMap,
+) -> (String, Option<HeaderValue>) {
+    match read_cookie(headers, CSRF_COOKIE).filter(|value| !value.is_empty()) {
+        Some(existing) => (existing, None),
+        None => {
+            let value = crypto::random_token(32);
+            let set_cookie = cookie(state, tenant, CSRF_COOKIE, &value, SESSION_LIFETIME_SECONDS);
+            (value, Some(set_cookie))
+        }
+    }
+}
+
 fn render_form(state: &AppState, headers: &HeaderMap, page: FormPage<'_>) -> Response {
-    let existing_cookie = read_cookie(headers, CSRF_COOKIE).filter(|value| !value.is_empty());
-    let cookie_value = existing_cookie
-        .clone()
-        .unwrap_or_else(|| crypto::random_token(32));
+    let (cookie_value, set_cookie) = csrf_cookie(state, &page.pending.tenant, headers);
     let pending = page.pending;
     let tenant = &pending.tenant;
     let subtitle_key = if page.template == "signup.html" {
@@ -534,17 +614,10 @@ fn render_form(state: &AppState, headers: &HeaderMap, page: FormPage<'_>) -> Res
         page.template,
         context! { ..page.values, ..common },
     );
-    if existing_cookie.is_none() {
-        response.headers_mut().append(
-            header::SET_COOKIE,
-            cookie(
-                state,
-                tenant,
-                CSRF_COOKIE,
-                &cookie_value,
-                SESSION_LIFETIME_SECONDS,
-            ),
-        );
+    if let Some(set_cookie) = set_cookie {
+        response
+            .headers_mut()
+            .append(header::SET_COOKIE, set_cookie);
     }
     response
 }
@@ -1810,7 +1883,7 @@ mod tests {
             .expect("render");
         assert!(html.contains("&lt;b&gt;"));
         assert!(html.contains("data-error=\"invalid_request\""));
-        for name in ["signin.html", "signup.html"] {
+        for name in ["signin.html", "signup.html", "logout.html"] {
             assert!(
                 templates
                     .render(
