@@ -161,7 +161,7 @@ enum CredentialsError {
 }
 
 /// Reads the client's credentials from the `Basic` header or the body (never both): the
-/// method, the client ID and the secret if one was sent.
+/// client ID, and the secret if one was sent.
 ///
 /// # Errors
 /// `invalid_request` for two methods at once or a body `client_id` that differs from the
