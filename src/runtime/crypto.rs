@@ -310,6 +310,12 @@ pub fn hash_password(password: &str) -> Result<String, CryptoError> {
         .map_err(|error| CryptoError::PasswordHash(error.to_string()))
 }
 
+/// Whether `phc` is a PHC string a password can be verified against (accounts without a
+/// password store something that is not).
+pub fn is_password_hash(phc: &str) -> bool {
+    PasswordHash::new(phc).is_ok()
+}
+
 /// Checks a password against a PHC string produced by [`hash_password`].
 pub fn verify_password(password: &str, phc: &str) -> bool {
     PasswordHash::new(phc).is_ok_and(|parsed| {
@@ -446,6 +452,9 @@ mod tests {
         assert!(phc.starts_with("$argon2id$"));
         assert!(verify_password("correct horse", &phc));
         assert!(!verify_password("wrong horse", &phc));
+        assert!(is_password_hash(&phc));
+        assert!(!is_password_hash("!"));
+        assert!(!is_password_hash(""));
     }
 
     #[test]

@@ -1,4 +1,6 @@
-//! Prometheus metrics of the runtime: HTTP requests per route and tokens issued per grant type.
+//! Prometheus metrics of the runtime: HTTP requests per route, tokens issued per grant type,
+//! failed client authentications, and the work done before authentication (password
+//! verifications).
 
 use std::time::Instant;
 
@@ -33,6 +35,18 @@ pub struct TokenLabels {
     pub outcome: String,
 }
 
+/// Labels of a failed client authentication at the token endpoint (never the client ID,
+/// which the caller chooses, nor anything of the secret).
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ClientAuthFailureLabels {
+    /// Subdomain of the tenant (only existing tenants get this far).
+    pub tenant: String,
+    /// `client_secret_basic`, `client_secret_post` or `none`.
+    pub method: &'static str,
+    /// Why it failed, for example `wrong_secret` or `unknown_client`.
+    pub reason: &'static str,
+}
+
 /// Builds latency histograms with buckets from 0.5 ms to about 16 s.
 #[derive(Clone, Copy, Debug)]
 pub struct LatencyBuckets;
@@ -50,6 +64,8 @@ pub struct Metrics {
     requests: Family<RequestLabels, Counter>,
     request_seconds: Family<RequestLabels, Histogram, LatencyBuckets>,
     tokens: Family<TokenLabels, Counter>,
+    password_verifications: Counter,
+    client_auth_failures: Family<ClientAuthFailureLabels, Counter>,
 }
 
 impl Default for Metrics {
@@ -68,6 +84,8 @@ impl Metrics {
                 LatencyBuckets,
             );
         let tokens = Family::<TokenLabels, Counter>::default();
+        let password_verifications = Counter::default();
+        let client_auth_failures = Family::<ClientAuthFailureLabels, Counter>::default();
         registry.register(
             "http_requests",
             "HTTP requests by listener, method, route and status",
@@ -83,11 +101,23 @@ impl Metrics {
             "Token endpoint requests by grant type and outcome",
             tokens.clone(),
         );
+        registry.register(
+            "password_verifications",
+            "Argon2 password verifications run by sign-in, whatever the account and the outcome",
+            password_verifications.clone(),
+        );
+        registry.register(
+            "client_authentication_failures",
+            "Failed client authentications at the token endpoint by tenant, method and reason",
+            client_auth_failures.clone(),
+        );
         Self {
             registry,
             requests,
             request_seconds,
             tokens,
+            password_verifications,
+            client_auth_failures,
         }
     }
 
@@ -102,6 +132,28 @@ impl Metrics {
             .get_or_create(&TokenLabels {
                 grant_type: grant_type.to_string(),
                 outcome: outcome.to_string(),
+            })
+            .inc();
+    }
+
+    /// Counts one Argon2 password verification. Every sign-in with a password should run
+    /// exactly one, so the counter shows when some account state skips the work.
+    pub fn count_password_verification(&self) {
+        self.password_verifications.inc();
+    }
+
+    /// Counts a failed client authentication.
+    pub fn count_client_auth_failure(
+        &self,
+        tenant: &str,
+        method: &'static str,
+        reason: &'static str,
+    ) {
+        self.client_auth_failures
+            .get_or_create(&ClientAuthFailureLabels {
+                tenant: tenant.to_string(),
+                method,
+                reason,
             })
             .inc();
     }

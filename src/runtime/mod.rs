@@ -10,12 +10,16 @@
 //!                                     └─ /healthz /readyz /metrics
 //!                         both ──▶ store (SQLite | PostgreSQL), tokens (keyring), crypto
 //! ```
+//!
+//! Every public `POST` body goes through [`form`], which bounds its size and parameter count
+//! before any handler (or authentication) runs.
 
 pub mod admin;
 pub mod branding;
 pub mod crypto;
 pub mod email;
 pub mod flows;
+pub mod form;
 pub mod i18n;
 pub mod metrics;
 pub mod model;

@@ -10,8 +10,7 @@
 use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::rejection::FormRejection;
-use axum::extract::{Form, Path, Query, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware;
 use axum::response::{IntoResponse, Redirect, Response};
@@ -19,6 +18,7 @@ use axum::routing::get;
 use serde::{Deserialize, Serialize};
 use tower_http::cors::CorsLayer;
 
+use super::form::{BoundedForm, FormError, OAuthForm};
 use super::metrics::{self, ListenerMetrics};
 use super::model::{self, ClientSpec};
 use super::store::{self, CodeRecord, GrantRecord, Kind, SessionRecord, StoreError};
@@ -164,7 +164,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         )
         .route(
             "/{tenant}/openid/v2.0/userinfo",
-            get(userinfo).post(userinfo).layer(cors),
+            get(userinfo).post(userinfo_form).layer(cors),
         )
         .route(
             "/{tenant}/oauth2/v2.0/logout",
@@ -833,6 +833,24 @@ async fn userinfo(
     }
 }
 
+/// `POST` userinfo: the token comes in the header as for `GET`; the body is read only to bound
+/// it like every public body (a body-carried `access_token`, RFC 6750 §2.2, is not supported).
+async fn userinfo_form(
+    State(state): State<Arc<AppState>>,
+    Path(subdomain): Path<String>,
+    headers: HeaderMap,
+    form: Result<OAuthForm, FormError>,
+) -> Response {
+    if let Err(error) = form {
+        return bearer_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            &error.to_string(),
+        );
+    }
+    userinfo(State(state), Path(subdomain), headers).await
+}
+
 async fn userinfo_inner(
     state: &AppState,
     subdomain: &str,
@@ -932,23 +950,38 @@ pub struct LogoutQuery {
     client_id: Option<String>,
 }
 
+/// `GET` logout: never confirmed, so without `id_token_hint` it only asks.
 async fn logout(
     State(state): State<Arc<AppState>>,
     Path(subdomain): Path<String>,
     headers: HeaderMap,
     Query(query): Query<LogoutQuery>,
 ) -> Response {
-    logout_common(&state, &subdomain, &headers, query).await
+    logout_common(&state, &subdomain, &headers, query, false).await
 }
 
+/// `POST` logout: an app's form post, or the confirmation form's (which carries its CSRF token).
 async fn logout_form(
     State(state): State<Arc<AppState>>,
     Path(subdomain): Path<String>,
     headers: HeaderMap,
-    form: Result<Form<LogoutQuery>, FormRejection>,
+    form: Result<OAuthForm, FormError>,
 ) -> Response {
-    let query = form.map(|Form(query)| query).unwrap_or_default();
-    logout_common(&state, &subdomain, &headers, query).await
+    let form = match form {
+        Ok(BoundedForm(form)) => form,
+        Err(error) => return pages::form_error_page(&state, &headers, error),
+    };
+    let confirmed = form
+        .get("csrf_token")
+        .is_some_and(|token| pages::logout_csrf_valid(&state, &headers, token));
+    let text = |name: &str| form.get(name).map(str::to_string);
+    let query = LogoutQuery {
+        id_token_hint: text("id_token_hint"),
+        post_logout_redirect_uri: text("post_logout_redirect_uri"),
+        state: text("state"),
+        client_id: text("client_id"),
+    };
+    logout_common(&state, &subdomain, &headers, query, confirmed).await
 }
 
 async fn logout_common(
@@ -956,8 +989,9 @@ async fn logout_common(
     subdomain: &str,
     headers: &HeaderMap,
     query: LogoutQuery,
+    confirmed: bool,
 ) -> Response {
-    match logout_inner(state, subdomain, headers, query).await {
+    match logout_inner(state, subdomain, headers, query, confirmed).await {
         Ok(response) => response,
         Err(error) => {
             tracing::error!(error = ?error, "logout failed");
@@ -973,61 +1007,101 @@ async fn logout_common(
     }
 }
 
-async fn logout_inner(
+/// A logout request whose parameters hold together.
+struct ValidLogout {
+    /// Whether a valid `id_token_hint` identified the app (then no confirmation is asked).
+    hinted: bool,
+    /// The registered `post_logout_redirect_uri`, if one was asked for.
+    redirect: Option<String>,
+}
+
+/// Checks the hint, the client and the redirect of a logout request.
+///
+/// # Errors
+/// The outer error is a storage or key failure; the inner one the message key of the page
+/// that refuses the request (a hint of another tenant, a hint and `client_id` that disagree,
+/// a redirect not registered or not attributable to any app).
+async fn validate_logout(
     state: &AppState,
-    subdomain: &str,
-    headers: &HeaderMap,
-    query: LogoutQuery,
-) -> Result<Response, OAuthError> {
-    let Some(tenant) = known_tenant(state, subdomain).await? else {
-        return Ok(unknown_tenant_page(state, headers));
-    };
-    let refuse = |message_key: &'static str| {
-        bad_request_page(state, &tenant, headers, "invalid_request", message_key)
-    };
+    tenant: &Tenant,
+    query: &LogoutQuery,
+) -> Result<Result<ValidLogout, &'static str>, OAuthError> {
     let issuer = state.issuer(&tenant.subdomain);
     let hinted_client = match query.id_token_hint.as_deref() {
-        Some(hint) => {
-            match state
-                .keyring
-                .verify::<IdTokenClaims>(&state.store, &tenant.id, &issuer, hint, false)
-                .await
-            {
-                Ok(claims) => Some(claims.aud),
-                Err(TokenError::Invalid(_)) => {
-                    return Ok(refuse("error_logout_hint_invalid"));
-                }
-                Err(other) => return Err(other.into()),
-            }
-        }
+        Some(hint) => match state
+            .keyring
+            .verify::<IdTokenClaims>(&state.store, &tenant.id, &issuer, hint, false)
+            .await
+        {
+            Ok(claims) => Some(claims.aud),
+            Err(TokenError::Invalid(_)) => return Ok(Err("error_logout_hint_invalid")),
+            Err(other) => return Err(other.into()),
+        },
         None => None,
     };
     if let (Some(hinted), Some(given)) = (&hinted_client, &query.client_id)
         && hinted != given
     {
-        return Ok(refuse("error_logout_hint_mismatch"));
+        return Ok(Err("error_logout_hint_mismatch"));
     }
-    let client_id = hinted_client.or(query.client_id.clone());
-    let redirect = match query.post_logout_redirect_uri.as_deref() {
-        None => None,
-        Some(uri) => {
-            let client = match &client_id {
-                Some(id) => load_client(state, &tenant, id).await?,
-                None => None,
-            };
-            match client {
-                Some(client) if client.has_post_logout_redirect_uri(uri) => Some(uri.to_string()),
-                Some(_) => {
-                    return Ok(refuse("error_logout_redirect_unregistered"));
-                }
-                None => {
-                    return Ok(refuse("error_logout_redirect_needs_client"));
-                }
-            }
+    let hinted = hinted_client.is_some();
+    let Some(uri) = query.post_logout_redirect_uri.as_deref() else {
+        return Ok(Ok(ValidLogout {
+            hinted,
+            redirect: None,
+        }));
+    };
+    // Without a hint or client_id nothing says whose redirect it is, so it is refused
+    // rather than followed (an open redirect after a sign-out page).
+    let Some(client_id) = hinted_client.as_deref().or(query.client_id.as_deref()) else {
+        return Ok(Err("error_logout_redirect_needs_client"));
+    };
+    match load_client(state, tenant, client_id).await? {
+        Some(client) if client.has_post_logout_redirect_uri(uri) => Ok(Ok(ValidLogout {
+            hinted,
+            redirect: Some(uri.to_string()),
+        })),
+        Some(_) => Ok(Err("error_logout_redirect_unregistered")),
+        None => Ok(Err("error_logout_redirect_needs_client")),
+    }
+}
+
+/// RP-initiated logout. With a valid `id_token_hint` the session ends at once; without one
+/// anybody could have sent the request (an image on another site), so the user is asked
+/// first and the session ends only on the confirmation form's CSRF-protected `POST`
+/// (OpenID Connect RP-Initiated Logout 1.0 §2 and §6).
+async fn logout_inner(
+    state: &AppState,
+    subdomain: &str,
+    headers: &HeaderMap,
+    query: LogoutQuery,
+    confirmed: bool,
+) -> Result<Response, OAuthError> {
+    let Some(tenant) = known_tenant(state, subdomain).await? else {
+        return Ok(unknown_tenant_page(state, headers));
+    };
+    let logout = match validate_logout(state, &tenant, &query).await? {
+        Ok(logout) => logout,
+        Err(message_key) => {
+            return Ok(bad_request_page(
+                state,
+                &tenant,
+                headers,
+                "invalid_request",
+                message_key,
+            ));
         }
     };
+    if !logout.hinted && !confirmed {
+        let confirmation = pages::LogoutConfirmation {
+            client_id: query.client_id.as_deref(),
+            post_logout_redirect_uri: logout.redirect.as_deref(),
+            state: query.state.as_deref(),
+        };
+        return Ok(pages::logout_confirmation_page(state, &tenant, headers, &confirmation).await?);
+    }
     let clear_cookie = pages::end_session(state, &tenant, headers).await?;
-    let mut response = match redirect {
+    let mut response = match logout.redirect {
         Some(uri) => {
             let location = match &query.state {
                 Some(reply_state) => {

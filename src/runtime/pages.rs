@@ -14,8 +14,7 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, OnceLock};
 
 use axum::Router;
-use axum::extract::rejection::FormRejection;
-use axum::extract::{Form, Path, Query, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
@@ -25,6 +24,7 @@ use minijinja::{Environment, context};
 use serde::Deserialize;
 
 use super::flows::{self, FieldProblem};
+use super::form::{BoundedForm, FormError, PageForm};
 use super::i18n::{self, Strings};
 use super::model::UserFlowSpec;
 use super::model::{BrandingDocument, StoredSmtp};
@@ -70,6 +70,7 @@ impl Templates {
             ("errors.html", include_str!("templates/errors.html")),
             ("verify.html", include_str!("templates/verify.html")),
             ("reset.html", include_str!("templates/reset.html")),
+            ("logout.html", include_str!("templates/logout.html")),
         ] {
             if let Err(error) = environment.add_template(name, source) {
                 // The templates are compiled into the binary; a syntax error is a build bug
@@ -160,6 +161,11 @@ pub struct ErrorPage<'a> {
 impl ErrorPage<'_> {
     /// Renders the page.
     pub fn render(&self, state: &AppState) -> Response {
+        self.render_with(state, &[])
+    }
+
+    /// Renders the page with the message's `{name}` placeholders filled from `values`.
+    pub fn render_with(&self, state: &AppState, values: &[(&str, &str)]) -> Response {
         let language = page_language(self.tenant, self.headers);
         let strings = i18n::built_in_strings(language);
         let text = |key: &str| strings.get(key).cloned().unwrap_or_default();
@@ -171,7 +177,7 @@ impl ErrorPage<'_> {
                 lang => language,
                 tenant_name => self.tenant.map_or_else(|| text("page_fallback_name"), |tenant| tenant.spec.display_name.clone()),
                 title => text("error_title"),
-                message => text(self.message_key),
+                message => i18n::fill(&text(self.message_key), values),
                 error_code => self.code,
                 t => &strings,
             },
@@ -230,6 +236,72 @@ pub fn signed_out_page(state: &AppState, tenant: &Tenant, headers: Option<&Heade
             t => &strings,
         },
     )
+}
+
+/// What the logout confirmation form sends back, already validated (see `oidc::logout`).
+pub struct LogoutConfirmation<'a> {
+    /// The app that asked, when it said so.
+    pub client_id: Option<&'a str>,
+    /// The app's registered redirect after the sign-out.
+    pub post_logout_redirect_uri: Option<&'a str>,
+    /// The app's `state`, echoed on that redirect.
+    pub state: Option<&'a str>,
+}
+
+/// What the logout form's CSRF token is bound to instead of an authorization request ID
+/// (which is base64url, so never contains ':').
+const LOGOUT_CSRF_CONTEXT: &str = "logout:";
+
+/// Whether `presented` is the logout confirmation form's CSRF token for this browser.
+pub fn logout_csrf_valid(state: &AppState, headers: &HeaderMap, presented: &str) -> bool {
+    csrf_valid(state, headers, LOGOUT_CSRF_CONTEXT, presented)
+}
+
+/// The page that asks whether to sign out, for a logout request no ID token identifies: a
+/// form whose CSRF-protected `POST` (the only thing that ends the session) carries the
+/// validated parameters back. Branded and in the page language like the other pages.
+///
+/// # Errors
+/// Storage failure reading the branding.
+pub async fn logout_confirmation_page(
+    state: &AppState,
+    tenant: &Tenant,
+    headers: &HeaderMap,
+    confirmation: &LogoutConfirmation<'_>,
+) -> Result<Response, StoreError> {
+    let language = page_language(Some(tenant), Some(headers));
+    let mut strings = i18n::built_in_strings(language);
+    let document = tenant_branding(state, tenant).await?;
+    branding::apply_strings(&mut strings, &document, language);
+    let brand = branding::view(&branding::content_for(&document, language));
+    let (cookie_value, set_cookie) = csrf_cookie(state, tenant, headers);
+    let question = i18n::fill(
+        strings.get("sign_out_question").map_or("", String::as_str),
+        &[("tenant", &tenant.spec.display_name)],
+    );
+    let mut response = render_page(
+        state,
+        StatusCode::OK,
+        "logout.html",
+        context! {
+            lang => language,
+            t => &strings,
+            brand => brand,
+            tenant_name => tenant.spec.display_name,
+            message => question,
+            action => format!("{}/{}/oauth2/v2.0/logout", state.public_url, tenant.subdomain),
+            csrf_token => csrf_token(&state.csrf_key, &cookie_value, LOGOUT_CSRF_CONTEXT),
+            client_id => confirmation.client_id,
+            post_logout_redirect_uri => confirmation.post_logout_redirect_uri,
+            state => confirmation.state,
+        },
+    );
+    if let Some(set_cookie) = set_cookie {
+        response
+            .headers_mut()
+            .append(header::SET_COOKIE, set_cookie);
+    }
+    Ok(response)
 }
 
 /// The words for a duration of whole minutes (at least one) in the page language.
@@ -500,11 +572,24 @@ struct FormPage<'a> {
     values: minijinja::Value,
 }
 
+/// The browser's CSRF cookie value, or a new one with the `Set-Cookie` that stores it.
+fn csrf_cookie(
+    state: &AppState,
+    tenant: &Tenant,
+    headers: &HeaderMap,
+) -> (String, Option<HeaderValue>) {
+    match read_cookie(headers, CSRF_COOKIE).filter(|value| !value.is_empty()) {
+        Some(existing) => (existing, None),
+        None => {
+            let value = crypto::random_token(32);
+            let set_cookie = cookie(state, tenant, CSRF_COOKIE, &value, SESSION_LIFETIME_SECONDS);
+            (value, Some(set_cookie))
+        }
+    }
+}
+
 fn render_form(state: &AppState, headers: &HeaderMap, page: FormPage<'_>) -> Response {
-    let existing_cookie = read_cookie(headers, CSRF_COOKIE).filter(|value| !value.is_empty());
-    let cookie_value = existing_cookie
-        .clone()
-        .unwrap_or_else(|| crypto::random_token(32));
+    let (cookie_value, set_cookie) = csrf_cookie(state, &page.pending.tenant, headers);
     let pending = page.pending;
     let tenant = &pending.tenant;
     let subtitle_key = if page.template == "signup.html" {
@@ -529,17 +614,10 @@ fn render_form(state: &AppState, headers: &HeaderMap, page: FormPage<'_>) -> Res
         page.template,
         context! { ..page.values, ..common },
     );
-    if existing_cookie.is_none() {
-        response.headers_mut().append(
-            header::SET_COOKIE,
-            cookie(
-                state,
-                tenant,
-                CSRF_COOKIE,
-                &cookie_value,
-                SESSION_LIFETIME_SECONDS,
-            ),
-        );
+    if let Some(set_cookie) = set_cookie {
+        response
+            .headers_mut()
+            .append(header::SET_COOKIE, set_cookie);
     }
     response
 }
@@ -652,17 +730,48 @@ async fn hash_password_blocking(password: String) -> Result<String, String> {
         .map_err(|error| error.to_string())
 }
 
-async fn verify_password_blocking(password: String, phc: String) -> bool {
+/// Verifies off the async workers, counting the verification when Argon2 actually runs (a
+/// hash that does not parse is refused without any work).
+async fn verify_password_blocking(state: &AppState, password: String, phc: String) -> bool {
+    if crypto::is_password_hash(&phc) {
+        state.metrics.count_password_verification();
+    }
     tokio::task::spawn_blocking(move || crypto::verify_password(&password, &phc))
         .await
         .unwrap_or(false)
 }
 
-/// A hash to verify against when the email is unknown, so the response time does not reveal
-/// whether an account exists.
+/// A hash to verify against when the email is unknown or its account has no password, so the
+/// response time reveals neither (see [`password_check`]).
 fn decoy_hash() -> &'static str {
     static DECOY: OnceLock<String> = OnceLock::new();
     DECOY.get_or_init(|| crypto::hash_password("decoy password").unwrap_or_default())
+}
+
+/// What a password sign-in verifies the presented password against.
+#[derive(Debug, PartialEq, Eq)]
+struct PasswordCheck<'a> {
+    /// The PHC string Argon2 runs on.
+    phc: &'a str,
+    /// Whether a match signs in (never for the decoy).
+    can_sign_in: bool,
+}
+
+/// The account's own hash when it has a usable one, else the decoy. Unknown addresses,
+/// passwordless accounts (whose stored hash is no PHC string) and wrong passwords thus all
+/// cost one Argon2 verification, so the answer's timing reveals neither whether an account
+/// exists nor whether it has a password.
+fn password_check<'a>(stored_hash: Option<&'a str>, decoy: &'a str) -> PasswordCheck<'a> {
+    match stored_hash.filter(|hash| crypto::is_password_hash(hash)) {
+        Some(phc) => PasswordCheck {
+            phc,
+            can_sign_in: true,
+        },
+        None => PasswordCheck {
+            phc: decoy,
+            can_sign_in: false,
+        },
+    }
 }
 
 fn csrf_failure(state: &AppState, headers: &HeaderMap) -> Response {
@@ -677,9 +786,27 @@ fn csrf_failure(state: &AppState, headers: &HeaderMap) -> Response {
 }
 
 /// Form fields as submitted, in order (repeated names kept, as multi-select checkboxes send).
-#[derive(Deserialize)]
-#[serde(transparent)]
 struct SubmittedForm(Vec<(String, String)>);
+
+/// The page for a public form body over the limits of [`super::form`]: `invalid_request`,
+/// 413 or 400, naming the limit. A body that is no form at all is answered like a forged one
+/// (no page of the runtime sends it).
+pub fn form_error_page(state: &AppState, headers: &HeaderMap, error: FormError) -> Response {
+    let (message_key, limit) = match error {
+        FormError::TooLarge { limit } => ("error_form_too_large", limit),
+        FormError::TooManyParameters { limit } => ("error_form_too_many_fields", limit),
+        FormError::NotForm => return csrf_failure(state, headers),
+    };
+    tracing::info!(error = %error, "form refused");
+    ErrorPage {
+        tenant: None,
+        headers: Some(headers),
+        status: error.status(),
+        code: "invalid_request",
+        message_key,
+    }
+    .render_with(state, &[("limit", &limit.to_string())])
+}
 
 impl SubmittedForm {
     fn get(&self, name: &str) -> Option<&str> {
@@ -772,10 +899,11 @@ async fn submit_sign_in(
     Path(subdomain): Path<String>,
     headers: HeaderMap,
     ip: ClientIp,
-    form: Result<Form<SubmittedForm>, FormRejection>,
+    form: Result<PageForm, FormError>,
 ) -> Response {
-    let Ok(Form(form)) = form else {
-        return csrf_failure(&state, &headers);
+    let form = match form {
+        Ok(BoundedForm(fields)) => SubmittedForm(fields.into_pairs()),
+        Err(error) => return form_error_page(&state, &headers, error),
     };
     let pending = match submitted_request(&state, &subdomain, &headers, &form).await {
         Ok(pending) => pending,
@@ -841,11 +969,12 @@ async fn submit_sign_in(
         Ok(user) => user,
         Err(error) => return server_error_page(&state, &headers, &error),
     };
-    let phc = user.as_ref().map_or_else(
-        || decoy_hash().to_string(),
-        |user| user.password_hash.clone(),
+    let check = password_check(
+        user.as_ref().map(|user| user.password_hash.as_str()),
+        decoy_hash(),
     );
-    let verified = verify_password_blocking(password, phc).await && user.is_some();
+    let verified = verify_password_blocking(&state, password, check.phc.to_string()).await
+        && check.can_sign_in;
     let Some(user) = user.filter(|_| verified) else {
         if let Err(error) = record_failure(&state, &pending.tenant, &email, &ip).await {
             return server_error_page(&state, &headers, &error);
@@ -1002,10 +1131,11 @@ async fn submit_sign_up(
     Path(subdomain): Path<String>,
     headers: HeaderMap,
     ip: ClientIp,
-    form: Result<Form<SubmittedForm>, FormRejection>,
+    form: Result<PageForm, FormError>,
 ) -> Response {
-    let Ok(Form(form)) = form else {
-        return csrf_failure(&state, &headers);
+    let form = match form {
+        Ok(BoundedForm(fields)) => SubmittedForm(fields.into_pairs()),
+        Err(error) => return form_error_page(&state, &headers, error),
     };
     let pending = match submitted_request(&state, &subdomain, &headers, &form).await {
         Ok(pending) => pending,
@@ -1447,10 +1577,11 @@ async fn submit_verify(
     Path(subdomain): Path<String>,
     headers: HeaderMap,
     ip: ClientIp,
-    form: Result<Form<SubmittedForm>, FormRejection>,
+    form: Result<PageForm, FormError>,
 ) -> Response {
-    let Ok(Form(form)) = form else {
-        return csrf_failure(&state, &headers);
+    let form = match form {
+        Ok(BoundedForm(fields)) => SubmittedForm(fields.into_pairs()),
+        Err(error) => return form_error_page(&state, &headers, error),
     };
     let pending = match submitted_request(&state, &subdomain, &headers, &form).await {
         Ok(pending) => pending,
@@ -1683,10 +1814,11 @@ async fn submit_reset(
     Path(subdomain): Path<String>,
     headers: HeaderMap,
     ip: ClientIp,
-    form: Result<Form<SubmittedForm>, FormRejection>,
+    form: Result<PageForm, FormError>,
 ) -> Response {
-    let Ok(Form(form)) = form else {
-        return csrf_failure(&state, &headers);
+    let form = match form {
+        Ok(BoundedForm(fields)) => SubmittedForm(fields.into_pairs()),
+        Err(error) => return form_error_page(&state, &headers, error),
     };
     let pending = match submitted_request(&state, &subdomain, &headers, &form).await {
         Ok(pending) => pending,
@@ -1751,7 +1883,7 @@ mod tests {
             .expect("render");
         assert!(html.contains("&lt;b&gt;"));
         assert!(html.contains("data-error=\"invalid_request\""));
-        for name in ["signin.html", "signup.html"] {
+        for name in ["signin.html", "signup.html", "logout.html"] {
             assert!(
                 templates
                     .render(
@@ -1815,6 +1947,28 @@ mod tests {
         assert!(rules.accepts("Passw0rd"));
         assert!(!rules.accepts("password1"));
         assert!(!rules.accepts("Pw0!"));
+    }
+
+    #[test]
+    fn sign_in_verifies_against_the_decoy_unless_the_account_has_a_password() {
+        let decoy = crypto::hash_password("decoy").expect("hash");
+        let own = crypto::hash_password("Corr3ct-Horse").expect("hash");
+        let on_decoy = PasswordCheck {
+            phc: &decoy,
+            can_sign_in: false,
+        };
+        assert_eq!(password_check(None, &decoy), on_decoy, "unknown address");
+        // "!" is what passwordless sign-up stores; "" what an older or imported row may hold.
+        for passwordless in ["!", ""] {
+            assert_eq!(password_check(Some(passwordless), &decoy), on_decoy);
+        }
+        assert_eq!(
+            password_check(Some(&own), &decoy),
+            PasswordCheck {
+                phc: &own,
+                can_sign_in: true
+            }
+        );
     }
 
     #[test]

@@ -8,13 +8,13 @@
 
 use std::sync::Arc;
 
-use axum::extract::rejection::FormRejection;
-use axum::extract::{Form, Path, State};
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 
+use super::form::{BoundedForm, FormError, FormParameters, OAuthForm};
 use super::model::ClientSpec;
 use super::oidc::{self, OAuthError, OIDC_SCOPES};
 use super::store::{self, GrantRecord, Redemption};
@@ -40,28 +40,12 @@ pub fn parse_basic_credentials(value: &str) -> Option<(String, String)> {
 }
 
 struct TokenRequest {
-    params: Vec<(String, String)>,
+    params: FormParameters,
 }
 
 impl TokenRequest {
     fn get(&self, name: &str) -> Option<&str> {
-        self.params
-            .iter()
-            .find(|(key, _)| key == name)
-            .map(|(_, value)| value.as_str())
-            .filter(|value| !value.is_empty())
-    }
-
-    fn duplicated(&self) -> Option<&str> {
-        self.params
-            .iter()
-            .enumerate()
-            .find_map(|(index, (key, _))| {
-                self.params[..index]
-                    .iter()
-                    .any(|(earlier, _)| earlier == key)
-                    .then_some(key.as_str())
-            })
+        self.params.get(name).filter(|value| !value.is_empty())
     }
 }
 
@@ -70,69 +54,187 @@ struct AuthenticatedClient {
     spec: ClientSpec,
 }
 
+/// How a client presented its credentials (the `method` of a failure's metric and log line).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum AuthMethod {
+    Basic,
+    Post,
+    None,
+}
+
+impl AuthMethod {
+    fn as_str(self) -> &'static str {
+        match self {
+            AuthMethod::Basic => "client_secret_basic",
+            AuthMethod::Post => "client_secret_post",
+            AuthMethod::None => "none",
+        }
+    }
+}
+
+/// Why a client failed to authenticate: the description it gets with `invalid_client`, and
+/// the `reason` of the metric and the log line.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+enum ClientAuthFailure {
+    #[error("the Basic authorization header is malformed")]
+    MalformedBasic,
+    #[error("client authentication is required")]
+    NoClientId,
+    #[error("unknown client")]
+    UnknownClient,
+    #[error("this client must authenticate with its client secret")]
+    SecretMissing,
+    #[error("client authentication failed")]
+    WrongSecret,
+    #[error("public clients have no client secret")]
+    SecretNotAllowed,
+}
+
+impl ClientAuthFailure {
+    fn reason(self) -> &'static str {
+        match self {
+            ClientAuthFailure::MalformedBasic => "malformed_basic",
+            ClientAuthFailure::NoClientId => "no_client_id",
+            ClientAuthFailure::UnknownClient => "unknown_client",
+            ClientAuthFailure::SecretMissing => "secret_missing",
+            ClientAuthFailure::WrongSecret => "wrong_secret",
+            ClientAuthFailure::SecretNotAllowed => "secret_not_allowed",
+        }
+    }
+
+    /// Judges a known client's presented secret.
+    fn of_secret(spec: &ClientSpec, secret: Option<&str>) -> Option<Self> {
+        match (spec.app_type.is_confidential(), secret) {
+            (true, None) => Some(ClientAuthFailure::SecretMissing),
+            (true, Some(secret)) if !spec.secret_matches(secret, jiff::Timestamp::now()) => {
+                Some(ClientAuthFailure::WrongSecret)
+            }
+            (false, Some(_)) => Some(ClientAuthFailure::SecretNotAllowed),
+            _ => None,
+        }
+    }
+}
+
+/// Longest client ID a failure's log line repeats: the value is whatever the caller sent
+/// (up to the form limit), while real client IDs are 36-character UUIDs.
+const LOGGED_CLIENT_ID_CHARS: usize = 64;
+
+/// Counts and logs a failed client authentication, and builds its `invalid_client` answer.
+/// The log line names tenant, client ID, method and reason, never the secret. No throttle
+/// follows: client IDs are public, so a per-client-ID lockout would let anyone lock an app
+/// out of its tokens, while its 256-bit random secret cannot be guessed online anyway.
+fn client_auth_failed(
+    state: &AppState,
+    tenant: &Tenant,
+    method: AuthMethod,
+    client_id: &str,
+    failure: ClientAuthFailure,
+) -> OAuthError {
+    state
+        .metrics
+        .count_client_auth_failure(&tenant.subdomain, method.as_str(), failure.reason());
+    let logged_client_id: String = client_id.chars().take(LOGGED_CLIENT_ID_CHARS).collect();
+    tracing::warn!(
+        tenant = %tenant.subdomain,
+        client_id = %logged_client_id,
+        method = method.as_str(),
+        reason = failure.reason(),
+        "client authentication failed"
+    );
+    OAuthError::invalid_client(failure.to_string(), method == AuthMethod::Basic)
+}
+
+/// The `Authorization: Basic` header's value, if the request carries one.
+fn basic_header(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .filter(|value| value.to_ascii_lowercase().starts_with("basic "))
+}
+
+/// Why the token endpoint could not read a client's credentials.
+enum CredentialsError {
+    /// The request is malformed (`invalid_request`); not counted as a failed authentication.
+    InvalidRequest(OAuthError),
+    /// No client could be identified.
+    Failed(ClientAuthFailure),
+}
+
+/// Reads the client's credentials from the `Basic` header or the body (never both): the
+/// client ID, and the secret if one was sent.
+///
+/// # Errors
+/// `invalid_request` for two methods at once or a body `client_id` that differs from the
+/// header's; a [`ClientAuthFailure`] when no client ID can be read.
+fn presented_credentials(
+    headers: &HeaderMap,
+    request: &TokenRequest,
+) -> Result<(String, Option<String>), CredentialsError> {
+    let invalid_request = |reason: &str| {
+        CredentialsError::InvalidRequest(OAuthError::bad_request("invalid_request", reason))
+    };
+    let Some(value) = basic_header(headers) else {
+        let id = request
+            .get("client_id")
+            .ok_or(CredentialsError::Failed(ClientAuthFailure::NoClientId))?;
+        return Ok((
+            id.to_string(),
+            request.get("client_secret").map(str::to_string),
+        ));
+    };
+    let (id, secret) = parse_basic_credentials(value)
+        .ok_or(CredentialsError::Failed(ClientAuthFailure::MalformedBasic))?;
+    if request.get("client_secret").is_some() {
+        return Err(invalid_request(
+            "use exactly one client authentication method",
+        ));
+    }
+    if request
+        .get("client_id")
+        .is_some_and(|body_id| body_id != id)
+    {
+        return Err(invalid_request(
+            "client_id in the body differs from the authenticated client",
+        ));
+    }
+    Ok((id, Some(secret)))
+}
+
 async fn authenticate_client(
     state: &AppState,
     tenant: &Tenant,
     headers: &HeaderMap,
     request: &TokenRequest,
 ) -> Result<AuthenticatedClient, OAuthError> {
-    let basic = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|value| value.to_str().ok())
-        .filter(|value| value.to_ascii_lowercase().starts_with("basic "));
-    let basic_used = basic.is_some();
-    let (client_id, secret) = match basic {
-        Some(value) => {
-            let (id, secret) = parse_basic_credentials(value).ok_or_else(|| {
-                OAuthError::invalid_client("the Basic authorization header is malformed", true)
-            })?;
-            if request.get("client_secret").is_some() {
-                return Err(OAuthError::bad_request(
-                    "invalid_request",
-                    "use exactly one client authentication method",
-                ));
-            }
-            if request
-                .get("client_id")
-                .is_some_and(|body_id| body_id != id)
-            {
-                return Err(OAuthError::bad_request(
-                    "invalid_request",
-                    "client_id in the body differs from the authenticated client",
-                ));
-            }
-            (id, Some(secret))
-        }
-        None => {
-            let id = request.get("client_id").ok_or_else(|| {
-                OAuthError::invalid_client("client authentication is required", false)
-            })?;
-            (
-                id.to_string(),
-                request.get("client_secret").map(str::to_string),
-            )
+    let method = if basic_header(headers).is_some() {
+        AuthMethod::Basic
+    } else if request.get("client_secret").is_some() {
+        AuthMethod::Post
+    } else {
+        AuthMethod::None
+    };
+    let (client_id, secret) = match presented_credentials(headers, request) {
+        Ok(credentials) => credentials,
+        Err(CredentialsError::InvalidRequest(error)) => return Err(error),
+        Err(CredentialsError::Failed(failure)) => {
+            return Err(client_auth_failed(state, tenant, method, "", failure));
         }
     };
-    let Some(spec) = oidc::load_client(state, tenant, &client_id).await? else {
-        return Err(OAuthError::invalid_client("unknown client", basic_used));
+    let failure = match oidc::load_client(state, tenant, &client_id).await? {
+        None => ClientAuthFailure::UnknownClient,
+        Some(spec) => match ClientAuthFailure::of_secret(&spec, secret.as_deref()) {
+            None => {
+                return Ok(AuthenticatedClient {
+                    id: client_id,
+                    spec,
+                });
+            }
+            Some(failure) => failure,
+        },
     };
-    match (spec.app_type.is_confidential(), secret) {
-        (true, None) => Err(OAuthError::invalid_client(
-            "this client must authenticate with its client secret",
-            basic_used,
-        )),
-        (true, Some(secret)) if !spec.secret_matches(&secret, jiff::Timestamp::now()) => Err(
-            OAuthError::invalid_client("client authentication failed", basic_used),
-        ),
-        (false, Some(_)) => Err(OAuthError::invalid_client(
-            "public clients have no client secret",
-            basic_used,
-        )),
-        _ => Ok(AuthenticatedClient {
-            id: client_id,
-            spec,
-        }),
-    }
+    Err(client_auth_failed(
+        state, tenant, method, &client_id, failure,
+    ))
 }
 
 /// `POST /{subdomain}/oauth2/v2.0/token`.
@@ -140,14 +242,15 @@ pub async fn token(
     State(state): State<Arc<AppState>>,
     Path(subdomain): Path<String>,
     headers: HeaderMap,
-    form: Result<Form<Vec<(String, String)>>, FormRejection>,
+    form: Result<OAuthForm, FormError>,
 ) -> Response {
-    let Ok(Form(params)) = form else {
-        return OAuthError::bad_request(
-            "invalid_request",
-            "the body must be application/x-www-form-urlencoded",
-        )
-        .into_response();
+    let params = match form {
+        Ok(BoundedForm(params)) => params,
+        Err(error) => {
+            state.metrics.count_token("", "invalid_request");
+            tracing::info!(error = %error, "token request refused: unreadable form");
+            return OAuthError::bad_request("invalid_request", error.to_string()).into_response();
+        }
     };
     let request = TokenRequest { params };
     let grant_type = request.get("grant_type").unwrap_or_default().to_string();
@@ -176,7 +279,7 @@ async fn token_inner(
     let Some(tenant) = oidc::known_tenant(state, subdomain).await? else {
         return Err(OAuthError::unknown_tenant());
     };
-    if let Some(name) = request.duplicated() {
+    if let Some(name) = request.params.first_repeated() {
         return Err(OAuthError::bad_request(
             "invalid_request",
             format!("the parameter {name} is repeated"),
@@ -456,6 +559,34 @@ async fn issue_user_tokens(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_public_client_may_not_send_a_secret_and_a_confidential_one_must() {
+        let mut spec = ClientSpec {
+            display_name: "App".into(),
+            app_type: crate::api::AppType::Spa,
+            redirect_uris: vec![],
+            post_logout_redirect_uris: vec![],
+            exposed_api: None,
+            api_permissions: vec![],
+            access_token_lifetime: None,
+            client_secrets: vec![],
+        };
+        assert_eq!(ClientAuthFailure::of_secret(&spec, None), None);
+        assert_eq!(
+            ClientAuthFailure::of_secret(&spec, Some("x")),
+            Some(ClientAuthFailure::SecretNotAllowed)
+        );
+        spec.app_type = crate::api::AppType::Daemon;
+        assert_eq!(
+            ClientAuthFailure::of_secret(&spec, None),
+            Some(ClientAuthFailure::SecretMissing)
+        );
+        assert_eq!(
+            ClientAuthFailure::of_secret(&spec, Some("x")),
+            Some(ClientAuthFailure::WrongSecret)
+        );
+    }
 
     #[test]
     fn basic_credentials_are_form_decoded() {

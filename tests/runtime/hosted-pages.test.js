@@ -255,10 +255,13 @@ describe(`hosted pages: limits, languages and consents (${process.env.CIAM_TEST_
     assert.equal(unregistered.status(), 400);
     assert.equal(await page.locator('[data-error]').getAttribute('data-error'), 'invalid_request');
     assert.match(await page.getByRole('alert').innerText(), /Le redirect_uri n’est pas enregistré pour cette application/);
-    // Signed out without a redirect, in German by Accept-Language.
+    // Signed out without a redirect, in German by Accept-Language: without id_token_hint the
+    // question comes first, and the answer signs out.
     const german = await browser.newContext({ locale: 'de-DE', extraHTTPHeaders: { 'accept-language': 'de' } });
     const germanPage = await german.newPage();
     await germanPage.goto(`${runtime.publicUrl}/${SUBDOMAIN}/oauth2/v2.0/logout`);
+    assert.equal(await germanPage.getByRole('heading', { level: 1 }).innerText(), 'Abmelden?');
+    assert.equal(await submit(germanPage, 'Abmelden'), 200);
     assert.equal(await germanPage.getByRole('heading', { level: 1 }).innerText(), 'Sie sind abgemeldet');
     // An app in no user flow, in German by ui_locales although the browser asks for French.
     const orphan = await client.discovery(new URL(config.serverMetadata().issuer), orphanId, undefined, client.None(), {
