@@ -19,6 +19,26 @@ pub const BCP47_CEL_PATTERN: &str = "^[a-zA-Z]{2,3}(-[a-zA-Z0-9]{2,8})*$";
 /// Pattern of a data key in a Secret or ConfigMap.
 pub const DATA_KEY_PATTERN: &str = r"^[-._a-zA-Z0-9]+$";
 
+/// Characters refused in names and labels shown to customers: C0 and C1 control characters,
+/// and the zero-width and bidirectional formatting characters (U+061C, U+180E,
+/// U+200B–U+200F, U+202A–U+202E, U+2060–U+2064, U+2066–U+2069, U+FEFF). They make text read
+/// differently from what a reviewer sees in YAML (an app named "Contoso" followed by a
+/// right-to-left override, a consent label with hidden words), so a name on a sign-in page
+/// or in an email could pass for another team's. The runtime's admin API refuses the same set
+/// (`runtime::model::is_refused_in_plain_text`).
+///
+/// The class is written with RE2 escapes, for CEL's `matches()`; the backslashes are doubled
+/// because CEL string literals read escapes too.
+pub const REFUSED_CHARACTERS_CEL_CLASS: &str = r"[\x{0}-\x{1F}\x{7F}-\x{9F}\x{61C}\x{180E}\x{200B}-\x{200F}\x{202A}-\x{202E}\x{2060}-\x{2064}\x{2066}-\x{2069}\x{FEFF}]";
+
+/// The message of the rule [`plain_text_rule`] adds: which characters are refused.
+pub const PLAIN_TEXT_MESSAGE: &str = "must not contain control characters (U+0000-U+001F, U+007F-U+009F) or invisible or bidirectional formatting characters (U+061C, U+180E, U+200B-U+200F, U+202A-U+202E, U+2060-U+2064, U+2066-U+2069, U+FEFF)";
+
+/// The CEL rule that the string `self` contains none of [`REFUSED_CHARACTERS_CEL_CLASS`].
+pub fn plain_text_rule() -> String {
+    format!("!self.matches('{REFUSED_CHARACTERS_CEL_CLASS}')")
+}
+
 /// A reference to the `CustomerTenant` an object belongs to.
 ///
 /// A reference into another namespace is honoured only when that tenant's
