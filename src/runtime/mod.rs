@@ -17,6 +17,7 @@ pub mod crypto;
 pub mod email;
 pub mod flows;
 pub mod i18n;
+pub mod image_content;
 pub mod metrics;
 pub mod model;
 pub mod oidc;
