@@ -9,7 +9,8 @@ use kube::{CustomResource, KubeSchema};
 use serde::{Deserialize, Serialize};
 
 use super::common::{
-    DNS_SUBDOMAIN_PATTERN, DeletionPolicy, PLAIN_TEXT_MESSAGE, TenantRef, plain_text_rule,
+    DNS_SUBDOMAIN_PATTERN, DeletionPolicy, TenantRef, no_bidi_or_zero_width_rule,
+    no_hidden_characters_rule,
 };
 
 /// CEL condition on a URI `u`: https with a host (and no user information), or http on the
@@ -118,7 +119,7 @@ pub struct AppRegistrationSpec {
 
     /// Name of the app shown to customers on consent and sign-in pages.
     #[schemars(length(min = 1, max = 256))]
-    #[x_kube(validation = Rule::new(plain_text_rule()).message(PLAIN_TEXT_MESSAGE))]
+    #[x_kube(validation = no_hidden_characters_rule(), validation = no_bidi_or_zero_width_rule())]
     pub display_name: String,
 
     /// Kind of app: `web` (confidential, server-side), `spa` (public, browser, PKCE),
@@ -224,7 +225,7 @@ pub struct ApiScope {
     /// Short name of the permission shown to administrators.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(max = 256))]
-    #[x_kube(validation = Rule::new(plain_text_rule()).message(PLAIN_TEXT_MESSAGE))]
+    #[x_kube(validation = no_hidden_characters_rule(), validation = no_bidi_or_zero_width_rule())]
     pub admin_consent_display_name: Option<String>,
 
     /// What the permission allows, shown to administrators.
@@ -235,7 +236,7 @@ pub struct ApiScope {
     /// Short name of the permission shown to customers.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(max = 256))]
-    #[x_kube(validation = Rule::new(plain_text_rule()).message(PLAIN_TEXT_MESSAGE))]
+    #[x_kube(validation = no_hidden_characters_rule(), validation = no_bidi_or_zero_width_rule())]
     pub user_consent_display_name: Option<String>,
 
     /// What the permission allows, shown to customers.

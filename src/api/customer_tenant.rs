@@ -6,7 +6,8 @@ use kube::{CustomResource, KubeSchema};
 use serde::{Deserialize, Serialize};
 
 use super::common::{
-    BCP47_PATTERN, DeletionPolicy, PLAIN_TEXT_MESSAGE, SecretKeyRef, plain_text_rule,
+    BCP47_PATTERN, DeletionPolicy, SecretKeyRef, no_bidi_or_zero_width_rule,
+    no_hidden_characters_rule,
 };
 
 /// Desired state of a customer tenant.
@@ -57,7 +58,7 @@ use super::common::{
 pub struct CustomerTenantSpec {
     /// Human-readable name of the tenant, shown on hosted pages and in emails.
     #[schemars(length(min = 1, max = 256))]
-    #[x_kube(validation = Rule::new(plain_text_rule()).message(PLAIN_TEXT_MESSAGE))]
+    #[x_kube(validation = no_hidden_characters_rule(), validation = no_bidi_or_zero_width_rule())]
     pub display_name: String,
 
     /// DNS label naming the tenant in URLs: the path of its authority
@@ -201,7 +202,7 @@ pub struct IdentityProvider {
     /// Label of the sign-in button; defaults to the provider's usual name.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(max = 64))]
-    #[x_kube(validation = Rule::new(plain_text_rule()).message(PLAIN_TEXT_MESSAGE))]
+    #[x_kube(validation = no_hidden_characters_rule(), validation = no_bidi_or_zero_width_rule())]
     pub display_name: Option<String>,
 
     /// OAuth client ID registered with the provider.
@@ -256,7 +257,7 @@ pub struct EmailSettings {
     /// Sender name shown by mail clients; defaults to the tenant's display name.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(max = 128))]
-    #[x_kube(validation = Rule::new(plain_text_rule()).message(PLAIN_TEXT_MESSAGE))]
+    #[x_kube(validation = no_hidden_characters_rule(), validation = no_bidi_or_zero_width_rule())]
     pub from_name: Option<String>,
 
     /// Secret (in the tenant's namespace) with the SMTP connection: keys `host`, `port`,

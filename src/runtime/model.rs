@@ -789,7 +789,9 @@ fn is_bcp47(value: &str) -> bool {
 /// character, or a zero-width or bidirectional formatting character. Such characters make
 /// text read differently from what a reviewer sees (a right-to-left override turns a name
 /// around, a zero-width space splits a word a filter looks for), so a name could pass for
-/// another's. The CRDs refuse the same set (`api::common::REFUSED_CHARACTERS_CEL_CLASS`).
+/// another's. The CRDs refuse the same set (`api::common::no_hidden_characters_rule` and
+/// `no_bidi_or_zero_width_rule`); like them, this includes U+2065, the unassigned code point
+/// between the invisible operators and the isolates.
 pub fn is_refused_in_plain_text(character: char) -> bool {
     // `char::is_control` is Unicode's Cc category: exactly U+0000–U+001F and U+007F–U+009F.
     character.is_control()
@@ -799,8 +801,7 @@ pub fn is_refused_in_plain_text(character: char) -> bool {
                 | '\u{180E}'
                 | '\u{200B}'..='\u{200F}'
                 | '\u{202A}'..='\u{202E}'
-                | '\u{2060}'..='\u{2064}'
-                | '\u{2066}'..='\u{2069}'
+                | '\u{2060}'..='\u{2069}'
                 | '\u{FEFF}'
         )
 }
