@@ -869,6 +869,12 @@ pub fn validate_tenant(spec: &TenantSpec, subdomain: &str) -> Vec<FieldError> {
             "must be an ISO 3166-1 alpha-2 code such as US or DE",
         ));
     }
+    check_tenant_locales(&mut errors, spec);
+    check_tenant_policies(&mut errors, spec);
+    errors
+}
+
+fn check_tenant_locales(errors: &mut Vec<FieldError>, spec: &TenantSpec) {
     if let Some(locale) = &spec.default_locale
         && !is_bcp47(locale)
     {
@@ -895,6 +901,10 @@ pub fn validate_tenant(spec: &TenantSpec, subdomain: &str) -> Vec<FieldError> {
             ));
         }
     }
+}
+
+/// The password policy and the lockout, within the ranges the CRD allows.
+fn check_tenant_policies(errors: &mut Vec<FieldError>, spec: &TenantSpec) {
     if let Some(policy) = &spec.password_policy {
         if !(8..=256).contains(&policy.min_length) {
             errors.push(FieldError::new(
@@ -920,7 +930,6 @@ pub fn validate_tenant(spec: &TenantSpec, subdomain: &str) -> Vec<FieldError> {
             ));
         }
     }
-    errors
 }
 
 /// Parses a duration such as `1h`, `90m` or `1h30m15s` into seconds.
@@ -1037,7 +1046,16 @@ pub fn validate_client(spec: &ClientSpec) -> Vec<FieldError> {
     let mut errors = Vec::new();
     check_length(&mut errors, "displayName", &spec.display_name, 1, 256);
     check_client_names(&mut errors, spec);
-    let confidential = spec.app_type.is_confidential();
+    check_client_redirect_uris(&mut errors, spec);
+    check_exposed_api(&mut errors, spec);
+    check_api_permissions(&mut errors, spec);
+    check_access_token_lifetime(&mut errors, spec);
+    check_client_secrets(&mut errors, spec);
+    errors
+}
+
+/// Redirect and post-logout redirect URIs: none for daemons, the app type's rules otherwise.
+fn check_client_redirect_uris(errors: &mut Vec<FieldError>, spec: &ClientSpec) {
     if spec.app_type == AppType::Daemon {
         if !spec.redirect_uris.is_empty() {
             errors.push(FieldError::new(
@@ -1071,6 +1089,9 @@ pub fn validate_client(spec: &ClientSpec) -> Vec<FieldError> {
             }
         }
     }
+}
+
+fn check_exposed_api(errors: &mut Vec<FieldError>, spec: &ClientSpec) {
     if let Some(api) = &spec.exposed_api {
         if let Some(uri) = &api.identifier_uri
             && (!(uri.starts_with("api://") || uri.starts_with("https://"))
@@ -1092,6 +1113,9 @@ pub fn validate_client(spec: &ClientSpec) -> Vec<FieldError> {
             }
         }
     }
+}
+
+fn check_api_permissions(errors: &mut Vec<FieldError>, spec: &ClientSpec) {
     for (index, permission) in spec.api_permissions.iter().enumerate() {
         if !is_valid_uuid(&permission.resource_app_id) {
             errors.push(FieldError::new(
@@ -1114,6 +1138,9 @@ pub fn validate_client(spec: &ClientSpec) -> Vec<FieldError> {
             }
         }
     }
+}
+
+fn check_access_token_lifetime(errors: &mut Vec<FieldError>, spec: &ClientSpec) {
     if let Some(lifetime) = &spec.access_token_lifetime {
         match parse_duration_seconds(lifetime) {
             Some(seconds)
@@ -1129,6 +1156,11 @@ pub fn validate_client(spec: &ClientSpec) -> Vec<FieldError> {
             )),
         }
     }
+}
+
+/// Public clients have no secret, confidential ones one or two, each a hash or a value.
+fn check_client_secrets(errors: &mut Vec<FieldError>, spec: &ClientSpec) {
+    let confidential = spec.app_type.is_confidential();
     if !confidential && !spec.client_secrets.is_empty() {
         errors.push(FieldError::new(
             "clientSecrets",
@@ -1166,7 +1198,6 @@ pub fn validate_client(spec: &ClientSpec) -> Vec<FieldError> {
             )),
         }
     }
-    errors
 }
 
 fn is_scope_value(value: &str) -> bool {
