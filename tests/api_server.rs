@@ -195,6 +195,45 @@ async fn redirect_uris_that_apps_use_are_accepted() {
     }
 }
 
+/// The rules on names, labels and Secret template keys refuse only what they name: names in
+/// any script (accents, CJK, Arabic, emoji), and the team's own labels and annotations, even
+/// ones that merely resemble the operator's keys, are accepted.
+#[tokio::test]
+async fn names_in_any_script_and_the_teams_own_secret_keys_are_accepted() {
+    let client = client().await;
+    let namespace = TestNamespace::create(&client, "names").await;
+    let names = [
+        "Contoso Ünïcode — Café",
+        "コントソ 株式会社",
+        "كونتوسو",
+        "Contoso ✓ 🛒",
+    ];
+    for (index, name) in names.iter().enumerate() {
+        let app = serde_json::json!({
+            "apiVersion": API_VERSION, "kind": "AppRegistration",
+            "metadata": { "name": format!("app-{index}") },
+            "spec": {
+                "tenantRef": { "name": "contoso" }, "displayName": name, "type": "web",
+                "exposedApi": { "scopes": [{ "value": "orders.read", "userConsentDisplayName": name }] },
+                "credentials": {
+                    "secretName": "shop-oidc",
+                    "secretTemplate": {
+                        "labels": { "app.kubernetes.io/part-of": "shop", "team": "payments" },
+                        "annotations": {
+                            "reloader.stakater.com/match": "true",
+                            "notciam.dev/owner": "payments",
+                            "ciam.dev.example.com/note": "not the operator's domain"
+                        }
+                    }
+                }
+            }
+        });
+        if let Err(error) = create_or_replace(&client, &namespace.name, &app).await {
+            panic!("an app named {name:?} was refused: {error}");
+        }
+    }
+}
+
 #[tokio::test]
 async fn kubectl_explain_prints_the_field_docs() {
     support::cluster();

@@ -4,10 +4,14 @@
 use std::collections::BTreeMap;
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
+use kube::core::{Message, Rule};
 use kube::{CustomResource, KubeSchema};
 use serde::{Deserialize, Serialize};
 
-use super::common::{DNS_SUBDOMAIN_PATTERN, DeletionPolicy, TenantRef};
+use super::common::{
+    DNS_SUBDOMAIN_PATTERN, DeletionPolicy, TenantRef, no_bidi_or_zero_width_rule,
+    no_hidden_characters_rule,
+};
 
 /// CEL condition on a URI `u`: https with a host (and no user information), or http on the
 /// loopback host, where a browser's redirect never leaves the machine. The first character
@@ -37,6 +41,26 @@ fn redirect_target_rule(field: &str, native: bool) -> String {
              self.{field}.all(u, {HTTPS_OR_LOOPBACK_CEL})"
         )
     }
+}
+
+/// CEL condition on a label or annotation key `k`: the key is the operator's own, under
+/// `ciam.dev/` or a subdomain of it (the operator keeps its rotation bookkeeping, such as
+/// `ciam.dev/previous-secret-hash`, in the credentials Secret's annotations).
+const OPERATOR_ANNOTATION_CEL: &str =
+    "k.startsWith('ciam.dev/') || k.matches('^[^/]*[.]ciam[.]dev/')";
+
+/// CEL condition on a label key `k`: an operator key, or the label that marks the Secrets the
+/// operator writes.
+const OPERATOR_LABEL_CEL: &str = "k.startsWith('ciam.dev/') || \
+     k.matches('^[^/]*[.]ciam[.]dev/') || k == 'app.kubernetes.io/managed-by'";
+
+/// The rule that no key of the map `self` is reserved (`reserved`, a CEL condition on `k`).
+/// Its message names the first reserved key, so the refusal says which key to remove; `what`
+/// is `label` or `annotation`, `why` says what the operator uses such keys for.
+fn reserved_key_rule(what: &str, reserved: &str, why: &str) -> Rule {
+    Rule::new(format!("self.all(k, !({reserved}))")).message(Message::Expression(format!(
+        "'{what} key ' + self.filter(k, {reserved})[0] + ' is reserved for the operator ({why})'"
+    )))
 }
 
 /// Desired state of an app registration.
@@ -95,6 +119,7 @@ pub struct AppRegistrationSpec {
 
     /// Name of the app shown to customers on consent and sign-in pages.
     #[schemars(length(min = 1, max = 256))]
+    #[x_kube(validation = no_hidden_characters_rule(), validation = no_bidi_or_zero_width_rule())]
     pub display_name: String,
 
     /// Kind of app: `web` (confidential, server-side), `spa` (public, browser, PKCE),
@@ -200,6 +225,7 @@ pub struct ApiScope {
     /// Short name of the permission shown to administrators.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(max = 256))]
+    #[x_kube(validation = no_hidden_characters_rule(), validation = no_bidi_or_zero_width_rule())]
     pub admin_consent_display_name: Option<String>,
 
     /// What the permission allows, shown to administrators.
@@ -210,6 +236,7 @@ pub struct ApiScope {
     /// Short name of the permission shown to customers.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(max = 256))]
+    #[x_kube(validation = no_hidden_characters_rule(), validation = no_bidi_or_zero_width_rule())]
     pub user_consent_display_name: Option<String>,
 
     /// What the permission allows, shown to customers.
@@ -241,6 +268,7 @@ pub struct ApiPermission {
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, KubeSchema)]
 #[serde(rename_all = "camelCase")]
 #[x_kube(validation = Rule::new("!(has(self.existingSecretRef) && has(self.rotation))").message("rotation cannot be combined with existingSecretRef: a secret you bring is rotated by you"))]
+#[x_kube(validation = Rule::new("!has(self.secretName) || !has(self.existingSecretRef) || self.secretName != self.existingSecretRef.name").message("secretName must differ from existingSecretRef.name: the operator writes the secretName Secret and only reads the Secret you bring"))]
 pub struct Credentials {
     /// Name of the Secret the operator writes (default `<name>-credentials`), in this
     /// namespace and owned by this AppRegistration.
@@ -253,7 +281,7 @@ pub struct Credentials {
     pub secret_template: Option<SecretTemplate>,
 
     /// Use a client secret you provide (for example from External Secrets or Sealed Secrets)
-    /// instead of one the operator generates.
+    /// instead of one the operator generates. Its name must differ from `secretName`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub existing_secret_ref: Option<ExistingSecretRef>,
 
@@ -266,14 +294,18 @@ pub struct Credentials {
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, KubeSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct SecretTemplate {
-    /// Labels added to the Secret.
+    /// Labels added to the Secret. Keys under `ciam.dev/` and `app.kubernetes.io/managed-by`
+    /// are reserved for the operator.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(max = 64))]
+    #[x_kube(validation = reserved_key_rule("label", OPERATOR_LABEL_CEL, "keys under ciam.dev/ and app.kubernetes.io/managed-by mark the Secrets it writes"))]
     pub labels: Option<BTreeMap<String, String>>,
 
-    /// Annotations added to the Secret.
+    /// Annotations added to the Secret. Keys under `ciam.dev/` are reserved for the
+    /// operator's bookkeeping.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(max = 64))]
+    #[x_kube(validation = reserved_key_rule("annotation", OPERATOR_ANNOTATION_CEL, "keys under ciam.dev/ hold its rotation bookkeeping"))]
     pub annotations: Option<BTreeMap<String, String>>,
 }
 

@@ -7,7 +7,9 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use kube::{CustomResource, KubeSchema};
 use serde::{Deserialize, Serialize};
 
-use super::common::{ConfigMapKeyRef, TenantRef};
+use super::common::{
+    ConfigMapKeyRef, TenantRef, no_bidi_or_zero_width_rule, no_hidden_characters_rule,
+};
 
 /// Desired state of a tenant's branding. One Branding per tenant.
 #[derive(CustomResource, Serialize, Deserialize, Clone, Debug, PartialEq, KubeSchema)]
@@ -149,11 +151,13 @@ pub struct BrandingProperties {
     /// Hint shown in the username box (at most 64 characters).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(max = 64))]
+    #[x_kube(validation = no_hidden_characters_rule(), validation = no_bidi_or_zero_width_rule())]
     pub username_hint_text: Option<String>,
 
     /// Text of the footer's privacy and cookies link.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(max = 256))]
+    #[x_kube(validation = no_hidden_characters_rule(), validation = no_bidi_or_zero_width_rule())]
     pub custom_privacy_and_cookies_text: Option<String>,
 
     /// Target of the footer's privacy and cookies link (https).
@@ -165,6 +169,7 @@ pub struct BrandingProperties {
     /// Text of the footer's terms of use link.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(max = 256))]
+    #[x_kube(validation = no_hidden_characters_rule(), validation = no_bidi_or_zero_width_rule())]
     pub custom_terms_of_use_text: Option<String>,
 
     /// Target of the footer's terms of use link (https).
@@ -176,6 +181,7 @@ pub struct BrandingProperties {
     /// Text of the "forgot my password" link.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(max = 256))]
+    #[x_kube(validation = no_hidden_characters_rule(), validation = no_bidi_or_zero_width_rule())]
     pub custom_forgot_my_password_text: Option<String>,
 
     /// Where "forgot my password" leads instead of the built-in reset (https).

@@ -5,7 +5,10 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, LabelSelector};
 use kube::{CustomResource, KubeSchema};
 use serde::{Deserialize, Serialize};
 
-use super::common::{BCP47_PATTERN, DeletionPolicy, SecretKeyRef};
+use super::common::{
+    BCP47_PATTERN, DeletionPolicy, SecretKeyRef, no_bidi_or_zero_width_rule,
+    no_hidden_characters_rule,
+};
 
 /// Desired state of a customer tenant.
 #[derive(CustomResource, Serialize, Deserialize, Clone, Debug, PartialEq, KubeSchema)]
@@ -55,6 +58,7 @@ use super::common::{BCP47_PATTERN, DeletionPolicy, SecretKeyRef};
 pub struct CustomerTenantSpec {
     /// Human-readable name of the tenant, shown on hosted pages and in emails.
     #[schemars(length(min = 1, max = 256))]
+    #[x_kube(validation = no_hidden_characters_rule(), validation = no_bidi_or_zero_width_rule())]
     pub display_name: String,
 
     /// DNS label naming the tenant in URLs: the path of its authority
@@ -198,6 +202,7 @@ pub struct IdentityProvider {
     /// Label of the sign-in button; defaults to the provider's usual name.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(max = 64))]
+    #[x_kube(validation = no_hidden_characters_rule(), validation = no_bidi_or_zero_width_rule())]
     pub display_name: Option<String>,
 
     /// OAuth client ID registered with the provider.
@@ -252,6 +257,7 @@ pub struct EmailSettings {
     /// Sender name shown by mail clients; defaults to the tenant's display name.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(max = 128))]
+    #[x_kube(validation = no_hidden_characters_rule(), validation = no_bidi_or_zero_width_rule())]
     pub from_name: Option<String>,
 
     /// Secret (in the tenant's namespace) with the SMTP connection: keys `host`, `port`,

@@ -5,7 +5,9 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use kube::{CustomResource, KubeSchema};
 use serde::{Deserialize, Serialize};
 
-use super::common::{DNS_SUBDOMAIN_PATTERN, TenantRef};
+use super::common::{
+    DNS_SUBDOMAIN_PATTERN, TenantRef, no_bidi_or_zero_width_rule, no_hidden_characters_rule,
+};
 
 /// Built-in user attributes with Entra's maximum value lengths.
 pub const BUILT_IN_ATTRIBUTES: [(&str, usize); 10] = [
@@ -64,6 +66,7 @@ pub struct UserFlowSpec {
 
     /// Name of the flow, for administrators.
     #[schemars(length(min = 1, max = 256))]
+    #[x_kube(validation = no_hidden_characters_rule(), validation = no_bidi_or_zero_width_rule())]
     pub display_name: String,
 
     /// Names of the AppRegistrations (in this namespace) whose sign-ins this flow serves.
@@ -134,6 +137,7 @@ pub struct UserAttribute {
     /// terms-of-use consent checkbox is written. Defaults to the translated attribute name.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 1, max = 1024))]
+    #[x_kube(validation = no_hidden_characters_rule(), validation = no_bidi_or_zero_width_rule())]
     pub label: Option<String>,
 
     /// Kind of input control.
@@ -202,6 +206,7 @@ pub enum InputType {
 pub struct AttributeOption {
     /// Text shown to the customer.
     #[schemars(length(min = 1, max = 256))]
+    #[x_kube(validation = no_hidden_characters_rule(), validation = no_bidi_or_zero_width_rule())]
     pub label: String,
 
     /// Value stored when the option is chosen.

@@ -6,6 +6,7 @@ use base64::Engine;
 
 use crate::api::branding::{BrandingProperties, ImageSource};
 use crate::api::{AppRegistrationSpec, BrandingSpec, ConfigMapKeyRef, CustomerTenantSpec};
+use crate::runtime::image_content;
 use crate::runtime::model::{
     ApiPermissionSpec, BrandingContent, BrandingDocument, BrandingImage, ClientSecretSpec,
     ClientSpec, EmailSpec, IdentityProviderSpec, TenantSpec,
@@ -143,24 +144,52 @@ fn images(properties: &BrandingProperties) -> [Option<Image<'_>>; 6] {
     ]
 }
 
-/// The media type of an image, from its first bytes.
-fn image_media_type(bytes: &[u8]) -> Option<&'static str> {
-    let text_start = String::from_utf8_lossy(&bytes[..bytes.len().min(256)]).to_ascii_lowercase();
-    if bytes.starts_with(b"\x89PNG\r\n\x1a\n") {
-        Some("image/png")
-    } else if bytes.starts_with(&[0xff, 0xd8, 0xff]) {
-        Some("image/jpeg")
-    } else if bytes.starts_with(b"GIF87a") || bytes.starts_with(b"GIF89a") {
-        Some("image/gif")
-    } else if bytes.len() > 12 && &bytes[..4] == b"RIFF" && &bytes[8..12] == b"WEBP" {
-        Some("image/webp")
-    } else if bytes.starts_with(&[0, 0, 1, 0]) {
-        Some("image/x-icon")
-    } else if text_start.contains("<svg") {
-        Some("image/svg+xml")
-    } else {
-        None
+/// The bytes of a ConfigMap key a branding field refers to.
+fn config_map_bytes<'a>(
+    content: &'a ConfigMapContent,
+    location: &str,
+    reference: &ConfigMapKeyRef,
+    field: &str,
+) -> Result<&'a Vec<u8>, String> {
+    content
+        .get(&(reference.name.clone(), reference.key.clone()))
+        .ok_or_else(|| {
+            format!(
+                "{location}.{field}: ConfigMap {} has no key {}",
+                reference.name, reference.key
+            )
+        })
+}
+
+/// The `src` of a branding image: its https URL, or its ConfigMap content as a `data:` URI
+/// once it is within its size limit and recognised as an image by its content (never by the
+/// key's file name), with the check the runtime's admin API applies to that URI as well.
+fn image_source(
+    location: &str,
+    image: &Image,
+    content: &ConfigMapContent,
+) -> Result<Option<String>, String> {
+    let reference = match (&image.source.url, &image.source.config_map_key_ref) {
+        (Some(url), _) => return Ok(Some(url.clone())),
+        (None, Some(reference)) => reference,
+        (None, None) => return Ok(None),
+    };
+    let bytes = config_map_bytes(content, location, reference, image.field)?;
+    if bytes.len() > image.limit {
+        return Err(format!(
+            "{location}.{}: {} bytes is over the {} KB limit",
+            image.field,
+            bytes.len(),
+            image.limit / 1024
+        ));
     }
+    let format = image_content::recognise(bytes)
+        .map_err(|error| format!("{location}.{}: {error}", image.field))?;
+    let encoded = base64::engine::general_purpose::STANDARD.encode(bytes);
+    Ok(Some(format!(
+        "data:{};base64,{encoded}",
+        format.media_type()
+    )))
 }
 
 fn content_properties(
@@ -168,47 +197,16 @@ fn content_properties(
     properties: &BrandingProperties,
     content: &ConfigMapContent,
 ) -> Result<BrandingContent, String> {
-    let lookup = |reference: &ConfigMapKeyRef, field: &str| {
-        content
-            .get(&(reference.name.clone(), reference.key.clone()))
-            .ok_or_else(|| {
-                format!(
-                    "{location}.{field}: ConfigMap {} has no key {}",
-                    reference.name, reference.key
-                )
-            })
-    };
     let mut resolved: BTreeMap<&'static str, BrandingImage> = BTreeMap::new();
     for image in images(properties).into_iter().flatten() {
-        let source = match (&image.source.url, &image.source.config_map_key_ref) {
-            (Some(url), _) => url.clone(),
-            (None, Some(reference)) => {
-                let bytes = lookup(reference, image.field)?;
-                if bytes.len() > image.limit {
-                    return Err(format!(
-                        "{location}.{}: {} bytes is over the {} KB limit",
-                        image.field,
-                        bytes.len(),
-                        image.limit / 1024
-                    ));
-                }
-                let media_type = image_media_type(bytes).ok_or_else(|| {
-                    format!(
-                        "{location}.{}: not a PNG, JPEG, GIF, WebP, ICO or SVG image",
-                        image.field
-                    )
-                })?;
-                let encoded = base64::engine::general_purpose::STANDARD.encode(bytes);
-                format!("data:{media_type};base64,{encoded}")
-            }
-            (None, None) => continue,
-        };
-        resolved.insert(image.field, BrandingImage::Inline(source));
+        if let Some(source) = image_source(location, &image, content)? {
+            resolved.insert(image.field, BrandingImage::Inline(source));
+        }
     }
     let custom_css = match &properties.custom_css {
         None => None,
         Some(reference) => {
-            let bytes = lookup(reference, "customCSS")?;
+            let bytes = config_map_bytes(content, location, reference, "customCSS")?;
             if bytes.len() > limits::CSS {
                 return Err(format!(
                     "{location}.customCSS: {} bytes is over the 25 KB limit",
@@ -366,6 +364,47 @@ mod tests {
         assert!(
             error.contains("ConfigMap brand has no key logo.png"),
             "{error}"
+        );
+    }
+
+    #[test]
+    fn config_map_images_are_recognised_by_their_content() {
+        let spec: BrandingSpec = serde_json::from_value(serde_json::json!({
+            "tenantRef": { "name": "t" },
+            "default": {
+                "bannerLogo": { "configMapKeyRef": { "name": "brand", "key": "logo.svg" } }
+            },
+            "localizations": { "fr": {
+                "favicon": { "configMapKeyRef": { "name": "brand", "key": "favicon.png" } }
+            } }
+        }))
+        .unwrap();
+        let with = |logo: &[u8], favicon: &[u8]| {
+            let mut content = ConfigMapContent::new();
+            content.insert(("brand".into(), "logo.svg".into()), logo.to_vec());
+            content.insert(("brand".into(), "favicon.png".into()), favicon.to_vec());
+            desired_branding(&spec, &content)
+        };
+        let logo = include_bytes!("../../tests/images/logo.svg");
+        let png = include_bytes!("../../tests/images/pixel.png");
+        let document = with(logo, png).expect("a plain SVG logo and a PNG are accepted");
+        let banner = document.default.unwrap().banner_logo.unwrap();
+        assert!(banner.source().starts_with("data:image/svg+xml;base64,"));
+
+        let page = include_bytes!("../../tests/images/page-with-svg.html");
+        assert_eq!(
+            with(page, png).unwrap_err(),
+            "spec.default.bannerLogo: not an SVG image: the root element is html, not svg in the SVG namespace"
+        );
+        let script = include_bytes!("../../tests/images/script.svg");
+        assert_eq!(
+            with(script, png).unwrap_err(),
+            "spec.default.bannerLogo: SVG contains a script"
+        );
+        let onload = include_bytes!("../../tests/images/onload.svg");
+        assert_eq!(
+            with(logo, onload).unwrap_err(),
+            "spec.localizations.fr.favicon: SVG contains an event-handler attribute (onload)"
         );
     }
 

@@ -21,6 +21,7 @@ pub mod email;
 pub mod flows;
 pub mod form;
 pub mod i18n;
+pub mod image_content;
 pub mod metrics;
 pub mod model;
 pub mod oidc;

@@ -14,10 +14,12 @@ use crate::api::branding::{
     BrandingProperties, LocalizedStrings, LoginPageLayoutConfiguration,
     LoginPageTextVisibilitySettings,
 };
+use crate::api::common::PLAIN_TEXT_MESSAGE;
 use crate::api::customer_tenant::{CustomAttribute, IdentityProviderType, Lockout, PasswordPolicy};
 use crate::api::user_flow::{Extensions, Mfa, SignIn, TokenClaim, UserAttribute};
 
 use super::crypto::{self, SigningAlgorithm};
+use super::image_content;
 
 /// At most this many client secrets are active at once (the current one and, during a
 /// rotation overlap, the previous one).
@@ -536,40 +538,101 @@ pub fn is_safe_https_url(url: &str) -> bool {
             .any(|c| c.is_whitespace() || c.is_control() || "\"'()<>\\`".contains(c))
 }
 
-/// Checks an image: an https URL, or a base64 `data:image/…` URI within `limit` bytes.
+/// Media types a branding `data:` URI may declare.
+const IMAGE_MEDIA_TYPES: [&str; 7] = [
+    "image/png",
+    "image/jpeg",
+    "image/gif",
+    "image/webp",
+    "image/svg+xml",
+    "image/x-icon",
+    "image/vnd.microsoft.icon",
+];
+
+/// Checks an image: an https URL, or a base64 `data:image/…` URI within `limit` bytes whose
+/// content is the image its media type names (recognised as the operator recognises
+/// ConfigMap content, by [`image_content::recognise`]: magic bytes, or a checked SVG).
 fn check_image(source: &str, limit: usize) -> Result<(), String> {
-    if let Some(rest) = source.strip_prefix("data:") {
-        let Some((media, data)) = rest.split_once(";base64,") else {
-            return Err("a data URI must be data:image/<type>;base64,<content>".into());
+    let Some(rest) = source.strip_prefix("data:") else {
+        return if is_safe_https_url(source) {
+            Ok(())
+        } else {
+            Err("must be an https URL or a data:image/…;base64 URI".into())
         };
-        let allowed = [
-            "image/png",
-            "image/jpeg",
-            "image/gif",
-            "image/webp",
-            "image/svg+xml",
-            "image/x-icon",
-            "image/vnd.microsoft.icon",
-        ];
-        if !allowed.contains(&media) {
-            return Err(format!("media type must be one of {}", allowed.join(", ")));
-        }
-        use base64::Engine;
-        let decoded = base64::engine::general_purpose::STANDARD
-            .decode(data)
-            .map_err(|_| "the data URI's content is not valid base64".to_string())?;
-        if decoded.len() > limit {
-            return Err(format!(
-                "must be at most {} KB, found {} bytes",
-                limit / 1024,
-                decoded.len()
+    };
+    let Some((media, data)) = rest.split_once(";base64,") else {
+        return Err("a data URI must be data:image/<type>;base64,<content>".into());
+    };
+    if !IMAGE_MEDIA_TYPES.contains(&media) {
+        return Err(format!(
+            "media type must be one of {}",
+            IMAGE_MEDIA_TYPES.join(", ")
+        ));
+    }
+    use base64::Engine;
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(data)
+        .map_err(|_| "the data URI's content is not valid base64".to_string())?;
+    if decoded.len() > limit {
+        return Err(format!(
+            "must be at most {} KB, found {} bytes",
+            limit / 1024,
+            decoded.len()
+        ));
+    }
+    let format = image_content::recognise(&decoded).map_err(|error| error.to_string())?;
+    if !format.is_named_by(media) {
+        return Err(format!(
+            "the content is {}, not the {media} the data URI names",
+            format.media_type()
+        ));
+    }
+    Ok(())
+}
+
+/// Branding texts shown as names or labels (link texts, the username hint), which refuse
+/// the characters [`is_refused_in_plain_text`] names, with their longest length. The sign-in
+/// page text is prose and only has a length.
+fn branding_label_texts(content: &BrandingContent) -> [(&'static str, &Option<String>, usize); 4] {
+    [
+        ("usernameHintText", &content.username_hint_text, 64),
+        (
+            "customPrivacyAndCookiesText",
+            &content.custom_privacy_and_cookies_text,
+            256,
+        ),
+        (
+            "customTermsOfUseText",
+            &content.custom_terms_of_use_text,
+            256,
+        ),
+        (
+            "customForgotMyPasswordText",
+            &content.custom_forgot_my_password_text,
+            256,
+        ),
+    ]
+}
+
+fn check_branding_texts(errors: &mut Vec<FieldError>, prefix: &str, content: &BrandingContent) {
+    if let Some(text) = &content.sign_in_page_text
+        && text.chars().count() > 1024
+    {
+        errors.push(FieldError::new(
+            format!("{prefix}.signInPageText"),
+            "must be at most 1024 characters",
+        ));
+    }
+    for (field, text, max) in branding_label_texts(content) {
+        let Some(text) = text else { continue };
+        let path = format!("{prefix}.{field}");
+        if text.chars().count() > max {
+            errors.push(FieldError::new(
+                &path,
+                format!("must be at most {max} characters"),
             ));
         }
-        Ok(())
-    } else if is_safe_https_url(source) {
-        Ok(())
-    } else {
-        Err("must be an https URL or a data:image/…;base64 URI".into())
+        check_plain_text(errors, &path, text);
     }
 }
 
@@ -606,34 +669,7 @@ fn check_branding_content(errors: &mut Vec<FieldError>, prefix: &str, content: &
             format!("must be at most 25 KB, found {} bytes", css.len()),
         ));
     }
-    for (field, text, max) in [
-        ("signInPageText", &content.sign_in_page_text, 1024),
-        ("usernameHintText", &content.username_hint_text, 64),
-        (
-            "customPrivacyAndCookiesText",
-            &content.custom_privacy_and_cookies_text,
-            256,
-        ),
-        (
-            "customTermsOfUseText",
-            &content.custom_terms_of_use_text,
-            256,
-        ),
-        (
-            "customForgotMyPasswordText",
-            &content.custom_forgot_my_password_text,
-            256,
-        ),
-    ] {
-        if let Some(text) = text
-            && text.chars().count() > max
-        {
-            errors.push(FieldError::new(
-                format!("{prefix}.{field}"),
-                format!("must be at most {max} characters"),
-            ));
-        }
-    }
+    check_branding_texts(errors, prefix, content);
     for (field, url) in [
         (
             "customPrivacyAndCookiesUrl",
@@ -749,6 +785,34 @@ fn is_bcp47(value: &str) -> bool {
         && value.len() <= 35
 }
 
+/// Whether `character` is refused in names and labels shown to customers: a C0 or C1 control
+/// character, or a zero-width or bidirectional formatting character. Such characters make
+/// text read differently from what a reviewer sees (a right-to-left override turns a name
+/// around, a zero-width space splits a word a filter looks for), so a name could pass for
+/// another's. The CRDs refuse the same set (`api::common::no_hidden_characters_rule` and
+/// `no_bidi_or_zero_width_rule`); like them, this includes U+2065, the unassigned code point
+/// between the invisible operators and the isolates.
+pub fn is_refused_in_plain_text(character: char) -> bool {
+    // `char::is_control` is Unicode's Cc category: exactly U+0000–U+001F and U+007F–U+009F.
+    character.is_control()
+        || matches!(
+            character,
+            '\u{061C}'
+                | '\u{180E}'
+                | '\u{200B}'..='\u{200F}'
+                | '\u{202A}'..='\u{202E}'
+                | '\u{2060}'..='\u{2069}'
+                | '\u{FEFF}'
+        )
+}
+
+/// Refuses `field` when `value` holds a character [`is_refused_in_plain_text`] names.
+fn check_plain_text(errors: &mut Vec<FieldError>, field: &str, value: &str) {
+    if value.chars().any(is_refused_in_plain_text) {
+        errors.push(FieldError::new(field, PLAIN_TEXT_MESSAGE));
+    }
+}
+
 fn check_length(errors: &mut Vec<FieldError>, field: &str, value: &str, min: usize, max: usize) {
     let length = value.chars().count();
     if length < min || length > max {
@@ -756,6 +820,28 @@ fn check_length(errors: &mut Vec<FieldError>, field: &str, value: &str, min: usi
             field,
             format!("must be {min} to {max} characters long, found {length}"),
         ));
+    }
+}
+
+/// Refuses hidden and bidirectional characters in the tenant's names shown to customers: its
+/// display name, its identity providers' button labels and its email sender name.
+fn check_tenant_names(errors: &mut Vec<FieldError>, spec: &TenantSpec) {
+    check_plain_text(errors, "displayName", &spec.display_name);
+    for (index, provider) in spec.identity_providers.iter().flatten().enumerate() {
+        if let Some(name) = &provider.display_name {
+            check_plain_text(
+                errors,
+                &format!("identityProviders[{index}].displayName"),
+                name,
+            );
+        }
+    }
+    if let Some(from_name) = spec
+        .email
+        .as_ref()
+        .and_then(|email| email.from_name.as_ref())
+    {
+        check_plain_text(errors, "email.fromName", from_name);
     }
 }
 
@@ -776,12 +862,19 @@ pub fn validate_tenant(spec: &TenantSpec, subdomain: &str) -> Vec<FieldError> {
         errors.push(FieldError::new("tenantId", "must be a UUID"));
     }
     check_length(&mut errors, "displayName", &spec.display_name, 1, 256);
+    check_tenant_names(&mut errors, spec);
     if spec.country_code.len() != 2 || !spec.country_code.bytes().all(|b| b.is_ascii_uppercase()) {
         errors.push(FieldError::new(
             "countryCode",
             "must be an ISO 3166-1 alpha-2 code such as US or DE",
         ));
     }
+    check_tenant_locales(&mut errors, spec);
+    check_tenant_policies(&mut errors, spec);
+    errors
+}
+
+fn check_tenant_locales(errors: &mut Vec<FieldError>, spec: &TenantSpec) {
     if let Some(locale) = &spec.default_locale
         && !is_bcp47(locale)
     {
@@ -808,6 +901,10 @@ pub fn validate_tenant(spec: &TenantSpec, subdomain: &str) -> Vec<FieldError> {
             ));
         }
     }
+}
+
+/// The password policy and the lockout, within the ranges the CRD allows.
+fn check_tenant_policies(errors: &mut Vec<FieldError>, spec: &TenantSpec) {
     if let Some(policy) = &spec.password_policy {
         if !(8..=256).contains(&policy.min_length) {
             errors.push(FieldError::new(
@@ -833,7 +930,6 @@ pub fn validate_tenant(spec: &TenantSpec, subdomain: &str) -> Vec<FieldError> {
             ));
         }
     }
-    errors
 }
 
 /// Parses a duration such as `1h`, `90m` or `1h30m15s` into seconds.
@@ -924,12 +1020,42 @@ fn check_redirect_uri(uri: &str, app_type: AppType) -> Result<(), String> {
     }
 }
 
+/// Refuses hidden and bidirectional characters in the app's names: its display name and the
+/// display names of the scopes it exposes.
+fn check_client_names(errors: &mut Vec<FieldError>, spec: &ClientSpec) {
+    check_plain_text(errors, "displayName", &spec.display_name);
+    let scopes = spec
+        .exposed_api
+        .iter()
+        .flat_map(|api| api.scopes.iter().flatten());
+    for (index, scope) in scopes.enumerate() {
+        for (field, name) in [
+            ("adminConsentDisplayName", &scope.admin_consent_display_name),
+            ("userConsentDisplayName", &scope.user_consent_display_name),
+        ] {
+            if let Some(name) = name {
+                check_plain_text(errors, &format!("exposedApi.scopes[{index}].{field}"), name);
+            }
+        }
+    }
+}
+
 /// Checks a client spec; an empty list means it is valid. `value` secrets are checked for
 /// length here and hashed by [`normalize_client`].
 pub fn validate_client(spec: &ClientSpec) -> Vec<FieldError> {
     let mut errors = Vec::new();
     check_length(&mut errors, "displayName", &spec.display_name, 1, 256);
-    let confidential = spec.app_type.is_confidential();
+    check_client_names(&mut errors, spec);
+    check_client_redirect_uris(&mut errors, spec);
+    check_exposed_api(&mut errors, spec);
+    check_api_permissions(&mut errors, spec);
+    check_access_token_lifetime(&mut errors, spec);
+    check_client_secrets(&mut errors, spec);
+    errors
+}
+
+/// Redirect and post-logout redirect URIs: none for daemons, the app type's rules otherwise.
+fn check_client_redirect_uris(errors: &mut Vec<FieldError>, spec: &ClientSpec) {
     if spec.app_type == AppType::Daemon {
         if !spec.redirect_uris.is_empty() {
             errors.push(FieldError::new(
@@ -963,6 +1089,9 @@ pub fn validate_client(spec: &ClientSpec) -> Vec<FieldError> {
             }
         }
     }
+}
+
+fn check_exposed_api(errors: &mut Vec<FieldError>, spec: &ClientSpec) {
     if let Some(api) = &spec.exposed_api {
         if let Some(uri) = &api.identifier_uri
             && (!(uri.starts_with("api://") || uri.starts_with("https://"))
@@ -984,6 +1113,9 @@ pub fn validate_client(spec: &ClientSpec) -> Vec<FieldError> {
             }
         }
     }
+}
+
+fn check_api_permissions(errors: &mut Vec<FieldError>, spec: &ClientSpec) {
     for (index, permission) in spec.api_permissions.iter().enumerate() {
         if !is_valid_uuid(&permission.resource_app_id) {
             errors.push(FieldError::new(
@@ -1006,6 +1138,9 @@ pub fn validate_client(spec: &ClientSpec) -> Vec<FieldError> {
             }
         }
     }
+}
+
+fn check_access_token_lifetime(errors: &mut Vec<FieldError>, spec: &ClientSpec) {
     if let Some(lifetime) = &spec.access_token_lifetime {
         match parse_duration_seconds(lifetime) {
             Some(seconds)
@@ -1021,6 +1156,11 @@ pub fn validate_client(spec: &ClientSpec) -> Vec<FieldError> {
             )),
         }
     }
+}
+
+/// Public clients have no secret, confidential ones one or two, each a hash or a value.
+fn check_client_secrets(errors: &mut Vec<FieldError>, spec: &ClientSpec) {
+    let confidential = spec.app_type.is_confidential();
     if !confidential && !spec.client_secrets.is_empty() {
         errors.push(FieldError::new(
             "clientSecrets",
@@ -1058,7 +1198,6 @@ pub fn validate_client(spec: &ClientSpec) -> Vec<FieldError> {
             )),
         }
     }
-    errors
 }
 
 fn is_scope_value(value: &str) -> bool {
@@ -1182,6 +1321,24 @@ pub fn unsupported_user_flow_fields(spec: &UserFlowSpec) -> Vec<(String, String)
     fields
 }
 
+/// Refuses hidden and bidirectional characters in the flow's name and in the labels sign-up
+/// shows: attribute labels (a consent checkbox's among them) and option labels.
+fn check_flow_labels(errors: &mut Vec<FieldError>, spec: &UserFlowSpec) {
+    check_plain_text(errors, "displayName", &spec.display_name);
+    for (index, attribute) in spec.attributes.iter().flatten().enumerate() {
+        if let Some(label) = &attribute.label {
+            check_plain_text(errors, &format!("attributes[{index}].label"), label);
+        }
+        for (option_index, option) in attribute.options.iter().flatten().enumerate() {
+            check_plain_text(
+                errors,
+                &format!("attributes[{index}].options[{option_index}].label"),
+                &option.label,
+            );
+        }
+    }
+}
+
 /// Checks a user flow spec; an empty list means it is valid.
 pub fn validate_user_flow(spec: &UserFlowSpec) -> Vec<FieldError> {
     let mut errors: Vec<FieldError> = unsupported_user_flow_fields(spec)
@@ -1189,6 +1346,7 @@ pub fn validate_user_flow(spec: &UserFlowSpec) -> Vec<FieldError> {
         .map(|(field, what)| FieldError::new(field, format!("{what} {NOT_SUPPORTED_YET}")))
         .collect();
     check_length(&mut errors, "displayName", &spec.display_name, 1, 256);
+    check_flow_labels(&mut errors, spec);
     for (index, application) in spec.applications.iter().enumerate() {
         if !is_valid_uuid(application) {
             errors.push(FieldError::new(
@@ -1377,6 +1535,134 @@ mod tests {
         assert_eq!(parse_duration_seconds("90s"), Some(90));
         assert_eq!(parse_duration_seconds("1d"), None);
         assert_eq!(parse_duration_seconds("10"), None);
+    }
+
+    fn fields(errors: Vec<FieldError>) -> Vec<String> {
+        errors.into_iter().map(|error| error.field).collect()
+    }
+
+    #[test]
+    fn tenant_names_refuse_hidden_and_bidirectional_characters() {
+        let spec: TenantSpec = serde_json::from_value(serde_json::json!({
+            "displayName": "Contoso \u{202E}nigol", "countryCode": "US",
+            "identityProviders": [
+                { "name": "google", "type": "google", "displayName": "Google", "clientId": "a" },
+                { "name": "corp", "type": "google", "displayName": "Co\u{200B}rp", "clientId": "b" }
+            ],
+            "email": { "fromAddress": "no-reply@contoso.example", "fromName": "Contoso\r\nBcc: x@y.example" }
+        }))
+        .expect("shape");
+        let errors = validate_tenant(&spec, "contoso");
+        assert!(
+            errors
+                .iter()
+                .all(|error| error.reason.contains("U+202A-U+202E"))
+        );
+        assert_eq!(
+            fields(errors),
+            [
+                "displayName",
+                "identityProviders[1].displayName",
+                "email.fromName"
+            ]
+        );
+    }
+
+    #[test]
+    fn client_names_refuse_hidden_and_bidirectional_characters() {
+        let mut client = web_client(&[]);
+        client.display_name = "Payroll\u{2066}".into();
+        client.exposed_api = Some(
+            serde_json::from_value(serde_json::json!({ "scopes": [
+                { "value": "orders.read", "adminConsentDisplayName": "Read orders" },
+                { "value": "orders.write", "userConsentDisplayName": "Write\u{FEFF} orders" }
+            ] }))
+            .expect("shape"),
+        );
+        assert_eq!(
+            fields(validate_client(&client)),
+            ["displayName", "exposedApi.scopes[1].userConsentDisplayName"]
+        );
+    }
+
+    #[test]
+    fn flow_labels_refuse_hidden_and_bidirectional_characters() {
+        let flow: UserFlowSpec = serde_json::from_value(serde_json::json!({
+            "displayName": "Sign up\u{061C}",
+            "signIn": { "methods": ["emailPassword"] },
+            "attributes": [
+                { "name": "termsAccepted", "inputType": "boolean", "required": true,
+                  "label": "I agree to the [terms](https://contoso.example/terms)\u{202D} and more" },
+                { "name": "country", "inputType": "dropdown", "options": [
+                    { "label": "France", "value": "FR" },
+                    { "label": "Germany\u{180E}", "value": "DE" }
+                ] }
+            ]
+        }))
+        .expect("shape");
+        assert_eq!(
+            fields(validate_user_flow(&flow)),
+            [
+                "displayName",
+                "attributes[0].label",
+                "attributes[1].options[1].label"
+            ]
+        );
+    }
+
+    #[test]
+    fn branding_labels_refuse_hidden_characters_and_prose_keeps_them() {
+        let document: BrandingDocument = serde_json::from_value(serde_json::json!({
+            // A right-to-left mark is how Hebrew or Arabic prose places punctuation.
+            "default": { "signInPageText": "\u{05E9}\u{05DC}\u{05D5}\u{05DD}\u{200F}!" },
+            "localizations": { "fr": { "customTermsOfUseText": "Conditions\u{2060} d'utilisation" } }
+        }))
+        .expect("shape");
+        assert_eq!(
+            fields(validate_branding_document(&document)),
+            ["localizations.fr.customTermsOfUseText"]
+        );
+    }
+
+    fn inline(media_type: &str, bytes: &[u8]) -> String {
+        use base64::Engine;
+        let encoded = base64::engine::general_purpose::STANDARD.encode(bytes);
+        format!("data:{media_type};base64,{encoded}")
+    }
+
+    #[test]
+    fn inline_branding_images_are_checked_by_their_content() {
+        let logo = include_bytes!("../../tests/images/logo.svg");
+        let png = include_bytes!("../../tests/images/pixel.png");
+        let ico = include_bytes!("../../tests/images/pixel.ico");
+        let script = include_bytes!("../../tests/images/script.svg");
+        let page = include_bytes!("../../tests/images/page-with-svg.html");
+        let document: BrandingDocument = serde_json::from_value(serde_json::json!({
+            "default": {
+                "bannerLogo": inline("image/svg+xml", logo),
+                "headerLogo": inline("image/svg+xml", script),
+                "squareLogo": inline("image/svg+xml", page),
+                "squareLogoDark": inline("image/svg+xml", png),
+                "favicon": inline("image/vnd.microsoft.icon", ico),
+                "backgroundImage": inline("image/png", png)
+            }
+        }))
+        .expect("shape");
+        let errors = validate_branding_document(&document);
+        let found: Vec<(&str, &str)> = errors
+            .iter()
+            .map(|error| (error.field.as_str(), error.reason.as_str()))
+            .collect();
+        assert_eq!(found.len(), 3, "{errors:?}");
+        assert_eq!(found[0], ("default.headerLogo", "SVG contains a script"));
+        assert_eq!(found[1].0, "default.squareLogo");
+        assert_eq!(
+            found[2],
+            (
+                "default.squareLogoDark",
+                "the content is image/png, not the image/svg+xml the data URI names"
+            )
+        );
     }
 
     #[test]
