@@ -702,9 +702,11 @@ struct SecretWrite<'a> {
     existing: Option<&'a Secret>,
 }
 
-/// Whether an annotation or label key is the operator's own, out of `secretTemplate`'s reach.
+/// Whether an annotation or label key is the operator's own, out of `secretTemplate`'s reach:
+/// under `ciam.dev/` or a subdomain of it, or the managed-by label (as admission rules say).
 fn is_reserved_key(key: &str) -> bool {
-    key.starts_with("ciam.dev/") || key == MANAGED_BY_LABEL.0
+    let prefix = key.split_once('/').map_or("", |(prefix, _)| prefix);
+    prefix == "ciam.dev" || prefix.ends_with(".ciam.dev") || key == MANAGED_BY_LABEL.0
 }
 
 /// The template's labels or annotations without the operator's reserved keys (admission
@@ -994,13 +996,18 @@ mod tests {
             ("ciam.dev/previous-secret-hash", "planted"),
             ("ciam.dev/secret-issued-at", "2099-01-01T00:00:00Z"),
             ("app.kubernetes.io/managed-by", "someone-else"),
+            ("rotation.ciam.dev/state", "planted"),
+            ("notciam.dev/owner", "a team's own"),
             ("team", "payments"),
         ]
         .into_iter()
         .map(|(key, value)| (key.to_string(), value.to_string()))
         .collect();
         let kept = template_entries(Some(&template));
-        assert_eq!(kept.keys().collect::<Vec<_>>(), ["team"]);
+        assert_eq!(
+            kept.keys().collect::<Vec<_>>(),
+            ["notciam.dev/owner", "team"]
+        );
     }
 
     #[test]
