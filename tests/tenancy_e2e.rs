@@ -381,7 +381,8 @@ async fn rotation_bookkeeping_cannot_be_planted_through_the_secret_template() {
     assert!(
         refused
             .to_string()
-            .contains("ciam.dev/previous-secret-hash"),
+            .contains("key ciam.dev/previous-secret-")
+            && refused.to_string().contains("reserved for the operator"),
         "the message names the key: {refused}"
     );
     // Wake the app with a harmless edit and let it settle.
