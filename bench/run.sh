@@ -2,7 +2,8 @@
 # Benchmarks the identity runtime (release build) on loopback:
 #   - client-credentials token throughput and p50/p99 latency at 1 and 64 connections (wrk);
 #   - runtime RSS idle, and peak RSS under load;
-#   - Argon2id hash and verify time at the runtime's parameters.
+#   - Argon2id hash and verify time at the runtime's parameters;
+#   - runtime CPU per unauthenticated token request: normal, at the body limit, hostile 1 MiB.
 # Storage is a temporary SQLite file. Every load run is bounded in time; everything started
 # here is stopped on exit.
 #
@@ -107,6 +108,36 @@ for connections in 1 64; do
 done
 LOAD_RSS="$(hwm_kib)"
 
+# Unauthenticated bodies before client authentication: CPU per request of the runtime
+# (utime+stime from /proc), for a normal token request, a body at the limit (64 KiB, 2,048
+# parameters) and a hostile 1 MiB body with 32,768 parameters.
+python3 - "$WORK" <<'PY'
+import sys
+work = sys.argv[1]
+def body(size, count):
+    pairs = [f"p{i}=" for i in range(count)]
+    text = "&".join(pairs)
+    return (text + "&pad=" + "x" * max(0, size - len(text) - 5))[:size] if size else text
+open(f"{work}/limit.form", "w").write(body(64 * 1024, 2048))
+open(f"{work}/hostile.form", "w").write(body(1024 * 1024, 32768))
+open(f"{work}/normal.form", "w").write("grant_type=client_credentials&scope=api%3A%2F%2Fbench%2F.default")
+PY
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$RUNTIME_PID/stat"; }
+CLK_TCK="$(getconf CLK_TCK)"
+declare -A FORM_CPU FORM_STATUS
+for form in normal limit hostile; do
+  requests=200
+  before="$(cpu_ticks)"
+  for _ in $(seq 1 "$requests"); do
+    FORM_STATUS[$form]="$(curl -s -o /dev/null -w '%{http_code}' -H 'Expect:' \
+      -H "Authorization: Basic $BASIC" -H 'Content-Type: application/x-www-form-urlencoded' \
+      --data-binary "@$WORK/$form.form" "$TOKEN_URL")"
+  done
+  after="$(cpu_ticks)"
+  FORM_CPU[$form]="$(awk -v t=$((after - before)) -v hz="$CLK_TCK" -v n="$requests" \
+    'BEGIN {printf "%.3f", t * 1000 / hz / n}')"
+done
+
 ARGON2="$(cargo test --release --locked --test runtime_argon2_timing -- --ignored --nocapture 2>/dev/null | grep '^ARGON2ID' || true)"
 
 echo
@@ -119,3 +150,7 @@ done
 printf 'runtime RSS idle (after warm-up)    %s MiB\n' "$(awk -v k="$IDLE_RSS" 'BEGIN {printf "%.1f", k/1024}')"
 printf 'runtime RSS peak under load         %s MiB\n' "$(awk -v k="$LOAD_RSS" 'BEGIN {printf "%.1f", k/1024}')"
 echo "argon2id (release build)            ${ARGON2:-not measured}"
+echo "token endpoint, one request at a time: runtime CPU per request (answer)"
+printf '  %-44s %8s ms (%s)\n' "normal client_credentials request" "${FORM_CPU[normal]}" "${FORM_STATUS[normal]}"
+printf '  %-44s %8s ms (%s)\n' "64 KiB body, 2,048 parameters" "${FORM_CPU[limit]}" "${FORM_STATUS[limit]}"
+printf '  %-44s %8s ms (%s)\n' "1 MiB body, 32,768 parameters (hostile)" "${FORM_CPU[hostile]}" "${FORM_STATUS[hostile]}"
