@@ -283,15 +283,19 @@ async fn a_copied_client_id_takes_over_nothing_across_namespaces() {
         .await;
     assert_eq!(status, 409, "{body}");
     assert_eq!(body["owner"]["namespace"], victim.namespace.name.as_str());
-    let (status, _) = runtime
+    // Refused as someone else's before anything about the stored client (its type) is judged.
+    let mut as_web = victim.runtime_client["spec"].clone();
+    as_web["type"] = "web".into();
+    let (status, body) = runtime
         .admin_as(
             reqwest::Method::PUT,
             &path,
             Some(&forger_owner),
-            Some(&victim.runtime_client["spec"]),
+            Some(&as_web),
         )
         .await;
-    assert_eq!(status, 409);
+    assert_eq!(status, 409, "{body}");
+    assert_eq!(body["title"], "Owned by another object", "{body}");
 
     for name in ["copier", "forger"] {
         apps.delete(name, &DeleteParams::default()).await.unwrap();

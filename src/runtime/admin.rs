@@ -695,6 +695,18 @@ async fn put_client(
         .document(Kind::Client, &tenant.id, &client_id)
         .await?
     {
+        // Another owner learns nothing about the stored client, not even its type.
+        if let Some(owner) = existing
+            .owner
+            .as_ref()
+            .filter(|owner| !claim.may_write(Some(owner)))
+        {
+            return Err(StoreError::OwnedByAnother {
+                what: format!("client {client_id}"),
+                owner: Box::new(owner.clone()),
+            }
+            .into());
+        }
         let existing: ClientSpec = stored_json(&existing, "client")?;
         if existing.app_type != spec.app_type {
             return Err(Problem::new(
