@@ -608,3 +608,74 @@ async fn a_logo_is_recognised_by_its_content() {
         "{stored}"
     );
 }
+
+/// A tenant kept by `deletionPolicy: Retain` belongs to its vanished CustomerTenant: the same
+/// team declaring it again in the same namespace takes it over (customers and tenant ID
+/// kept); a CustomerTenant of another namespace with that subdomain does not.
+#[tokio::test]
+async fn a_retained_tenant_is_taken_over_only_from_its_own_namespace() {
+    let client = client().await;
+    let runtime = Runtime::start("tenancy-retain").await;
+    let home = TestNamespace::create(&client, "home").await;
+    let other = TestNamespace::create(&client, "other").await;
+    let _operator = Operator::start(&runtime, &format!("{},{}", home.name, other.name), 300);
+    // Not the namespace's name, so that messages can be checked for it.
+    let subdomain = format!("kept{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
+    let tenant = |name: &str| {
+        object(
+            "CustomerTenant",
+            name,
+            serde_json::json!({ "displayName": "Kept", "subdomain": subdomain, "countryCode": "FR",
+                                "deletionPolicy": "Retain" }),
+        )
+    };
+    let home_tenants: Api<CustomerTenant> = Api::namespaced(client.clone(), &home.name);
+    let other_tenants: Api<CustomerTenant> = Api::namespaced(client.clone(), &other.name);
+    create_or_replace(&client, &home.name, &tenant("kept"))
+        .await
+        .unwrap();
+    wait_reason(&home_tenants, "kept", "Reconciled").await;
+    let tenant_id = |tenant: CustomerTenant| tenant.status.unwrap().tenant_id.unwrap();
+    let original_id = tenant_id(home_tenants.get("kept").await.unwrap());
+    home_tenants
+        .delete("kept", &DeleteParams::default())
+        .await
+        .unwrap();
+    eventually("the retained tenant's resource to go", WAIT, || async {
+        home_tenants
+            .get_opt("kept")
+            .await
+            .ok()?
+            .is_none()
+            .then_some(())
+    })
+    .await;
+    assert!(
+        runtime
+            .admin_get(&format!("tenants/{subdomain}"))
+            .await
+            .is_some(),
+        "Retain keeps the runtime's tenant"
+    );
+
+    create_or_replace(&client, &other.name, &tenant("squatter"))
+        .await
+        .unwrap();
+    let (_, message) = wait_reason(&other_tenants, "squatter", "SubdomainInUse").await;
+    assert!(!message.contains(&home.name), "{message}");
+
+    create_or_replace(&client, &home.name, &tenant("kept-again"))
+        .await
+        .unwrap();
+    wait_reason(&home_tenants, "kept-again", "Reconciled").await;
+    assert_eq!(
+        tenant_id(home_tenants.get("kept-again").await.unwrap()),
+        original_id,
+        "the same runtime tenant, taken over"
+    );
+    let stored = runtime
+        .admin_get(&format!("tenants/{subdomain}"))
+        .await
+        .expect("the tenant");
+    assert_eq!(stored["owner"]["name"], "kept-again", "{stored}");
+}

@@ -49,7 +49,7 @@ async fn apply<B: Backend>(tenant: &CustomerTenant, context: &Context<B>) -> Res
                 false,
                 reasons::SUBDOMAIN_IN_USE,
                 format!(
-                    "subdomain {subdomain} already belongs to CustomerTenant {owner}; subdomains are unique across the cluster"
+                    "subdomain {subdomain} already belongs to {owner}; subdomains are unique across the cluster"
                 ),
                 tenant.metadata.generation,
                 now(),
@@ -327,15 +327,22 @@ async fn earlier_tenant_with_subdomain<B: Backend>(
         .filter(|other| {
             other.uid() != tenant.uid() && other.spec.subdomain == tenant.spec.subdomain
         })
+        // One that was itself refused the subdomain holds nothing: the runtime, which records
+        // who owns its tenant, decides between the rest.
+        .filter(|other| !is_refused_its_subdomain(other))
         .filter(|other| age(other) < age(tenant))
         .min_by_key(age);
-    Ok(owner.map(|owner| {
-        format!(
-            "{}/{}",
-            owner.namespace().unwrap_or_default(),
-            owner.name_any()
-        )
-    }))
+    let namespace = tenant.namespace().unwrap_or_default();
+    Ok(owner.map(|owner| describe_for(&owner_of(&owner), &namespace)))
+}
+
+/// Whether a CustomerTenant reports `SubdomainInUse`.
+fn is_refused_its_subdomain(tenant: &CustomerTenant) -> bool {
+    tenant
+        .status
+        .as_ref()
+        .and_then(|status| conditions::find_ready(&status.conditions))
+        .is_some_and(|ready| ready.reason == reasons::SUBDOMAIN_IN_USE)
 }
 
 /// Counts the AppRegistrations and UserFlows (in any namespace) that reference the tenant.
