@@ -280,8 +280,11 @@ async fn apply<B: Backend>(app: &AppRegistration, context: &Context<B>) -> Resul
         jiff::Timestamp::now(),
     );
     let tenant_key = app.tenant_key();
-    // Taking a client ID from the Secret (nothing in status yet): make sure no other app has it.
-    let adopting = status.client_id.as_deref() != Some(credentials.client_id.as_str());
+    // Taking a client ID from the Secret (nothing in status yet): make sure no other app has
+    // it. A freshly generated one needs no check (and no LIST of the tenant's apps).
+    let adopting = status.client_id.as_deref() != Some(credentials.client_id.as_str())
+        && secret_string(existing.as_ref(), keys::CLIENT_ID).as_deref()
+            == Some(credentials.client_id.as_str());
     if adopting
         && let Some(claimant) =
             earlier_claimant(app, &credentials.client_id, &tenant_key, context).await?
