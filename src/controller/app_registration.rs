@@ -287,10 +287,10 @@ async fn apply<B: Backend>(app: &AppRegistration, context: &Context<B>) -> Resul
             == Some(credentials.client_id.as_str());
     if adopting
         && let Some(claimant) =
-            earlier_claimant(app, &credentials.client_id, &tenant_key, context).await?
+            claimant_of(app, &subdomain, &credentials.client_id, &tenant_key, context).await?
     {
         status.client_id = None;
-        let problem = client_id_in_use(&credentials.client_id, &owner_of(&claimant), &namespace);
+        let problem = client_id_in_use(&credentials.client_id, &claimant, &namespace);
         return stop(app, context, status, problem, Action::await_change()).await;
     }
     let tenant_status = tenant.status.clone().unwrap_or_default();
@@ -553,6 +553,32 @@ fn client_id_in_use(client_id: &str, claimant: &Owner, namespace: &str) -> (&'st
             describe_for(claimant, namespace)
         ),
     )
+}
+
+/// Who else holds `client_id`, if anyone: the runtime's recorded owner when it has one (one
+/// GET; also what a reconcile that saw its own Secret before its own status finds: itself),
+/// otherwise the app that reported the ID first (a LIST, for clients stored before owners
+/// were recorded or missing from the runtime).
+async fn claimant_of<B: Backend>(
+    app: &AppRegistration,
+    subdomain: &str,
+    client_id: &str,
+    tenant_key: &(String, String),
+    context: &Context<B>,
+) -> Result<Option<Owner>, Error> {
+    let me = owner_of(app);
+    let recorded = context
+        .backend
+        .observe_client(subdomain, client_id)
+        .await?
+        .and_then(|observed| observed.owner);
+    match recorded {
+        Some(owner) if owner.uid == me.uid => Ok(None),
+        Some(owner) => Ok(Some(owner)),
+        None => Ok(earlier_claimant(app, client_id, tenant_key, context)
+            .await?
+            .map(|claimant| owner_of(&claimant))),
+    }
 }
 
 /// The other AppRegistration of the same tenant that reported `client_id` first, if any: the
