@@ -286,8 +286,14 @@ async fn apply<B: Backend>(app: &AppRegistration, context: &Context<B>) -> Resul
         && secret_string(existing.as_ref(), keys::CLIENT_ID).as_deref()
             == Some(credentials.client_id.as_str());
     if adopting
-        && let Some(claimant) =
-            claimant_of(app, &subdomain, &credentials.client_id, &tenant_key, context).await?
+        && let Some(claimant) = claimant_of(
+            app,
+            &subdomain,
+            &credentials.client_id,
+            &tenant_key,
+            context,
+        )
+        .await?
     {
         status.client_id = None;
         let problem = client_id_in_use(&credentials.client_id, &claimant, &namespace);
