@@ -11,7 +11,8 @@ use kube::api::{Api, DeleteParams, Patch, PatchParams};
 
 use ciam_operator::api::{AppRegistration, Branding, CustomerTenant, UserFlow};
 use support::{
-    Operator, Runtime, TestNamespace, apply_examples, client, create_or_replace, eventually,
+    Operator, Runtime, TestNamespace, apply_examples, client, client_credentials_token,
+    create_or_replace, eventually, secret_value,
 };
 
 const WAIT: Duration = Duration::from_secs(90);
@@ -42,11 +43,6 @@ where
     panic!(
         "{name} did not reach Ready={status} ({reason}) within {WAIT:?}; last condition: {last}"
     );
-}
-
-fn secret_value(secret: &Secret, key: &str) -> String {
-    let bytes = &secret.data.as_ref().expect("data")[key].0;
-    String::from_utf8(bytes.clone()).expect("UTF-8")
 }
 
 #[tokio::test]
@@ -350,26 +346,8 @@ fn daemon(name: &str, extra: serde_json::Value) -> serde_json::Value {
 
 /// Asks the runtime for a client-credentials token with the credentials in `secret`.
 async fn token_with(secret: &Secret) -> Result<(), String> {
-    let issuer = secret_value(secret, "ISSUER_URL");
-    let token_endpoint = format!("{}/oauth2/v2.0/token", issuer.trim_end_matches("/v2.0"));
-    let response = reqwest::Client::new()
-        .post(token_endpoint)
-        .basic_auth(
-            secret_value(secret, "CLIENT_ID"),
-            Some(secret_value(secret, "CLIENT_SECRET")),
-        )
-        .form(&[
-            ("grant_type", "client_credentials"),
-            ("scope", "api://reports/.default"),
-        ])
-        .send()
-        .await
-        .map_err(|error| error.to_string())?;
-    if response.status().is_success() {
-        Ok(())
-    } else {
-        Err(response.text().await.unwrap_or_default())
-    }
+    let client_secret = secret_value(secret, "CLIENT_SECRET");
+    client_credentials_token(secret, &client_secret, "api://reports/.default").await
 }
 
 async fn apply_all(client: &Client, namespace: &str, objects: &[serde_json::Value]) {

@@ -16,7 +16,10 @@ use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
 use kube::{Client, Resource, ResourceExt};
 
 use ciam_operator::api::{AppRegistration, CustomerTenant};
-use support::{Operator, Runtime, TestNamespace, client, create_or_replace, eventually};
+use support::{
+    Operator, Runtime, TestNamespace, client, client_credentials_token, create_or_replace,
+    eventually, secret_value,
+};
 
 const WAIT: Duration = Duration::from_secs(90);
 
@@ -34,11 +37,6 @@ fn object(kind: &str, name: &str, spec: serde_json::Value) -> serde_json::Value 
     serde_json::json!({
         "apiVersion": "ciam.dev/v1alpha1", "kind": kind, "metadata": { "name": name }, "spec": spec
     })
-}
-
-fn secret_value(secret: &Secret, key: &str) -> String {
-    let bytes = &secret.data.as_ref().expect("data")[key].0;
-    String::from_utf8(bytes.clone()).expect("UTF-8")
 }
 
 /// The `Ready` condition's (status, reason, message), once it has `reason`.
@@ -63,25 +61,9 @@ where
     .await
 }
 
-/// A client-credentials token for the credentials in `secret`, or the error body.
+/// A client-credentials token for the victim's API with `secret`'s client ID.
 async fn token_with(secret: &Secret, client_secret: &str) -> Result<(), String> {
-    let issuer = secret_value(secret, "ISSUER_URL");
-    let token_endpoint = format!("{}/oauth2/v2.0/token", issuer.trim_end_matches("/v2.0"));
-    let response = reqwest::Client::new()
-        .post(token_endpoint)
-        .basic_auth(secret_value(secret, "CLIENT_ID"), Some(client_secret))
-        .form(&[
-            ("grant_type", "client_credentials"),
-            ("scope", "api://warehouse/.default"),
-        ])
-        .send()
-        .await
-        .map_err(|error| error.to_string())?;
-    if response.status().is_success() {
-        Ok(())
-    } else {
-        Err(response.text().await.unwrap_or_default())
-    }
+    client_credentials_token(secret, client_secret, "api://warehouse/.default").await
 }
 
 /// Creates the victim's tenant (open to `allowed`), API app and daemon app, and waits until the

@@ -10,7 +10,7 @@ use kube::runtime::controller::Action;
 
 use super::conditions::{self, reasons};
 use super::desired::{ConfigMapContent, branding_config_map_refs, desired_branding};
-use super::ownership::{claim_for, describe_for, owner_of};
+use super::ownership::{claim_for, describe_for, owner_of, write_needed};
 use super::references::{TenantResolution, is_serving, precedence, resolve_tenant, tenant_key};
 use super::{
     Context, Error, now, on_metadata_change, on_tenant_change, run_controllers, write_status,
@@ -150,21 +150,16 @@ async fn apply<B: Backend>(branding: &Branding, context: &Context<B>) -> Result<
     };
     let outcome = match context.backend.observe_branding(&subdomain).await {
         Err(error) => Err(error),
-        Ok(observed) => {
-            let (recorded, same) = match observed {
-                Some(observed) => (observed.owner, observed.spec == desired),
-                None => (None, false),
-            };
-            if same && recorded.as_ref() == Some(&owner_of(branding)) {
-                Ok(())
-            } else {
+        Ok(observed) => match write_needed(observed, &desired, &owner_of(branding)) {
+            None => Ok(()),
+            Some(recorded) => {
                 let claim = claim_for(&context.client, branding, recorded.as_ref()).await?;
                 context
                     .backend
                     .apply_branding(&subdomain, &desired, &claim)
                     .await
             }
-        }
+        },
     };
     status.preview_url = authority;
     let result = match outcome {

@@ -12,6 +12,7 @@ use kube::{Resource, ResourceExt};
 use serde::de::DeserializeOwned;
 
 use super::Error;
+use crate::backend::Observed;
 use crate::runtime::owner::{Claim, Owner};
 
 /// The owner record of a Kubernetes object.
@@ -63,6 +64,20 @@ where
         owner: Some(me),
         replaces: gone.then(|| recorded.uid.clone()),
     })
+}
+
+/// Whether the backend object needs a write: `None` when it exists with the desired state
+/// and `me` as its owner, otherwise `Some` of its recorded owner (for [`claim_for`]).
+pub fn write_needed<T: PartialEq>(
+    observed: Option<Observed<T>>,
+    desired: &T,
+    me: &Owner,
+) -> Option<Option<Owner>> {
+    match observed {
+        Some(observed) if observed.spec == *desired && observed.owner.as_ref() == Some(me) => None,
+        Some(observed) => Some(observed.owner),
+        None => Some(None),
+    }
 }
 
 /// How `owner` may be named to an object in `namespace`: by kind and name when in the same
@@ -126,6 +141,19 @@ mod tests {
             name: "web".into(),
             uid: "u-1".into(),
         }
+    }
+
+    #[test]
+    fn a_write_is_needed_unless_the_object_is_ours_and_as_desired() {
+        let me = owner("shop");
+        let observed = |spec: u8, owner: Option<Owner>| Some(Observed { spec, owner });
+        assert_eq!(write_needed(observed(1, Some(me.clone())), &1, &me), None);
+        assert_eq!(
+            write_needed(observed(2, Some(me.clone())), &1, &me),
+            Some(Some(me.clone()))
+        );
+        assert_eq!(write_needed(observed(1, None), &1, &me), Some(None));
+        assert_eq!(write_needed(None, &1, &me), Some(None));
     }
 
     #[test]

@@ -11,7 +11,7 @@ use kube::runtime::controller::Action;
 use kube::runtime::watcher;
 
 use super::conditions::{self, reasons};
-use super::ownership::{claim_for, owner_of};
+use super::ownership::{claim_for, owner_of, write_needed};
 use super::references::{TenantResolution, is_serving, precedence, resolve_tenant, tenant_key};
 use super::{
     Context, Error, TenantScoped, now, on_tenant_change, referring, run_controllers, write_status,
@@ -203,21 +203,16 @@ async fn apply<B: Backend>(flow: &UserFlow, context: &Context<B>) -> Result<Acti
     let name = backend_name(flow);
     let outcome = match context.backend.observe_user_flow(&subdomain, &name).await {
         Err(error) => Err(error),
-        Ok(observed) => {
-            let (recorded, same) = match observed {
-                Some(observed) => (observed.owner, observed.spec == desired),
-                None => (None, false),
-            };
-            if same && recorded.as_ref() == Some(&owner_of(flow)) {
-                Ok(())
-            } else {
+        Ok(observed) => match write_needed(observed, &desired, &owner_of(flow)) {
+            None => Ok(()),
+            Some(recorded) => {
                 let claim = claim_for(&context.client, flow, recorded.as_ref()).await?;
                 context
                     .backend
                     .apply_user_flow(&subdomain, &name, &desired, &claim)
                     .await
             }
-        }
+        },
     };
     let unresolved: Vec<&str> = status
         .applications

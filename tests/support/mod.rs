@@ -554,3 +554,32 @@ impl Operator {
         }
     }
 }
+
+/// A key of a Secret's data as text.
+pub fn secret_value(secret: &k8s_openapi::api::core::v1::Secret, key: &str) -> String {
+    let bytes = &secret.data.as_ref().expect("data")[key].0;
+    String::from_utf8(bytes.clone()).expect("UTF-8")
+}
+
+/// Asks the runtime for a client-credentials token for `scope` with the client ID and issuer in
+/// `secret` and `client_secret`; the error body when refused.
+pub async fn client_credentials_token(
+    secret: &k8s_openapi::api::core::v1::Secret,
+    client_secret: &str,
+    scope: &str,
+) -> Result<(), String> {
+    let issuer = secret_value(secret, "ISSUER_URL");
+    let token_endpoint = format!("{}/oauth2/v2.0/token", issuer.trim_end_matches("/v2.0"));
+    let response = reqwest::Client::new()
+        .post(token_endpoint)
+        .basic_auth(secret_value(secret, "CLIENT_ID"), Some(client_secret))
+        .form(&[("grant_type", "client_credentials"), ("scope", scope)])
+        .send()
+        .await
+        .map_err(|error| error.to_string())?;
+    if response.status().is_success() {
+        Ok(())
+    } else {
+        Err(response.text().await.unwrap_or_default())
+    }
+}
