@@ -20,7 +20,7 @@ use kube::{Resource, ResourceExt};
 use super::conditions::{self, reasons};
 use super::desired::desired_client;
 use super::ownership::{SecretState, describe_for, owner_of, read_secret};
-use super::references::{TenantResolution, is_serving, precedence, resolve_tenant};
+use super::references::{TenantResolution, holds_place, precedence, resolve_tenant};
 use super::{
     Context, Error, FIELD_MANAGER, MANAGED_BY_LABEL, TenantScoped, now, on_tenant_change, publish,
     run_controllers, write_status,
@@ -675,7 +675,7 @@ async fn serving_flow<B: Backend>(
     flows.sort_by_key(|flow| {
         precedence(
             flow,
-            is_serving(
+            holds_place(
                 flow.status
                     .as_ref()
                     .map(|status| status.conditions.as_slice()),

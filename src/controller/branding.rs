@@ -11,7 +11,7 @@ use kube::runtime::controller::Action;
 use super::conditions::{self, reasons};
 use super::desired::{ConfigMapContent, branding_config_map_refs, desired_branding};
 use super::ownership::{claim_for, describe_for, owner_of, write_needed};
-use super::references::{TenantResolution, is_serving, precedence, resolve_tenant, tenant_key};
+use super::references::{TenantResolution, holds_place, precedence, resolve_tenant, tenant_key};
 use super::{
     Context, Error, now, on_metadata_change, on_tenant_change, run_controllers, write_status,
 };
@@ -119,7 +119,7 @@ async fn apply<B: Backend>(branding: &Branding, context: &Context<B>) -> Result<
             let age = |b: &Branding| {
                 precedence(
                     b,
-                    is_serving(b.status.as_ref().map(|status| status.conditions.as_slice())),
+                    holds_place(b.status.as_ref().map(|status| status.conditions.as_slice())),
                 )
             };
             age(other) < age(branding)

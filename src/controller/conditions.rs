@@ -79,6 +79,18 @@ pub fn needs_action(reason: &str) -> bool {
     )
 }
 
+/// Whether a `Ready=False` reason says the object lost a competition for its place (an app's
+/// flow, a tenant's Branding, a subdomain, one of ten flows) to an earlier object.
+pub fn lost_conflict(reason: &str) -> bool {
+    matches!(
+        reason,
+        reasons::APP_ALREADY_IN_FLOW
+            | reasons::TOO_MANY_USER_FLOWS
+            | reasons::BRANDING_ALREADY_DEFINED
+            | reasons::SUBDOMAIN_IN_USE
+    )
+}
+
 /// Returns `conditions` with `new` merged in: `lastTransitionTime` moves only when the status
 /// flips, so an unchanged condition compares equal and causes no write. Merging `Ready` also
 /// sets its kstatus companion: `Reconciling` or `Stalled` while it is False, neither once True.

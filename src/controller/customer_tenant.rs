@@ -10,7 +10,7 @@ use kube::runtime::controller::Action;
 use super::conditions::{self, reasons};
 use super::desired::{desired_tenant, tenant_matches};
 use super::ownership::{claim_for, describe_for, owner_of};
-use super::references::{is_serving, precedence};
+use super::references::{holds_place, precedence};
 use super::{Context, Error, now, on_metadata_change, publish, run_controllers, write_status};
 use crate::api::{AppRegistration, CustomerTenant, DeletionPolicy, UserFlow};
 use crate::backend::{Backend, BackendError};
@@ -317,7 +317,7 @@ async fn earlier_tenant_with_subdomain<B: Backend>(
     let age = |t: &CustomerTenant| {
         precedence(
             t,
-            is_serving(t.status.as_ref().map(|status| status.conditions.as_slice())),
+            holds_place(t.status.as_ref().map(|status| status.conditions.as_slice())),
         )
     };
     let owner = context

@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use k8s_openapi::api::core::v1::Namespace;
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, LabelSelector};
 use kube::api::Api;
 use kube::{Client, ResourceExt};
 
@@ -135,27 +135,30 @@ async fn namespace_allowed(
 
 /// The order in which objects competing for one place (a subdomain, a tenant's Branding, its
 /// ten user flows, an app's flow) get it: creation time first; within the same second (the
-/// API server's resolution) an object that already serves comes first, so a newcomer never
-/// displaces it; then namespace and name, so the order is total.
+/// API server's resolution) an object that already holds its place comes first, so a newcomer
+/// never displaces it; then namespace and name, so the order is total.
 pub type Precedence = (Option<jiff::Timestamp>, bool, Option<String>, String);
 
-/// The [`Precedence`] of `object`; `serving` says whether it is currently Ready.
-pub fn precedence<K: ResourceExt>(object: &K, serving: bool) -> Precedence {
+/// The [`Precedence`] of `object`; `holding` says whether it holds its place (see
+/// [`holds_place`]).
+pub fn precedence<K: ResourceExt>(object: &K, holding: bool) -> Precedence {
     (
         object.creation_timestamp().map(|time| time.0),
-        !serving,
+        !holding,
         object.namespace(),
         object.name_any(),
     )
 }
 
-/// Whether a condition list has `Ready=True`.
-pub fn is_serving(
-    conditions: Option<&[k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition]>,
-) -> bool {
+/// Whether an object holds its place among competitors: it has been judged (it has a `Ready`
+/// condition) and did not lose a conflict. A transient failure (a backend timeout, a pending
+/// app) keeps the place: were it to count, a same-second newcomer could slip in front while
+/// the older object still serves in the backend, and the two would then each yield to the
+/// other.
+pub fn holds_place(conditions: Option<&[Condition]>) -> bool {
     conditions
         .and_then(conditions::find_ready)
-        .is_some_and(|ready| ready.status == "True")
+        .is_some_and(|ready| ready.status == "True" || !conditions::lost_conflict(&ready.reason))
 }
 
 /// Evaluates a label selector against a label set.

@@ -12,7 +12,7 @@ use kube::runtime::watcher;
 
 use super::conditions::{self, reasons};
 use super::ownership::{claim_for, owner_of, write_needed};
-use super::references::{TenantResolution, is_serving, precedence, resolve_tenant, tenant_key};
+use super::references::{TenantResolution, holds_place, precedence, resolve_tenant, tenant_key};
 use super::{
     Context, Error, TenantScoped, now, on_tenant_change, referring, run_controllers, write_status,
 };
@@ -59,7 +59,7 @@ fn is_earlier(left: &UserFlow, right: &UserFlow) -> bool {
     let key = |flow: &UserFlow| {
         precedence(
             flow,
-            is_serving(
+            holds_place(
                 flow.status
                     .as_ref()
                     .map(|status| status.conditions.as_slice()),
@@ -290,4 +290,47 @@ async fn cleanup<B: Backend>(flow: &UserFlow, context: &Context<B>) -> Result<Ac
         }
     }
     Ok(Action::await_change())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn flow(name: &str, ready: Option<(&str, &str)>) -> UserFlow {
+        serde_json::from_value(serde_json::json!({
+            "apiVersion": "ciam.dev/v1alpha1", "kind": "UserFlow",
+            "metadata": { "name": name, "namespace": "shop", "uid": format!("uid-{name}"),
+                          "creationTimestamp": "2026-12-06T10:00:00Z" },
+            "spec": { "tenantRef": { "name": "contoso" }, "displayName": name,
+                      "applications": ["storefront"], "signIn": { "methods": ["emailOtp"] } },
+            "status": { "conditions": ready.map(|(status, reason)| vec![serde_json::json!({
+                "type": "Ready", "status": status, "reason": reason, "message": "",
+                "lastTransitionTime": "2026-12-06T10:00:01Z" })]).unwrap_or_default() }
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn a_same_second_newcomer_never_displaces_a_flow_that_failed_for_a_while() {
+        // "shoppers" serves the app and is retrying a backend timeout; "late" (earlier by name)
+        // was created in the same second and not judged yet.
+        let shoppers = flow("shoppers", Some(("False", reasons::BACKEND_UNAVAILABLE)));
+        let late = flow("late", None);
+        let both = [shoppers.clone(), late.clone()];
+
+        let (reason, message) = conflict(&late, &both).expect("late must yield");
+        assert_eq!(reason, reasons::APP_ALREADY_IN_FLOW);
+        assert!(message.contains("UserFlow shoppers"), "{message}");
+        assert_eq!(conflict(&shoppers, &both), None);
+    }
+
+    #[test]
+    fn a_flow_that_lost_gives_way_within_the_same_second() {
+        let winner = flow("shoppers", Some(("True", reasons::RECONCILED)));
+        let loser = flow("late", Some(("False", reasons::APP_ALREADY_IN_FLOW)));
+        let both = [winner.clone(), loser.clone()];
+
+        assert_eq!(conflict(&winner, &both), None);
+        assert!(conflict(&loser, &both).is_some());
+    }
 }
