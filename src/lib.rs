@@ -8,5 +8,6 @@
 pub mod api;
 pub mod backend;
 pub mod cli;
+pub mod contract;
 pub mod controller;
 pub mod runtime;

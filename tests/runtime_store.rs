@@ -3,8 +3,8 @@
 
 use std::sync::Arc;
 
+use ciam_operator::contract::owner::{Claim, Owner};
 use ciam_operator::runtime::crypto::{KeyEncryptionKey, SigningAlgorithm};
-use ciam_operator::runtime::owner::{Claim, Owner};
 use ciam_operator::runtime::store::{
     self, CodeRecord, GrantRecord, Kind, Redemption, Store, UserRecord, key_state,
 };

@@ -26,7 +26,7 @@ pub const DATA_KEY_PATTERN: &str = r"^[-._a-zA-Z0-9]+$";
 /// read differently from what a reviewer sees in YAML (an app name followed by a right-to-left
 /// override, a consent label with hidden words), so a name on a sign-in page or in an email
 /// could pass for another's. The runtime's admin API refuses the same set
-/// (`runtime::model::is_refused_in_plain_text`).
+/// (`contract::is_refused_in_plain_text`).
 ///
 /// The set is split in two RE2 classes, one per rule, written with CEL escapes (`\x00`,
 /// `\u200b`) that CEL turns into the characters before RE2 sees the pattern. Both choices keep

@@ -6,9 +6,9 @@ use reqwest::{Method, StatusCode};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use super::{Backend, BackendError, Observed, ObservedTenant};
-use crate::runtime::model::{BrandingDocument, ClientSpec, SmtpSpec, TenantSpec, UserFlowSpec};
-use crate::runtime::owner::{self, Claim, Owner};
+use super::{Backend, BackendError, CallObserver, Observed, ObservedTenant};
+use crate::contract::owner::{self, Claim, Owner};
+use crate::contract::{BrandingDocument, ClientSpec, SmtpSpec, TenantSpec, UserFlowSpec};
 
 /// The embedded runtime's admin API, reached with a bearer token.
 #[derive(Clone)]
@@ -16,7 +16,7 @@ pub struct EmbeddedBackend {
     http: reqwest::Client,
     base_url: String,
     token: String,
-    metrics: Option<std::sync::Arc<crate::controller::metrics::Metrics>>,
+    observer: Option<std::sync::Arc<dyn CallObserver>>,
 }
 
 impl std::fmt::Debug for EmbeddedBackend {
@@ -43,16 +43,13 @@ impl EmbeddedBackend {
             http,
             base_url: base_url.trim_end_matches('/').to_string(),
             token,
-            metrics: None,
+            observer: None,
         })
     }
 
-    /// Records the latency of every request in `metrics`.
-    pub fn with_metrics(
-        mut self,
-        metrics: std::sync::Arc<crate::controller::metrics::Metrics>,
-    ) -> Self {
-        self.metrics = Some(metrics);
+    /// Tells `observer` the latency of every request.
+    pub fn with_observer(mut self, observer: std::sync::Arc<dyn CallObserver>) -> Self {
+        self.observer = Some(observer);
         self
     }
 
@@ -80,19 +77,13 @@ impl EmbeddedBackend {
         }
         let started = std::time::Instant::now();
         let sent = request.send().await;
-        if let Some(metrics) = &self.metrics {
-            let labels = crate::controller::metrics::BackendLabels {
-                operation: match method_label {
-                    Method::PUT => "apply",
-                    Method::DELETE => "delete",
-                    _ => "observe",
-                },
-                object: object_label(path),
+        if let Some(observer) = &self.observer {
+            let operation = match method_label {
+                Method::PUT => "apply",
+                Method::DELETE => "delete",
+                _ => "observe",
             };
-            metrics
-                .backend_seconds
-                .get_or_create(&labels)
-                .observe(started.elapsed().as_secs_f64());
+            observer.call_finished(operation, object_label(path), started.elapsed());
         }
         let response = sent.map_err(|error| BackendError::Unavailable {
             operation: operation(),
@@ -336,7 +327,7 @@ impl Backend for EmbeddedBackend {
     }
 
     fn unsupported_user_flow_fields(&self, flow: &UserFlowSpec) -> Vec<(String, String)> {
-        crate::runtime::model::unsupported_user_flow_fields(flow)
+        crate::contract::unsupported_user_flow_fields(flow)
     }
 
     async fn observe_user_flow(

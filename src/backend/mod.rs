@@ -12,8 +12,8 @@ pub mod embedded;
 
 use std::future::Future;
 
-use crate::runtime::model::{BrandingDocument, ClientSpec, SmtpSpec, TenantSpec, UserFlowSpec};
-use crate::runtime::owner::{Claim, Owner};
+use crate::contract::owner::{Claim, Owner};
+use crate::contract::{BrandingDocument, ClientSpec, SmtpSpec, TenantSpec, UserFlowSpec};
 
 /// An object as the backend reports it: the stored desired state and who owns it.
 #[derive(Clone, Debug, PartialEq, serde::Deserialize)]
@@ -213,4 +213,17 @@ pub trait Backend: Send + Sync + 'static {
         subdomain: &str,
         claim: &Claim,
     ) -> impl Future<Output = Result<(), BackendError>> + Send;
+}
+
+/// Sees every call a backend makes, so the operator can record its latency without the backend
+/// knowing about the operator's metrics.
+pub trait CallObserver: Send + Sync {
+    /// A call of `operation` (`apply`, `observe` or `delete`) on `object` (`tenant`, `client`,
+    /// `userflow` or `branding`) took `elapsed`, whatever its outcome.
+    fn call_finished(
+        &self,
+        operation: &'static str,
+        object: &'static str,
+        elapsed: std::time::Duration,
+    );
 }

@@ -29,9 +29,9 @@ use crate::api::{
     AppRegistration, AppRegistrationStatus, CustomerTenant, DeletionPolicy, UserFlow,
 };
 use crate::backend::{Backend, BackendError};
+use crate::contract::owner::{Claim, Owner};
+use crate::contract::{ApiPermissionSpec, ClientSecretSpec};
 use crate::runtime::crypto::{client_secret_hash, random_token};
-use crate::runtime::model::{ApiPermissionSpec, ClientSecretSpec};
-use crate::runtime::owner::{Claim, Owner};
 
 /// Keys of the credentials Secret, usable with `envFrom`.
 pub mod keys {
@@ -152,10 +152,10 @@ fn plan_credentials(
         .credentials
         .as_ref()
         .and_then(|credentials| credentials.rotation.as_ref());
-    let every = rotation
-        .and_then(|rotation| crate::runtime::model::parse_duration_seconds(&rotation.every));
-    let overlap = rotation
-        .and_then(|rotation| crate::runtime::model::parse_duration_seconds(&rotation.overlap));
+    let every =
+        rotation.and_then(|rotation| crate::contract::parse_duration_seconds(&rotation.every));
+    let overlap =
+        rotation.and_then(|rotation| crate::contract::parse_duration_seconds(&rotation.overlap));
 
     let mut previous: Option<(String, jiff::Timestamp)> = existing_annotations
         .get(annotations::PREVIOUS_HASH)

@@ -17,7 +17,7 @@ use super::{
 };
 use crate::api::Branding;
 use crate::backend::{Backend, BackendError};
-use crate::runtime::owner::Claim;
+use crate::contract::owner::Claim;
 use k8s_openapi::api::core::v1::ConfigMap;
 
 /// The controllers of `Branding`s: also woken by their tenant and by the ConfigMaps they

@@ -14,8 +14,8 @@ use super::references::{holds_place, precedence};
 use super::{Context, Error, now, on_metadata_change, publish, run_controllers, write_status};
 use crate::api::{AppRegistration, CustomerTenant, DeletionPolicy, UserFlow};
 use crate::backend::{Backend, BackendError};
-use crate::runtime::model::{SmtpSpec, SmtpTls};
-use crate::runtime::owner::Claim;
+use crate::contract::owner::Claim;
+use crate::contract::{SmtpSpec, SmtpTls};
 use k8s_openapi::api::core::v1::Secret;
 
 /// The controllers of `CustomerTenant`s: also woken when the SMTP Secret a tenant names

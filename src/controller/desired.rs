@@ -6,8 +6,8 @@ use base64::Engine;
 
 use crate::api::branding::{BrandingProperties, ImageSource};
 use crate::api::{AppRegistrationSpec, BrandingSpec, ConfigMapKeyRef, CustomerTenantSpec};
-use crate::runtime::image_content;
-use crate::runtime::model::{
+use crate::contract::image_content;
+use crate::contract::{
     ApiPermissionSpec, BrandingContent, BrandingDocument, BrandingImage, ClientSecretSpec,
     ClientSpec, EmailSpec, IdentityProviderSpec, TenantSpec,
 };
@@ -15,19 +15,7 @@ use crate::runtime::model::{
 /// ConfigMap content the branding refers to, by (ConfigMap name, key).
 pub type ConfigMapContent = BTreeMap<(String, String), Vec<u8>>;
 
-/// Byte limits of branding content (Entra's).
-pub mod limits {
-    /// Background image.
-    pub const BACKGROUND_IMAGE: usize = 300 * 1024;
-    /// Banner logo and square logos.
-    pub const LOGO: usize = 50 * 1024;
-    /// Header logo.
-    pub const HEADER_LOGO: usize = 10 * 1024;
-    /// Favicon.
-    pub const FAVICON: usize = 5 * 1024;
-    /// Custom CSS.
-    pub const CSS: usize = 25 * 1024;
-}
+pub use crate::contract::branding::limits;
 
 /// The runtime tenant a `CustomerTenant` asks for. `tenant_id` pins the identifier the
 /// operator already reported, so a tenant recreated after a runtime data loss keeps its `tid`.

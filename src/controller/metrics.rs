@@ -185,3 +185,16 @@ pub fn reconcile_started(metrics: &Arc<Metrics>, kind: &'static str) -> Reconcil
         started: std::time::Instant::now(),
     }
 }
+
+impl crate::backend::CallObserver for Metrics {
+    fn call_finished(
+        &self,
+        operation: &'static str,
+        object: &'static str,
+        elapsed: std::time::Duration,
+    ) {
+        self.backend_seconds
+            .get_or_create(&BackendLabels { operation, object })
+            .observe(elapsed.as_secs_f64());
+    }
+}

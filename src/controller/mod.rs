@@ -750,7 +750,7 @@ pub fn start(config: ControllerConfig) -> Result<(), StartError> {
             token,
             Duration::from_secs(config.backend_timeout_seconds),
         )?
-        .with_metrics(metrics.clone());
+        .with_observer(metrics.clone());
         tracing::info!(backend = %config.backend_url, metrics = %config.metrics_addr, "operator starting");
         metrics.ready.store(true, std::sync::atomic::Ordering::Relaxed);
         if let Some(namespace) = &config.leader_election_namespace {

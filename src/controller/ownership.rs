@@ -13,7 +13,7 @@ use serde::de::DeserializeOwned;
 
 use super::Error;
 use crate::backend::Observed;
-use crate::runtime::owner::{Claim, Owner};
+use crate::contract::owner::{Claim, Owner};
 
 /// The owner record of a Kubernetes object.
 pub fn owner_of<K: Resource<DynamicType = ()>>(object: &K) -> Owner {

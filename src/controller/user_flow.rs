@@ -19,11 +19,11 @@ use super::{
 use crate::api::user_flow::ResolvedApplication;
 use crate::api::{AppRegistration, UserFlow};
 use crate::backend::{Backend, BackendError};
-use crate::runtime::model::UserFlowSpec as RuntimeUserFlow;
-use crate::runtime::owner::Claim;
+use crate::contract::UserFlowSpec as RuntimeUserFlow;
+use crate::contract::owner::Claim;
 
 /// A tenant serves at most this many user flows.
-pub const MAX_USER_FLOWS_PER_TENANT: usize = 10;
+pub const MAX_USER_FLOWS_PER_TENANT: usize = crate::contract::MAX_USER_FLOWS;
 
 /// The controllers of `UserFlow`s: also woken by their tenant and by the apps they list.
 pub fn controller<B: Backend>(context: Arc<Context<B>>) -> BoxFuture<'static, ()> {

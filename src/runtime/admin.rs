@@ -27,13 +27,14 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use super::metrics::{self, ListenerMetrics};
-use super::model::{
-    self, BrandingDocument, ClientSpec, FieldError, SmtpSpec, StoredSmtp, TenantSpec, UserFlowSpec,
-};
-use super::owner::{self, Claim, Owner};
 use super::store::{Document, Kind, StoreError};
 use super::tokens::TokenError;
 use super::{AppState, Tenant, email};
+use crate::contract::owner::{self, Claim, Owner};
+use crate::contract::{
+    self as model, BrandingDocument, ClientSpec, FieldError, SmtpSpec, StoredSmtp, TenantSpec,
+    UserFlowSpec,
+};
 
 /// Largest accepted request body (1 MiB).
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;

@@ -1,6 +1,6 @@
 //! Turns a tenant's branding into what the page templates show, and sanitises custom CSS.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::sync::OnceLock;
 
 use regex::Regex;
@@ -10,7 +10,7 @@ use crate::api::branding::{LayoutTemplateType, LocalizedStrings};
 
 use super::flows;
 use super::i18n::Strings;
-use super::model::{BrandingContent, BrandingDocument, BrandingImage};
+use crate::contract::{BrandingContent, BrandingDocument, BrandingImage};
 
 /// The branding of one page, ready for the templates (every value already safe where it is
 /// placed: text is escaped by the templates, `*_html` and `custom_css` are sanitised here).
@@ -80,64 +80,6 @@ pub fn content_for(document: &BrandingDocument, language: &str) -> BrandingConte
     }
 }
 
-/// Entra's string keys (Graph `organizationalBranding` language customization) and the
-/// runtime string each one sets. The runtime collects sign-up attributes on the sign-up page
-/// itself, so Entra's attribute collection page keys set the sign-up page's strings; where
-/// two keys set one string, the earlier in this table wins.
-const ENTRA_STRING_KEYS: [(&str, &str); 18] = [
-    ("SignIn_Title", "sign_in_title"),
-    ("SignIn_Description", "sign_in_subtitle"),
-    ("SignUp_Title", "sign_up_title"),
-    ("SignUp_Description", "sign_up_subtitle"),
-    ("AttributeCollection_Title", "sign_up_title"),
-    ("AttributeCollection_Description", "sign_up_subtitle"),
-    ("SisuOtc_Title", "verify_title_sign_in"),
-    ("Attribute_Email", "attribute_email"),
-    ("Attribute_Password", "new_password_label"),
-    ("Attribute_DisplayName", "attribute_displayName"),
-    ("Attribute_GivenName", "attribute_givenName"),
-    ("Attribute_Surname", "attribute_surname"),
-    ("Attribute_City", "attribute_city"),
-    ("Attribute_Country", "attribute_country"),
-    ("Attribute_PostalCode", "attribute_postalCode"),
-    ("Attribute_State", "attribute_state"),
-    ("Attribute_StreetAddress", "attribute_streetAddress"),
-    ("Attribute_JobTitle", "attribute_jobTitle"),
-];
-
-/// The keys of the built-in English strings, borrowed from the compiled-in file (its keys are
-/// plain identifiers, so they need no unescaping; a unit test checks the file parses).
-fn internal_string_keys() -> &'static BTreeSet<&'static str> {
-    static KEYS: OnceLock<BTreeSet<&'static str>> = OnceLock::new();
-    KEYS.get_or_init(|| {
-        serde_json::from_str::<BTreeMap<&'static str, serde::de::IgnoredAny>>(include_str!(
-            "locales/en.json"
-        ))
-        .map(|strings| strings.into_keys().collect())
-        .unwrap_or_default()
-    })
-}
-
-/// The runtime string an override key sets and its precedence (0 for the runtime's own key,
-/// then Entra's keys in table order).
-fn override_target(key: &str) -> Option<(&'static str, usize)> {
-    if let Some(internal) = internal_string_keys().get(key) {
-        return Some((internal, 0));
-    }
-    ENTRA_STRING_KEYS
-        .iter()
-        .position(|(entra, _)| *entra == key)
-        .map(|index| (ENTRA_STRING_KEYS[index].1, index + 1))
-}
-
-/// The built-in string (a key of `locales/en.json`) that the `strings.<language>` override
-/// `key` sets: Entra's key mapped to the runtime's (`SignIn_Title` → `sign_in_title`), or the
-/// runtime's own key. `None` for a key the runtime does not know, including the labels of
-/// custom attributes (see [`attribute_label_override`]).
-pub fn string_override_key(key: &str) -> Option<&'static str> {
-    override_target(key).map(|(internal, _)| internal)
-}
-
 /// The overrides of `language`: the exact tag, then its primary subtag.
 fn overrides_for<'a>(
     document: &'a BrandingDocument,
@@ -157,7 +99,7 @@ pub fn apply_strings(strings: &mut Strings, document: &BrandingDocument, languag
     };
     let mut chosen: BTreeMap<&'static str, (usize, &String)> = BTreeMap::new();
     for (key, text) in overrides {
-        if let Some((internal, rank)) = override_target(key) {
+        if let Some((internal, rank)) = crate::contract::branding::override_target(key) {
             let best = chosen.entry(internal).or_insert((rank, text));
             if rank < best.0 {
                 *best = (rank, text);
@@ -636,6 +578,9 @@ mod tests {
 
     #[test]
     fn override_keys_are_entra_keys_or_the_runtime_keys() {
+        use crate::contract::branding::{
+            ENTRA_STRING_KEYS, internal_string_keys, string_override_key,
+        };
         assert_eq!(string_override_key("SignIn_Title"), Some("sign_in_title"));
         assert_eq!(
             string_override_key("SignIn_Description"),

@@ -9,7 +9,6 @@ use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use hmac::{Hmac, Mac};
 use rand::RngCore;
 use rand::rngs::OsRng;
-use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
@@ -50,42 +49,7 @@ pub enum CryptoError {
     PasswordHash(String),
 }
 
-/// JWS algorithm of a tenant's signing keys.
-#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum SigningAlgorithm {
-    /// ECDSA with P-256 and SHA-256 (the default: small keys, fast signing).
-    #[default]
-    #[serde(rename = "ES256")]
-    Es256,
-    /// RSASSA-PKCS1-v1_5 with SHA-256 and a 2048-bit key, for relying parties without ECDSA.
-    #[serde(rename = "RS256")]
-    Rs256,
-}
-
-impl SigningAlgorithm {
-    /// The JWS `alg` name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            SigningAlgorithm::Es256 => "ES256",
-            SigningAlgorithm::Rs256 => "RS256",
-        }
-    }
-
-    /// Parses a JWS `alg` name.
-    pub fn parse(name: &str) -> Option<Self> {
-        match name {
-            "ES256" => Some(SigningAlgorithm::Es256),
-            "RS256" => Some(SigningAlgorithm::Rs256),
-            _ => None,
-        }
-    }
-}
-
-impl std::fmt::Display for SigningAlgorithm {
-    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        formatter.write_str(self.as_str())
-    }
-}
+pub use crate::contract::tenant::SigningAlgorithm;
 
 /// The key that encrypts signing keys at rest (AES-256-GCM) and from which other server
 /// secrets (CSRF tokens) are derived. Read from a mounted file.
@@ -225,35 +189,9 @@ pub fn token_digest(token: &str) -> String {
     URL_SAFE_NO_PAD.encode(sha256(token.as_bytes()))
 }
 
-/// Prefix of a client secret hash as the admin API carries it.
-pub const SECRET_HASH_PREFIX: &str = "sha256:";
-
-/// The stored form of a client secret: `sha256:` followed by the lowercase hex SHA-256 of
-/// the secret. A fast hash suffices because client secrets are 256-bit random values, not
-/// passwords; it also lets the operator compute the hash itself and never send the secret.
-pub fn client_secret_hash(secret: &str) -> String {
-    format!(
-        "{SECRET_HASH_PREFIX}{}",
-        encode_hex(&sha256(secret.as_bytes()))
-    )
-}
-
-/// Whether `hash` is a well-formed client secret hash.
-pub fn is_client_secret_hash(hash: &str) -> bool {
-    hash.strip_prefix(SECRET_HASH_PREFIX).is_some_and(|hex| {
-        hex.len() == 64
-            && hex
-                .bytes()
-                .all(|byte| byte.is_ascii_digit() || (b'a'..=b'f').contains(&byte))
-    })
-}
-
-/// Compares a presented client secret with a stored hash in constant time.
-pub fn client_secret_matches(presented: &str, stored_hash: &str) -> bool {
-    let computed = client_secret_hash(presented);
-    computed.len() == stored_hash.len()
-        && bool::from(computed.as_bytes().ct_eq(stored_hash.as_bytes()))
-}
+pub use crate::contract::client::{
+    SECRET_HASH_PREFIX, client_secret_hash, client_secret_matches, is_client_secret_hash,
+};
 
 /// Compares two secrets in constant time (for equal lengths; the lengths themselves are
 /// not secret here because both sides are hashed first).

@@ -13,7 +13,7 @@ use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
 use rand::Rng;
 
 use super::crypto::{self, KeyEncryptionKey};
-use super::model::{SmtpSpec, SmtpTls, StoredSmtp};
+use crate::contract::{SmtpSpec, SmtpTls, StoredSmtp};
 
 /// How long the runtime waits for the SMTP server.
 const SMTP_TIMEOUT: Duration = Duration::from_secs(15);

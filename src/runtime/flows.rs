@@ -11,38 +11,10 @@ use serde_json::Value;
 use crate::api::customer_tenant::{AttributeDataType, CustomAttribute};
 use crate::api::user_flow::{BUILT_IN_ATTRIBUTES, InputType, MfaMode, UserAttribute};
 
-use super::model::UserFlowSpec;
 use super::store::{Kind, Store, StoreError};
+use crate::contract::UserFlowSpec;
 
-/// Sign-in method: email and password.
-pub const METHOD_EMAIL_PASSWORD: &str = "emailPassword";
-
-/// Sign-in method: passwordless email one-time passcode.
-pub const METHOD_EMAIL_OTP: &str = "emailOtp";
-
-/// Claims a flow may not set, because the runtime owns them.
-pub const RESERVED_CLAIMS: [&str; 20] = [
-    "iss",
-    "sub",
-    "aud",
-    "exp",
-    "iat",
-    "nbf",
-    "jti",
-    "tid",
-    "oid",
-    "ver",
-    "nonce",
-    "azp",
-    "scp",
-    "roles",
-    "auth_time",
-    "at_hash",
-    "c_hash",
-    "sid",
-    "acr",
-    "amr",
-];
+pub use crate::contract::user_flow::{METHOD_EMAIL_OTP, METHOD_EMAIL_PASSWORD, RESERVED_CLAIMS};
 
 /// Longest value of a custom text attribute.
 const CUSTOM_TEXT_MAX: usize = 1024;

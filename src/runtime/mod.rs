@@ -21,11 +21,8 @@ pub mod email;
 pub mod flows;
 pub mod form;
 pub mod i18n;
-pub mod image_content;
 pub mod metrics;
-pub mod model;
 pub mod oidc;
-pub mod owner;
 pub mod pages;
 pub mod store;
 pub mod token_endpoint;
@@ -36,8 +33,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::contract::TenantSpec;
 use crypto::{KeyEncryptionKey, SigningAlgorithm};
-use model::TenantSpec;
 use store::{Store, StoreError};
 use tokens::Keyring;
 

@@ -20,10 +20,10 @@ use tower_http::cors::CorsLayer;
 
 use super::form::{BoundedForm, FormError, OAuthForm};
 use super::metrics::{self, ListenerMetrics};
-use super::model::{self, ClientSpec};
 use super::store::{self, CodeRecord, GrantRecord, Kind, SessionRecord, StoreError};
 use super::tokens::{AccessTokenClaims, IdTokenClaims, TokenError};
 use super::{AppState, Tenant, crypto, flows, i18n, pages, token_endpoint};
+use crate::contract::{self as model, ClientSpec};
 
 /// Default lifetime of an authorization code (60 seconds: it is redeemed right after the
 /// redirect); `--authorization-code-lifetime-seconds` changes it.
@@ -1126,7 +1126,7 @@ mod tests {
     use super::*;
     use crate::api::AppType;
     use crate::api::app_registration::{ApiScope, ExposedApi};
-    use crate::runtime::model::ApiPermissionSpec;
+    use crate::contract::ApiPermissionSpec;
 
     fn client(app_type: AppType) -> ClientSpec {
         ClientSpec {

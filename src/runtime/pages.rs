@@ -26,11 +26,11 @@ use serde::Deserialize;
 use super::flows::{self, FieldProblem};
 use super::form::{BoundedForm, FormError, PageForm};
 use super::i18n::{self, Strings};
-use super::model::UserFlowSpec;
-use super::model::{BrandingDocument, StoredSmtp};
 use super::oidc::{self, AuthorizationRequest};
 use super::store::{self, ChallengeRecord, Kind, SessionRecord, StoreError, UserRecord};
 use super::{AppState, Tenant, branding, crypto, email};
+use crate::contract::UserFlowSpec;
+use crate::contract::{BrandingDocument, StoredSmtp};
 
 /// Lifetime of a browser session (8 hours).
 pub const SESSION_LIFETIME_SECONDS: i64 = 8 * 3600;

@@ -10,7 +10,7 @@ use std::str::FromStr;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, Executor, Row};
 
-use super::owner::{Claim, Owner};
+use crate::contract::owner::{Claim, Owner};
 
 /// Errors of the storage layer.
 #[derive(Debug, thiserror::Error)]

@@ -15,10 +15,10 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 
 use super::form::{BoundedForm, FormError, FormParameters, OAuthForm};
-use super::model::ClientSpec;
 use super::oidc::{self, OAuthError, OIDC_SCOPES};
 use super::store::{self, GrantRecord, Redemption};
 use super::{AppState, Tenant, crypto, flows, tokens};
+use crate::contract::ClientSpec;
 
 /// Decodes a `client_secret_basic` credential component (form-urlencoded per RFC 6749 §2.3.1).
 fn decode_basic_component(component: &str) -> String {
