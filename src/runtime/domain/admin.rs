@@ -1,11 +1,11 @@
-//! Rules of the admin API that span more than one object: a client keeps its type and its own
-//! identifier URI, and a tenant has at most [`MAX_USER_FLOWS`] user flows, each application
-//! served by one of them.
+//! Rules of the admin API beyond one object's fields: what of a tenant is stored, a client
+//! keeps its type and its own identifier URI, and a tenant has at most [`MAX_USER_FLOWS`] user
+//! flows, each application served by one of them.
 //!
 //! Each check takes the stored documents it compares against, so it runs without a database.
 
 use crate::contract::owner::Claim;
-use crate::contract::{ClientSpec, MAX_USER_FLOWS, UserFlowSpec};
+use crate::contract::{ClientSpec, MAX_USER_FLOWS, SigningAlgorithm, TenantSpec, UserFlowSpec};
 use crate::runtime::store::{Document, StoreError};
 
 /// Why a write conflicts with what is stored.
@@ -41,6 +41,30 @@ pub enum AdminConflict {
     /// The stored object belongs to another owner, or a stored document no longer parses.
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+/// A valid tenant spec as the store takes it.
+#[derive(Debug)]
+pub struct TenantWrite {
+    /// The tenant ID the spec asks for (kept when the tenant exists, else used to create it).
+    pub requested_id: Option<String>,
+    /// The spec to store, without the tenant ID and subdomain (the stored row holds them).
+    pub spec: TenantSpec,
+    /// The algorithm of the tenant's signing keys.
+    pub signing_algorithm: SigningAlgorithm,
+}
+
+/// Splits a valid tenant spec into what the store keeps apart, and picks the algorithm of its
+/// signing keys: its own, else `default_algorithm`.
+pub fn tenant_write(mut spec: TenantSpec, default_algorithm: SigningAlgorithm) -> TenantWrite {
+    let requested_id = spec.tenant_id.take();
+    spec.subdomain = None;
+    let signing_algorithm = spec.signing_algorithm.unwrap_or(default_algorithm);
+    TenantWrite {
+        requested_id,
+        spec,
+        signing_algorithm,
+    }
 }
 
 /// Checks that user flow `name` may serve `spec.applications` next to the tenant's stored
@@ -191,6 +215,32 @@ mod tests {
     fn client_spec(app_type: &str) -> ClientSpec {
         serde_json::from_value(serde_json::json!({"displayName": "App", "type": app_type}))
             .expect("a client spec")
+    }
+
+    #[test]
+    fn a_tenant_is_stored_without_its_id_and_subdomain_and_keeps_its_own_algorithm() {
+        let spec: TenantSpec = serde_json::from_value(serde_json::json!({
+            "displayName": "Contoso",
+            "countryCode": "US",
+            "tenantId": "0f9c7c5e-0000-4000-8000-000000000001",
+            "subdomain": "contoso",
+        }))
+        .expect("a tenant spec");
+        let write = tenant_write(spec.clone(), SigningAlgorithm::Rs256);
+        assert_eq!(
+            write.requested_id.as_deref(),
+            Some("0f9c7c5e-0000-4000-8000-000000000001")
+        );
+        assert_eq!((write.spec.tenant_id, write.spec.subdomain), (None, None));
+        assert_eq!(write.signing_algorithm, SigningAlgorithm::Rs256);
+        let own = TenantSpec {
+            signing_algorithm: Some(SigningAlgorithm::Es256),
+            ..spec
+        };
+        assert_eq!(
+            tenant_write(own, SigningAlgorithm::Rs256).signing_algorithm,
+            SigningAlgorithm::Es256
+        );
     }
 
     #[test]

@@ -10,6 +10,7 @@ use axum::response::{IntoResponse, Response};
 use super::{AdminJson, OwnerClaim, Problem, respond, rfc3339, stored_json, to_json};
 use crate::contract::{self as model, TenantSpec};
 use crate::runtime::AppState;
+use crate::runtime::domain::admin::tenant_write;
 use crate::runtime::store::Document;
 
 fn tenant_view(state: &AppState, document: &Document) -> Result<serde_json::Value, Problem> {
@@ -55,7 +56,7 @@ pub(super) async fn put_tenant(
     State(state): State<Arc<AppState>>,
     Path(subdomain): Path<String>,
     OwnerClaim(claim): OwnerClaim,
-    AdminJson(mut spec): AdminJson<TenantSpec>,
+    AdminJson(spec): AdminJson<TenantSpec>,
 ) -> Result<Response, Problem> {
     if !model::is_valid_subdomain(&subdomain) {
         return Err(Problem::field(
@@ -67,23 +68,19 @@ pub(super) async fn put_tenant(
     if !errors.is_empty() {
         return Err(Problem::invalid(errors));
     }
-    let requested_id = spec.tenant_id.take();
-    spec.subdomain = None;
-    let algorithm = spec
-        .signing_algorithm
-        .unwrap_or(state.default_signing_algorithm);
+    let write = tenant_write(spec, state.default_signing_algorithm);
     let (document, created) = state
         .store
         .put_tenant(
             &subdomain,
-            requested_id.as_deref(),
-            &to_json(&spec)?,
+            write.requested_id.as_deref(),
+            &to_json(&write.spec)?,
             &claim,
         )
         .await?;
     state
         .keyring
-        .ensure_keys(&state.store, &document.tenant_id, algorithm)
+        .ensure_keys(&state.store, &document.tenant_id, write.signing_algorithm)
         .await?;
     if created {
         tracing::info!(tenant = %subdomain, tenant_id = %document.tenant_id, "tenant created");
