@@ -1,0 +1,4 @@
+//! The runtime's HTTP surfaces: thin handlers that extract a request, call the domain and
+//! render its answer, with one error type per surface.
+
+pub mod admin;

@@ -1,0 +1,176 @@
+//! The state every request handler shares ([`AppState`]) and how it is built from the flags
+//! and the mounted secrets.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use super::crypto::{self, KeyEncryptionKey, SigningAlgorithm};
+use super::store::{Store, StoreError};
+use super::tokens::Keyring;
+use super::{RuntimeConfig, RuntimeError, config, metrics, pages};
+use crate::contract::TenantSpec;
+
+/// A tenant as request handlers need it.
+#[derive(Clone, Debug)]
+pub struct Tenant {
+    /// Tenant ID (UUID), the `tid` claim.
+    pub id: String,
+    /// Subdomain (URL path segment).
+    pub subdomain: String,
+    /// The stored spec.
+    pub spec: TenantSpec,
+}
+
+/// Everything handlers share.
+pub struct AppState {
+    /// The database.
+    pub store: Store,
+    /// Signing keys.
+    pub keyring: Keyring,
+    /// Metrics.
+    pub metrics: Arc<metrics::Metrics>,
+    /// External base URL without a trailing slash.
+    pub public_url: String,
+    /// Path part of the public URL (empty, or for example `/identity`), which cookie paths
+    /// must include when an ingress serves the runtime under a prefix.
+    pub public_path: String,
+    /// Digest of the admin token (the token itself is not kept).
+    admin_token_digest: [u8; 32],
+    /// Key of CSRF tokens, derived from the key-encryption key.
+    pub csrf_key: [u8; 32],
+    /// Whether cookies carry `Secure` (the public URL is https).
+    pub secure_cookies: bool,
+    /// Algorithm of new signing keys unless a tenant says otherwise.
+    pub default_signing_algorithm: SigningAlgorithm,
+    /// Hosted page templates.
+    pub pages: pages::Templates,
+    /// The key-encryption key (seals SMTP passwords).
+    pub kek: Arc<KeyEncryptionKey>,
+    /// Key of passcode digests, derived from the key-encryption key.
+    pub passcode_key: [u8; 32],
+    /// Passcode lifetime in seconds.
+    pub passcode_lifetime_seconds: i64,
+    /// Authorization code lifetime in seconds.
+    pub authorization_code_lifetime_seconds: i64,
+    /// Resend cool-down in seconds.
+    pub passcode_resend_seconds: i64,
+    /// Whether failures also count per client IP address.
+    pub ip_lockout: bool,
+}
+
+impl std::fmt::Debug for AppState {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("AppState")
+            .field("public_url", &self.public_url)
+            .finish_non_exhaustive()
+    }
+}
+
+impl AppState {
+    /// Whether `presented` is the admin token (constant-time comparison of digests).
+    pub fn admin_token_matches(&self, presented: &[u8]) -> bool {
+        use subtle::ConstantTimeEq;
+        bool::from(crypto::sha256(presented).ct_eq(&self.admin_token_digest))
+    }
+
+    /// Authority URL of a tenant: `{publicUrl}/{subdomain}/`.
+    pub fn authority(&self, subdomain: &str) -> String {
+        format!("{}/{subdomain}/", self.public_url)
+    }
+
+    /// External path of a tenant's pages and endpoints, with a trailing slash (cookie path).
+    pub fn tenant_path(&self, subdomain: &str) -> String {
+        format!("{}/{subdomain}/", self.public_path)
+    }
+
+    /// Issuer of a tenant: `{publicUrl}/{subdomain}/v2.0`.
+    pub fn issuer(&self, subdomain: &str) -> String {
+        format!("{}/{subdomain}/v2.0", self.public_url)
+    }
+
+    /// Loads a tenant by subdomain.
+    ///
+    /// # Errors
+    /// Storage failure or a stored spec that no longer parses.
+    pub async fn tenant(&self, subdomain: &str) -> Result<Option<Tenant>, StoreError> {
+        let Some(document) = self.store.tenant(subdomain).await? else {
+            return Ok(None);
+        };
+        let spec = serde_json::from_str(&document.spec).map_err(|error| StoreError::Corrupt {
+            what: "tenant",
+            reason: error.to_string(),
+        })?;
+        Ok(Some(Tenant {
+            id: document.tenant_id,
+            subdomain: document.key,
+            spec,
+        }))
+    }
+}
+
+/// Builds the shared state: reads the mounted secrets, opens and migrates the database.
+///
+/// # Errors
+/// Unreadable or weak secrets, a bad public URL or an unreachable database.
+pub async fn build_state(config: &RuntimeConfig) -> Result<Arc<AppState>, RuntimeError> {
+    let public_url = config::normalize_public_url(&config.public_url)?;
+    let default_signing_algorithm = config::parse_signing_algorithm(&config.signing_algorithm)?;
+    let admin_token = read_secret_file("the admin token", &config.admin_token_file)?;
+    let admin_token = String::from_utf8_lossy(&admin_token).trim().to_string();
+    if admin_token.len() < 16 {
+        return Err(RuntimeError::WeakAdminToken(
+            config.admin_token_file.clone(),
+        ));
+    }
+    let kek_bytes = read_secret_file("the key-encryption key", &config.key_encryption_key_file)?;
+    let kek = KeyEncryptionKey::from_file_contents(&kek_bytes).map_err(|source| {
+        RuntimeError::KeyEncryptionKey {
+            path: config.key_encryption_key_file.clone(),
+            source,
+        }
+    })?;
+    let store = Store::connect(&config.database).await?;
+    let csrf_key = kek.derive("ciam-runtime/csrf/v1");
+    let passcode_key = kek.derive("ciam-runtime/passcode/v1");
+    let kek = Arc::new(kek);
+    let keyring = Keyring::new(kek.clone());
+    let checked =
+        keyring
+            .check_sealed_keys(&store)
+            .await
+            .map_err(|source| RuntimeError::SealedKeys {
+                path: config.key_encryption_key_file.clone(),
+                source,
+            })?;
+    tracing::debug!(
+        keys = checked,
+        "stored signing keys open with the key-encryption key"
+    );
+    Ok(Arc::new(AppState {
+        store,
+        keyring,
+        kek,
+        authorization_code_lifetime_seconds: config.authorization_code_lifetime_seconds,
+        passcode_key,
+        passcode_lifetime_seconds: config.passcode_lifetime_seconds,
+        passcode_resend_seconds: config.passcode_resend_seconds,
+        ip_lockout: config.ip_lockout,
+        metrics: Arc::new(metrics::Metrics::new()),
+        secure_cookies: public_url.starts_with("https://"),
+        public_path: config::url_path(&public_url),
+        public_url,
+        admin_token_digest: crypto::sha256(admin_token.as_bytes()),
+        csrf_key,
+        default_signing_algorithm,
+        pages: pages::Templates::new(),
+    }))
+}
+
+fn read_secret_file(what: &'static str, path: &PathBuf) -> Result<Vec<u8>, RuntimeError> {
+    std::fs::read(path).map_err(|source| RuntimeError::ReadFile {
+        what,
+        path: path.clone(),
+        source,
+    })
+}
