@@ -17,15 +17,16 @@
 pub mod admin;
 pub mod branding;
 pub mod crypto;
+pub mod domain;
 pub mod email;
 pub mod flows;
 pub mod form;
+pub mod http;
 pub mod i18n;
 pub mod metrics;
 pub mod oidc;
 pub mod pages;
 pub mod store;
-pub mod token_endpoint;
 pub mod tokens;
 
 use std::net::SocketAddr;
@@ -424,7 +425,7 @@ pub async fn serve(config: RuntimeConfig) -> Result<(), RuntimeError> {
     let (stop_sender, stop_receiver) = tokio::sync::watch::channel(false);
     let public = axum::serve(
         public_listener,
-        oidc::router(state.clone()).into_make_service_with_connect_info::<SocketAddr>(),
+        http::oidc::router(state.clone()).into_make_service_with_connect_info::<SocketAddr>(),
     )
     .with_graceful_shutdown({
         let mut stop = stop_receiver.clone();

@@ -1,0 +1,3 @@
+//! Thin HTTP handlers: each extracts a request, calls the domain and renders the result.
+
+pub mod oidc;
