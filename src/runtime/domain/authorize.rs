@@ -423,3 +423,251 @@ pub async fn issue_code(
         .await?;
     Ok(code)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::runtime::domain::grants::authorization_code::{self, CodeExchange};
+    use crate::runtime::domain::oidc_fixture::{CHALLENGE, Fixture, REDIRECT_URI, VERIFIER, now};
+
+    fn query(client_id: &str) -> AuthorizeQuery {
+        AuthorizeQuery {
+            client_id: Some(client_id.into()),
+            redirect_uri: Some(REDIRECT_URI.into()),
+            response_type: Some("code".into()),
+            scope: Some("openid  email".into()),
+            ..AuthorizeQuery::default()
+        }
+    }
+
+    async fn validated(
+        fixture: &Fixture,
+        query: &AuthorizeQuery,
+    ) -> Result<ValidAuthorization, Refusal> {
+        let client = identify_client(&fixture.store, &fixture.tenant, query)
+            .await
+            .expect("a trusted client");
+        validate(&fixture.store, &fixture.tenant, &client, query).await
+    }
+
+    fn session(auth_time: i64) -> SessionRecord {
+        SessionRecord {
+            id: "session".into(),
+            user_id: "user".into(),
+            auth_time,
+        }
+    }
+
+    async fn untrusted(fixture: &Fixture, query: AuthorizeQuery) -> UntrustedRequest {
+        match identify_client(&fixture.store, &fixture.tenant, &query).await {
+            Err(AuthorizeError::Untrusted(refusal)) => refusal,
+            other => panic!("expected an untrusted request, got {other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn errors_before_the_redirect_uri_is_trusted_are_never_redirected() {
+        let fixture = Fixture::new().await;
+        let app = fixture.app(Some("secret")).await;
+        let unregistered = AuthorizeQuery {
+            redirect_uri: Some("https://evil.example.com/".into()),
+            ..query(&app.id)
+        };
+        assert_eq!(
+            untrusted(&fixture, unregistered).await,
+            UntrustedRequest::RedirectUriUnregistered
+        );
+        let no_redirect = AuthorizeQuery {
+            redirect_uri: None,
+            ..query(&app.id)
+        };
+        assert_eq!(
+            untrusted(&fixture, no_redirect).await,
+            UntrustedRequest::RedirectUriMissing
+        );
+        assert_eq!(
+            untrusted(&fixture, query(&uuid::Uuid::new_v4().to_string())).await,
+            UntrustedRequest::ClientUnknown
+        );
+        assert_eq!(
+            untrusted(&fixture, query("")).await,
+            UntrustedRequest::ClientIdMissing
+        );
+    }
+
+    #[tokio::test]
+    async fn a_valid_request_keeps_its_normalised_scopes_and_state() {
+        let fixture = Fixture::new().await;
+        let app = fixture.app(Some("secret")).await;
+        let request = AuthorizeQuery {
+            state: Some("xyz".into()),
+            ..query(&app.id)
+        };
+        let valid = validated(&fixture, &request).await.expect("valid");
+        assert_eq!(valid.request.scope, "openid email");
+        assert_eq!(valid.request.state.as_deref(), Some("xyz"));
+        assert_eq!(valid.request.code_challenge, None);
+        assert!(!valid.forces_login() && !valid.is_silent());
+    }
+
+    #[tokio::test]
+    async fn public_clients_must_use_pkce_with_s256() {
+        let fixture = Fixture::new().await;
+        let spa = fixture.app(None).await;
+        let refusal = validated(&fixture, &query(&spa.id))
+            .await
+            .expect_err("refused");
+        assert_eq!(refusal.code, "invalid_request");
+        assert!(refusal.description.starts_with("PKCE is required"));
+        let plain = AuthorizeQuery {
+            code_challenge: Some(VERIFIER.into()),
+            code_challenge_method: Some("plain".into()),
+            ..query(&spa.id)
+        };
+        assert_eq!(
+            validated(&fixture, &plain)
+                .await
+                .expect_err("refused")
+                .description,
+            "only code_challenge_method=S256 is supported"
+        );
+        let s256 = AuthorizeQuery {
+            code_challenge: Some(CHALLENGE.into()),
+            code_challenge_method: Some("S256".into()),
+            ..query(&spa.id)
+        };
+        let valid = validated(&fixture, &s256).await.expect("valid");
+        assert_eq!(valid.request.code_challenge.as_deref(), Some(CHALLENGE));
+    }
+
+    #[tokio::test]
+    async fn response_type_scopes_prompt_and_max_age_are_checked() {
+        let fixture = Fixture::new().await;
+        let app = fixture.app(Some("secret")).await;
+        let cases = [
+            (
+                AuthorizeQuery {
+                    response_type: Some("token".into()),
+                    ..query(&app.id)
+                },
+                "unsupported_response_type",
+            ),
+            (
+                AuthorizeQuery {
+                    response_mode: Some("fragment".into()),
+                    ..query(&app.id)
+                },
+                "invalid_request",
+            ),
+            (
+                AuthorizeQuery {
+                    scope: Some("openid api://nowhere/read".into()),
+                    ..query(&app.id)
+                },
+                "invalid_scope",
+            ),
+            (
+                AuthorizeQuery {
+                    prompt: Some("none login".into()),
+                    ..query(&app.id)
+                },
+                "invalid_request",
+            ),
+            (
+                AuthorizeQuery {
+                    max_age: Some("-1".into()),
+                    ..query(&app.id)
+                },
+                "invalid_request",
+            ),
+        ];
+        for (request, code) in cases {
+            let refusal = validated(&fixture, &request).await.expect_err("refused");
+            assert_eq!(refusal.code, code, "{request:?}");
+        }
+    }
+
+    #[tokio::test]
+    async fn prompt_and_max_age_decide_whether_a_session_answers() {
+        let fixture = Fixture::new().await;
+        let app = fixture.app(Some("secret")).await;
+        let login = AuthorizeQuery {
+            prompt: Some("select_account".into()),
+            ..query(&app.id)
+        };
+        assert!(
+            validated(&fixture, &login)
+                .await
+                .expect("valid")
+                .forces_login()
+        );
+        let silent = AuthorizeQuery {
+            prompt: Some("none".into()),
+            ..query(&app.id)
+        };
+        assert!(
+            validated(&fixture, &silent)
+                .await
+                .expect("valid")
+                .is_silent()
+        );
+        let recent = AuthorizeQuery {
+            max_age: Some("300".into()),
+            ..query(&app.id)
+        };
+        let valid = validated(&fixture, &recent).await.expect("valid");
+        assert!(valid.accepts_session(&session(1_000), 1_300));
+        assert!(!valid.accepts_session(&session(1_000), 1_301));
+        let any_age = validated(&fixture, &query(&app.id)).await.expect("valid");
+        assert!(any_age.accepts_session(&session(0), 1_000_000));
+    }
+
+    #[tokio::test]
+    async fn a_code_issued_for_a_session_is_redeemed_by_its_client() {
+        let fixture = Fixture::new().await;
+        let app = fixture.app(Some("secret")).await;
+        let user = fixture.user().await;
+        let valid = validated(&fixture, &query(&app.id)).await.expect("valid");
+        let session = SessionRecord {
+            user_id: user.id.clone(),
+            ..session(now())
+        };
+        let code = issue_code(
+            &fixture.store,
+            &fixture.tenant,
+            &valid.request,
+            &session,
+            CODE_LIFETIME_SECONDS,
+            now(),
+        )
+        .await
+        .expect("a code");
+        let exchange = CodeExchange {
+            code: Some(&code),
+            redirect_uri: Some(REDIRECT_URI),
+            code_verifier: None,
+        };
+        let tokens = authorization_code::exchange(&fixture.provider(), &app, &exchange, now())
+            .await
+            .expect("tokens");
+        let claims = fixture.access_claims(&tokens.access_token).await;
+        assert_eq!(claims.sub, user.id);
+        assert_eq!(claims.scp.as_deref(), Some("openid email"));
+    }
+
+    #[tokio::test]
+    async fn a_pending_request_is_kept_for_the_sign_in_pages() {
+        let fixture = Fixture::new().await;
+        let app = fixture.app(Some("secret")).await;
+        let valid = validated(&fixture, &query(&app.id)).await.expect("valid");
+        let id = start_sign_in(&fixture.store, &fixture.tenant.id, &valid.request, now())
+            .await
+            .expect("kept");
+        let stored = fixture
+            .store
+            .authorization_request(&fixture.tenant.id, &id)
+            .await
+            .expect("read");
+        assert!(stored.is_some());
+    }
+}

@@ -228,3 +228,164 @@ pub async fn authenticate_client(
         failure,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::runtime::domain::oidc_fixture::{Fixture, now};
+
+    fn basic(client_id: &str, secret: &str) -> PresentedCredentials<'static> {
+        PresentedCredentials {
+            basic: BasicCredentials::Present {
+                client_id: client_id.into(),
+                secret: secret.into(),
+            },
+            client_id: None,
+            client_secret: None,
+        }
+    }
+
+    fn post<'a>(client_id: &'a str, secret: Option<&'a str>) -> PresentedCredentials<'a> {
+        PresentedCredentials {
+            basic: BasicCredentials::Absent,
+            client_id: Some(client_id),
+            client_secret: secret,
+        }
+    }
+
+    async fn failure_of(
+        fixture: &Fixture,
+        credentials: &PresentedCredentials<'_>,
+        now: i64,
+    ) -> (AuthMethod, ClientAuthFailure) {
+        match authenticate_client(&fixture.store, &fixture.tenant.id, credentials, now).await {
+            Err(ClientAuthError::Failed {
+                method, failure, ..
+            }) => (method, failure),
+            other => panic!("expected a failed authentication, got {other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_confidential_client_authenticates_with_its_secret_by_basic_or_post() {
+        let fixture = Fixture::new().await;
+        let app = fixture.app(Some("s3cret")).await;
+        for credentials in [basic(&app.id, "s3cret"), post(&app.id, Some("s3cret"))] {
+            let client =
+                authenticate_client(&fixture.store, &fixture.tenant.id, &credentials, now())
+                    .await
+                    .expect("authenticated");
+            assert_eq!(client.id, app.id);
+        }
+    }
+
+    #[tokio::test]
+    async fn a_wrong_or_missing_secret_fails_and_names_the_method_used() {
+        let fixture = Fixture::new().await;
+        let app = fixture.app(Some("s3cret")).await;
+        assert_eq!(
+            failure_of(&fixture, &basic(&app.id, "guess"), now()).await,
+            (AuthMethod::Basic, ClientAuthFailure::WrongSecret)
+        );
+        assert_eq!(
+            failure_of(&fixture, &post(&app.id, Some("guess")), now()).await,
+            (AuthMethod::Post, ClientAuthFailure::WrongSecret)
+        );
+        assert_eq!(
+            failure_of(&fixture, &post(&app.id, None), now()).await,
+            (AuthMethod::None, ClientAuthFailure::SecretMissing)
+        );
+    }
+
+    #[tokio::test]
+    async fn an_expired_secret_no_longer_authenticates() {
+        let fixture = Fixture::new().await;
+        let mut spec = crate::runtime::domain::oidc_fixture::client_spec(crate::api::AppType::Web);
+        let expires_at = jiff::Timestamp::from_second(now() + 60).expect("timestamp");
+        spec.client_secrets.push(crate::contract::ClientSecretSpec {
+            hash: Some(crate::contract::client_secret_hash("s3cret")),
+            value: None,
+            expires_at: Some(expires_at),
+        });
+        let app = fixture.register(spec).await;
+        let credentials = post(&app.id, Some("s3cret"));
+        let before = authenticate_client(&fixture.store, &fixture.tenant.id, &credentials, now());
+        assert!(before.await.is_ok());
+        assert_eq!(
+            failure_of(&fixture, &credentials, now() + 60).await,
+            (AuthMethod::Post, ClientAuthFailure::WrongSecret)
+        );
+    }
+
+    #[tokio::test]
+    async fn a_public_client_sends_its_id_alone_and_never_a_secret() {
+        let fixture = Fixture::new().await;
+        let spa = fixture.app(None).await;
+        let bare_id = post(&spa.id, None);
+        let bare = authenticate_client(&fixture.store, &fixture.tenant.id, &bare_id, now());
+        assert!(bare.await.is_ok());
+        assert_eq!(
+            failure_of(&fixture, &post(&spa.id, Some("x")), now()).await,
+            (AuthMethod::Post, ClientAuthFailure::SecretNotAllowed)
+        );
+        assert_eq!(
+            failure_of(&fixture, &basic(&spa.id, "x"), now()).await,
+            (AuthMethod::Basic, ClientAuthFailure::SecretNotAllowed)
+        );
+    }
+
+    #[tokio::test]
+    async fn unknown_missing_and_malformed_clients_fail() {
+        let fixture = Fixture::new().await;
+        let nobody = uuid::Uuid::new_v4().to_string();
+        assert_eq!(
+            failure_of(&fixture, &post(&nobody, None), now()).await,
+            (AuthMethod::None, ClientAuthFailure::UnknownClient)
+        );
+        let none = PresentedCredentials {
+            basic: BasicCredentials::Absent,
+            client_id: None,
+            client_secret: None,
+        };
+        assert_eq!(
+            failure_of(&fixture, &none, now()).await,
+            (AuthMethod::None, ClientAuthFailure::NoClientId)
+        );
+        let malformed = PresentedCredentials {
+            basic: BasicCredentials::Malformed,
+            ..none
+        };
+        assert_eq!(
+            failure_of(&fixture, &malformed, now()).await,
+            (AuthMethod::Basic, ClientAuthFailure::MalformedBasic)
+        );
+    }
+
+    #[tokio::test]
+    async fn two_methods_at_once_or_disagreeing_ids_are_malformed_requests() {
+        let fixture = Fixture::new().await;
+        let app = fixture.app(Some("s3cret")).await;
+        let both = PresentedCredentials {
+            client_secret: Some("s3cret"),
+            ..basic(&app.id, "s3cret")
+        };
+        let disagreeing = PresentedCredentials {
+            client_id: Some("someone-else"),
+            ..basic(&app.id, "s3cret")
+        };
+        for credentials in [both, disagreeing] {
+            let result =
+                authenticate_client(&fixture.store, &fixture.tenant.id, &credentials, now()).await;
+            assert!(
+                matches!(result, Err(ClientAuthError::InvalidRequest(_))),
+                "{result:?}"
+            );
+        }
+        let agreeing = PresentedCredentials {
+            client_id: Some(&app.id),
+            ..basic(&app.id, "s3cret")
+        };
+        let result = authenticate_client(&fixture.store, &fixture.tenant.id, &agreeing, now());
+        assert!(result.await.is_ok());
+    }
+}

@@ -8,3 +8,6 @@ pub mod grants;
 pub mod logout;
 pub mod scopes;
 pub mod userinfo;
+
+#[cfg(test)]
+pub(crate) mod oidc_fixture;

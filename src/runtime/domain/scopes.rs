@@ -246,4 +246,53 @@ mod tests {
             Ok(2)
         );
     }
+
+    #[tokio::test]
+    async fn api_scopes_resolve_by_identifier_uri_or_client_id() {
+        use crate::runtime::domain::oidc_fixture::{Fixture, client_spec, permission};
+        let fixture = Fixture::new().await;
+        let api = fixture.api("api://orders", &["orders.read"]).await;
+        let mut spec = client_spec(AppType::Web);
+        spec.api_permissions
+            .push(permission(&api.id, &["orders.read"]));
+        let caller = fixture.register(spec).await;
+        let by_client_id = format!("api://{}/orders.read", api.id);
+        for scope in ["api://orders/orders.read", by_client_id.as_str()] {
+            let access = resolve_access(
+                &fixture.store,
+                &fixture.tenant,
+                &caller.id,
+                &caller.spec,
+                &["openid", scope],
+            )
+            .await
+            .expect("resolved");
+            assert_eq!(
+                access,
+                Some(ResourceAccess {
+                    resource_client_id: api.id.clone(),
+                    scopes: vec!["orders.read".into()],
+                })
+            );
+        }
+        let oidc_only = resolve_access(
+            &fixture.store,
+            &fixture.tenant,
+            &caller.id,
+            &caller.spec,
+            &["openid", "email"],
+        );
+        assert_eq!(oidc_only.await.expect("resolved"), None);
+        let unknown = resolve_access(
+            &fixture.store,
+            &fixture.tenant,
+            &caller.id,
+            &caller.spec,
+            &["api://billing/invoices.read"],
+        );
+        assert!(matches!(
+            unknown.await,
+            Err(ScopeError::Invalid(reason)) if reason == "no API api://billing in this tenant"
+        ));
+    }
 }

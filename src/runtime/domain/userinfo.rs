@@ -83,3 +83,65 @@ pub async fn claims(
     }
     Ok(body)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::runtime::domain::client_auth::AuthenticatedClient;
+    use crate::runtime::domain::grants::authorization_code::{self, CodeExchange};
+    use crate::runtime::domain::oidc_fixture::{Fixture, REDIRECT_URI, now};
+
+    async fn access_token(fixture: &Fixture, app: &AuthenticatedClient, scope: &str) -> String {
+        let code = fixture.code(app, scope, None, now()).await;
+        let exchange = CodeExchange {
+            code: Some(&code),
+            redirect_uri: Some(REDIRECT_URI),
+            code_verifier: None,
+        };
+        authorization_code::exchange(&fixture.provider(), app, &exchange, now())
+            .await
+            .expect("tokens")
+            .access_token
+    }
+
+    #[tokio::test]
+    async fn the_granted_scopes_decide_which_claims_are_released() {
+        let fixture = Fixture::new().await;
+        let app = fixture.app(Some("secret")).await;
+        let token = access_token(&fixture, &app, "openid email").await;
+        let released = claims(&fixture.provider(), &token).await.expect("claims");
+        let subject = fixture.access_claims(&token).await.sub;
+        let user = fixture.store.user(&fixture.tenant.id, &subject).await;
+        let user = user.expect("read the user").expect("the user");
+        assert_eq!(released["sub"], user.id.as_str());
+        assert_eq!(released["email"], user.email.as_str());
+        assert_eq!(released["tid"], fixture.tenant.id.as_str());
+        assert!(released.get("name").is_none());
+        let token = access_token(&fixture, &app, "openid profile").await;
+        let released = claims(&fixture.provider(), &token).await.expect("claims");
+        assert_eq!(released["name"], "Ada");
+        assert!(released.get("email").is_none());
+    }
+
+    #[tokio::test]
+    async fn a_token_without_openid_or_of_a_revoked_grant_reads_nothing() {
+        let fixture = Fixture::new().await;
+        let app = fixture.app(Some("secret")).await;
+        let token = access_token(&fixture, &app, "email").await;
+        assert!(matches!(
+            claims(&fixture.provider(), &token).await,
+            Err(UserinfoError::InsufficientScope)
+        ));
+        let token = access_token(&fixture, &app, "openid").await;
+        let grant_id = fixture.access_claims(&token).await.grant_id.expect("grant");
+        fixture.store.revoke_grant(&grant_id).await.expect("revoke");
+        assert!(matches!(
+            claims(&fixture.provider(), &token).await,
+            Err(UserinfoError::InvalidToken(reason)) if reason == "the token has been revoked"
+        ));
+        assert!(matches!(
+            claims(&fixture.provider(), "not-a-jwt").await,
+            Err(UserinfoError::InvalidToken(_))
+        ));
+    }
+}

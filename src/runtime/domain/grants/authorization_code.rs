@@ -106,3 +106,181 @@ pub fn check_pkce(challenge: Option<&str>, verifier: Option<&str>) -> Result<(),
         (None, None) => Ok(()),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::runtime::domain::grants::refresh_token;
+    use crate::runtime::domain::oidc_fixture::{
+        CHALLENGE, Fixture, REDIRECT_URI, VERIFIER, client_spec, now,
+    };
+
+    fn exchange_of<'a>(code: &'a str, verifier: Option<&'a str>) -> CodeExchange<'a> {
+        CodeExchange {
+            code: Some(code),
+            redirect_uri: Some(REDIRECT_URI),
+            code_verifier: verifier,
+        }
+    }
+
+    fn refused_with(result: Result<IssuedTokens, GrantError>) -> String {
+        match result {
+            Err(GrantError::InvalidGrant(reason)) => reason.to_string(),
+            other => panic!("expected invalid_grant, got {other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_code_buys_access_id_and_refresh_tokens_for_its_user() {
+        let fixture = Fixture::new().await;
+        let app = fixture.app(Some("secret")).await;
+        let now = now();
+        let code = fixture
+            .code(&app, "openid profile offline_access", None, now)
+            .await;
+        let tokens = exchange(&fixture.provider(), &app, &exchange_of(&code, None), now)
+            .await
+            .expect("tokens");
+        assert_eq!(tokens.scope, "openid profile offline_access");
+        assert!(tokens.id_token.is_some());
+        assert!(tokens.refresh_token.is_some());
+        let claims = fixture.access_claims(&tokens.access_token).await;
+        assert_eq!(claims.aud, app.id);
+        assert_eq!(claims.scp.as_deref(), Some("openid profile"));
+    }
+
+    #[tokio::test]
+    async fn without_offline_access_or_openid_only_an_access_token_is_issued() {
+        let fixture = Fixture::new().await;
+        let app = fixture.app(Some("secret")).await;
+        let code = fixture.code(&app, "profile", None, now()).await;
+        let tokens = exchange(&fixture.provider(), &app, &exchange_of(&code, None), now())
+            .await
+            .expect("tokens");
+        assert_eq!(tokens.id_token, None);
+        assert_eq!(tokens.refresh_token, None);
+    }
+
+    #[tokio::test]
+    async fn a_replayed_code_is_refused_and_revokes_the_tokens_issued_from_it() {
+        let fixture = Fixture::new().await;
+        let app = fixture.app(Some("secret")).await;
+        let provider = fixture.provider();
+        let code = fixture
+            .code(&app, "openid offline_access", None, now())
+            .await;
+        let first = exchange(&provider, &app, &exchange_of(&code, None), now())
+            .await
+            .expect("first exchange");
+        assert!(!fixture.revoked(&first.access_token).await);
+
+        let replay = exchange(&provider, &app, &exchange_of(&code, None), now()).await;
+        assert_eq!(
+            refused_with(replay),
+            "the authorization code was already used; tokens issued from it are revoked"
+        );
+        assert!(fixture.revoked(&first.access_token).await);
+        let refresh =
+            refresh_token::exchange(&provider, &app, first.refresh_token.as_deref(), now());
+        assert_eq!(
+            refused_with(refresh.await),
+            "the refresh token has been revoked"
+        );
+    }
+
+    #[tokio::test]
+    async fn an_unknown_code_is_refused() {
+        let fixture = Fixture::new().await;
+        let app = fixture.app(Some("secret")).await;
+        let result = exchange(&fixture.provider(), &app, &exchange_of("nope", None), now()).await;
+        assert_eq!(refused_with(result), "the authorization code is not valid");
+    }
+
+    #[tokio::test]
+    async fn a_code_with_another_redirect_uri_is_refused() {
+        let fixture = Fixture::new().await;
+        let app = fixture.app(Some("secret")).await;
+        let code = fixture.code(&app, "openid", None, now()).await;
+        let request = CodeExchange {
+            redirect_uri: Some("https://app.example.com/other"),
+            ..exchange_of(&code, None)
+        };
+        assert_eq!(
+            refused_with(exchange(&fixture.provider(), &app, &request, now()).await),
+            "redirect_uri does not match the one of the authorization request"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_code_issued_to_another_client_is_refused() {
+        let fixture = Fixture::new().await;
+        let app = fixture.app(Some("secret")).await;
+        let other = fixture.app(Some("other secret")).await;
+        let code = fixture.code(&app, "openid", None, now()).await;
+        let result = exchange(
+            &fixture.provider(),
+            &other,
+            &exchange_of(&code, None),
+            now(),
+        )
+        .await;
+        assert_eq!(
+            refused_with(result),
+            "the authorization code was issued to another client"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_code_expires_after_its_lifetime() {
+        let fixture = Fixture::new().await;
+        let app = fixture.app(Some("secret")).await;
+        let issued_at = now();
+        let code = fixture.code(&app, "openid", None, issued_at).await;
+        let later = issued_at + crate::runtime::domain::authorize::CODE_LIFETIME_SECONDS;
+        let result = exchange(&fixture.provider(), &app, &exchange_of(&code, None), later).await;
+        assert_eq!(refused_with(result), "the authorization code has expired");
+    }
+
+    #[tokio::test]
+    async fn a_public_client_redeems_its_code_only_with_the_matching_pkce_verifier() {
+        let fixture = Fixture::new().await;
+        let spa = fixture.app(None).await;
+        let provider = fixture.provider();
+        let missing = fixture.code(&spa, "openid", Some(CHALLENGE), now()).await;
+        assert_eq!(
+            refused_with(exchange(&provider, &spa, &exchange_of(&missing, None), now()).await),
+            "code_verifier is required"
+        );
+        let wrong = fixture.code(&spa, "openid", Some(CHALLENGE), now()).await;
+        let wrong_verifier = "x".repeat(43);
+        let wrong_exchange = exchange_of(&wrong, Some(&wrong_verifier));
+        let result = exchange(&provider, &spa, &wrong_exchange, now());
+        assert_eq!(
+            refused_with(result.await),
+            "the code_verifier does not match the code_challenge"
+        );
+        let right = fixture.code(&spa, "openid", Some(CHALLENGE), now()).await;
+        let tokens = exchange(&provider, &spa, &exchange_of(&right, Some(VERIFIER)), now()).await;
+        assert!(tokens.is_ok(), "{tokens:?}");
+    }
+
+    #[test]
+    fn a_verifier_without_a_challenge_is_refused() {
+        assert!(matches!(
+            check_pkce(None, Some(VERIFIER)),
+            Err(GrantError::InvalidGrant(
+                "code_verifier was sent but the authorization request had no code_challenge"
+            ))
+        ));
+        assert!(check_pkce(None, None).is_ok());
+        assert!(check_pkce(Some(CHALLENGE), Some(VERIFIER)).is_ok());
+    }
+
+    #[tokio::test]
+    async fn daemon_apps_may_not_redeem_codes() {
+        let fixture = Fixture::new().await;
+        let daemon = fixture.register(client_spec(AppType::Daemon)).await;
+        let result = exchange(&fixture.provider(), &daemon, &exchange_of("x", None), now()).await;
+        assert!(matches!(result, Err(GrantError::UnauthorizedClient(_))));
+    }
+}

@@ -63,3 +63,80 @@ pub async fn exchange(
         refresh_token: None,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::AppType;
+    use crate::runtime::domain::oidc_fixture::{Fixture, client_spec, now, permission};
+
+    /// A daemon permitted `scopes` of `api`.
+    async fn daemon(
+        fixture: &Fixture,
+        api: &AuthenticatedClient,
+        scopes: &[&str],
+    ) -> AuthenticatedClient {
+        let mut spec = client_spec(AppType::Daemon);
+        spec.api_permissions.push(permission(&api.id, scopes));
+        fixture.register(spec).await
+    }
+
+    #[tokio::test]
+    async fn a_daemon_gets_the_permitted_scopes_of_the_api_as_roles() {
+        let fixture = Fixture::new().await;
+        let api = fixture
+            .api("api://orders", &["orders.read", "orders.write"])
+            .await;
+        let caller = daemon(&fixture, &api, &["orders.read"]).await;
+        let tokens = exchange(&fixture.provider(), &caller, "api://orders/.default", now())
+            .await
+            .expect("tokens");
+        assert_eq!(tokens.scope, "api://orders/.default");
+        assert_eq!(tokens.refresh_token, None);
+        let claims = fixture.access_claims(&tokens.access_token).await;
+        assert_eq!(claims.aud, api.id);
+        assert_eq!(claims.roles, Some(vec!["orders.read".to_string()]));
+        let by_client_id = format!("api://{}/.default", api.id);
+        let again = exchange(&fixture.provider(), &caller, &by_client_id, now()).await;
+        assert!(again.is_ok(), "{again:?}");
+    }
+
+    #[tokio::test]
+    async fn only_one_apis_default_scope_is_accepted() {
+        let fixture = Fixture::new().await;
+        let api = fixture.api("api://orders", &["orders.read"]).await;
+        let caller = daemon(&fixture, &api, &["orders.read"]).await;
+        for scope in [
+            "api://orders/orders.read",
+            "",
+            "api://orders/.default api://billing/.default",
+            "api://unknown/.default",
+        ] {
+            let result = exchange(&fixture.provider(), &caller, scope, now()).await;
+            assert!(
+                matches!(result, Err(GrantError::InvalidScope(_))),
+                "{scope}: {result:?}"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn an_api_the_client_has_no_permission_for_is_refused() {
+        let fixture = Fixture::new().await;
+        let api = fixture.api("api://orders", &["orders.read"]).await;
+        let caller = fixture.register(client_spec(AppType::Daemon)).await;
+        let result = exchange(&fixture.provider(), &caller, "api://orders/.default", now()).await;
+        assert!(
+            matches!(result, Err(GrantError::InvalidScope(reason)) if reason.contains("apiPermissions"))
+        );
+        drop(api);
+    }
+
+    #[tokio::test]
+    async fn public_clients_cannot_use_client_credentials() {
+        let fixture = Fixture::new().await;
+        let spa = fixture.app(None).await;
+        let result = exchange(&fixture.provider(), &spa, "api://orders/.default", now()).await;
+        assert!(matches!(result, Err(GrantError::UnauthorizedClient(_))));
+    }
+}

@@ -17,7 +17,7 @@ use crate::runtime::tokens::{self, Keyring, TokenError};
 use crate::runtime::{Tenant, crypto, flows};
 
 use super::client_auth::AuthenticatedClient;
-use super::scopes::{OIDC_SCOPES, ScopeError, resolve_access};
+use super::scopes::{OIDC_SCOPES, ResourceAccess, ScopeError, resolve_access};
 
 /// One tenant's OpenID provider as the grants see it: its database, keys, and issuer.
 #[derive(Clone, Copy, Debug)]
@@ -115,22 +115,8 @@ async fn issue_user_tokens(
         .user(&provider.tenant.id, &grant.user_id)
         .await?
         .ok_or(GrantError::InvalidGrant("the user no longer exists"))?;
-    let flow = flows::flow_for_client(provider.store, &provider.tenant.id, &client.id).await?;
-    let flow_claims = flows::token_claims(
-        flow.as_ref().map(|(_, flow)| flow),
-        &user.email,
-        user.display_name.as_deref(),
-        &user.attributes,
-    );
-    let oidc_scopes: Vec<String> = scopes
-        .iter()
-        .filter(|scope| OIDC_SCOPES.contains(scope) && **scope != "offline_access")
-        .map(|scope| scope.to_string())
-        .collect();
-    let (audience, permissions) = match &access {
-        Some(access) => (access.resource_client_id.clone(), access.scopes.clone()),
-        None => (client.id.clone(), oidc_scopes),
-    };
+    let flow_claims = flow_claims(provider, client, &user).await?;
+    let (audience, permissions) = audience_and_permissions(client, &scopes, access);
     let lifetime = client.spec.access_token_lifetime_seconds();
     let access_claims = tokens::access_token_claims(&tokens::AccessTokenInput {
         issuer: provider.issuer,
@@ -169,6 +155,41 @@ async fn issue_user_tokens(
         id_token,
         refresh_token,
     })
+}
+
+/// The claims the client's user flow adds to the user's tokens.
+async fn flow_claims(
+    provider: &Provider<'_>,
+    client: &AuthenticatedClient,
+    user: &UserRecord,
+) -> Result<BTreeMap<String, serde_json::Value>, StoreError> {
+    let flow = flows::flow_for_client(provider.store, &provider.tenant.id, &client.id).await?;
+    Ok(flows::token_claims(
+        flow.as_ref().map(|(_, flow)| flow),
+        &user.email,
+        user.display_name.as_deref(),
+        &user.attributes,
+    ))
+}
+
+/// The access token's audience and `scp`: the API and its granted scopes, or else the client
+/// itself and the OpenID Connect scopes (without `offline_access`).
+fn audience_and_permissions(
+    client: &AuthenticatedClient,
+    scopes: &[&str],
+    access: Option<ResourceAccess>,
+) -> (String, Vec<String>) {
+    match access {
+        Some(access) => (access.resource_client_id, access.scopes),
+        None => (
+            client.id.clone(),
+            scopes
+                .iter()
+                .filter(|scope| OIDC_SCOPES.contains(scope) && **scope != "offline_access")
+                .map(|scope| scope.to_string())
+                .collect(),
+        ),
+    }
 }
 
 impl Provider<'_> {

@@ -52,3 +52,102 @@ pub async fn exchange(
     }
     issue_user_tokens(provider, client, &grant, None, now).await
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::runtime::domain::grants::authorization_code::{self, CodeExchange};
+    use crate::runtime::domain::oidc_fixture::{Fixture, REDIRECT_URI, now};
+    use crate::runtime::tokens::REFRESH_TOKEN_LIFETIME_SECONDS;
+
+    /// Signs in through a code and returns the first refresh token.
+    async fn first_refresh_token(fixture: &Fixture, client: &AuthenticatedClient) -> String {
+        let code = fixture
+            .code(client, "openid offline_access", None, now())
+            .await;
+        let request = CodeExchange {
+            code: Some(&code),
+            redirect_uri: Some(REDIRECT_URI),
+            code_verifier: None,
+        };
+        authorization_code::exchange(&fixture.provider(), client, &request, now())
+            .await
+            .expect("tokens")
+            .refresh_token
+            .expect("a refresh token")
+    }
+
+    fn refused_with(result: Result<IssuedTokens, GrantError>) -> String {
+        match result {
+            Err(GrantError::InvalidGrant(reason)) => reason.to_string(),
+            other => panic!("expected invalid_grant, got {other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn each_refresh_replaces_the_refresh_token() {
+        let fixture = Fixture::new().await;
+        let app = fixture.app(Some("secret")).await;
+        let provider = fixture.provider();
+        let first = first_refresh_token(&fixture, &app).await;
+        let second = exchange(&provider, &app, Some(&first), now())
+            .await
+            .expect("refreshed");
+        let rotated = second.refresh_token.expect("a new refresh token");
+        assert_ne!(rotated, first);
+        assert!(second.id_token.is_some());
+        let third = exchange(&provider, &app, Some(&rotated), now()).await;
+        assert!(third.is_ok(), "{third:?}");
+    }
+
+    #[tokio::test]
+    async fn a_replayed_refresh_token_revokes_its_whole_family() {
+        let fixture = Fixture::new().await;
+        let app = fixture.app(Some("secret")).await;
+        let provider = fixture.provider();
+        let first = first_refresh_token(&fixture, &app).await;
+        let second = exchange(&provider, &app, Some(&first), now())
+            .await
+            .expect("refreshed");
+        assert_eq!(
+            refused_with(exchange(&provider, &app, Some(&first), now()).await),
+            "the refresh token was already used; its token family is revoked"
+        );
+        assert!(fixture.revoked(&second.access_token).await);
+        let rotated = second.refresh_token.expect("a new refresh token");
+        assert_eq!(
+            refused_with(exchange(&provider, &app, Some(&rotated), now()).await),
+            "the refresh token has been revoked"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_refresh_token_expires_after_its_lifetime() {
+        let fixture = Fixture::new().await;
+        let app = fixture.app(Some("secret")).await;
+        let first = first_refresh_token(&fixture, &app).await;
+        let later = now() + REFRESH_TOKEN_LIFETIME_SECONDS + 1;
+        let result = exchange(&fixture.provider(), &app, Some(&first), later).await;
+        assert_eq!(refused_with(result), "the refresh token has expired");
+    }
+
+    #[tokio::test]
+    async fn a_refresh_token_of_another_client_or_none_at_all_is_refused() {
+        let fixture = Fixture::new().await;
+        let app = fixture.app(Some("secret")).await;
+        let other = fixture.app(Some("other secret")).await;
+        let first = first_refresh_token(&fixture, &app).await;
+        assert_eq!(
+            refused_with(exchange(&fixture.provider(), &other, Some(&first), now()).await),
+            "the refresh token was issued to another client"
+        );
+        assert!(matches!(
+            exchange(&fixture.provider(), &app, None, now()).await,
+            Err(GrantError::InvalidRequest("refresh_token is missing"))
+        ));
+        assert_eq!(
+            refused_with(exchange(&fixture.provider(), &app, Some("nope"), now()).await),
+            "the refresh token is not valid"
+        );
+    }
+}
