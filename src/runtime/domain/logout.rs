@@ -128,3 +128,99 @@ pub async fn validate(
         None => Err(refused(LogoutRefusal::RedirectNeedsClient)),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::AppType;
+    use crate::runtime::domain::client_auth::AuthenticatedClient;
+    use crate::runtime::domain::grants::authorization_code::{self, CodeExchange};
+    use crate::runtime::domain::oidc_fixture::{Fixture, REDIRECT_URI, client_spec, now};
+
+    const SIGNED_OUT: &str = "https://app.example.com/signed-out";
+
+    async fn id_token(fixture: &Fixture, client: &AuthenticatedClient) -> String {
+        let code = fixture.code(client, "openid", None, now()).await;
+        let exchange = CodeExchange {
+            code: Some(&code),
+            redirect_uri: Some(REDIRECT_URI),
+            code_verifier: None,
+        };
+        authorization_code::exchange(&fixture.provider(), client, &exchange, now())
+            .await
+            .expect("tokens")
+            .id_token
+            .expect("an ID token")
+    }
+
+    async fn refusal(fixture: &Fixture, query: &LogoutQuery) -> LogoutRefusal {
+        match validate(&fixture.provider(), query).await {
+            Err(LogoutError::Refused(refusal)) => refusal,
+            other => panic!("expected a refusal, got {other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_redirect_is_followed_only_when_the_named_app_registered_it() {
+        let fixture = Fixture::new().await;
+        let mut spec = client_spec(AppType::Web);
+        spec.post_logout_redirect_uris.push(SIGNED_OUT.into());
+        let app = fixture.register(spec).await;
+        let asked = LogoutQuery {
+            post_logout_redirect_uri: Some(SIGNED_OUT.into()),
+            client_id: Some(app.id.clone()),
+            ..LogoutQuery::default()
+        };
+        let valid = validate(&fixture.provider(), &asked).await.expect("valid");
+        assert_eq!(
+            valid,
+            ValidLogout {
+                hinted: false,
+                redirect: Some(SIGNED_OUT.into()),
+            }
+        );
+        let anonymous = LogoutQuery {
+            client_id: None,
+            ..asked
+        };
+        assert_eq!(
+            refusal(&fixture, &anonymous).await,
+            LogoutRefusal::RedirectNeedsClient
+        );
+        let elsewhere = LogoutQuery {
+            post_logout_redirect_uri: Some("https://evil.example.com/".into()),
+            client_id: Some(app.id.clone()),
+            ..LogoutQuery::default()
+        };
+        assert_eq!(
+            refusal(&fixture, &elsewhere).await,
+            LogoutRefusal::RedirectUnregistered
+        );
+    }
+
+    #[tokio::test]
+    async fn an_id_token_hint_names_the_app_and_must_agree_with_client_id() {
+        let fixture = Fixture::new().await;
+        let app = fixture.app(Some("secret")).await;
+        let hint = id_token(&fixture, &app).await;
+        let hinted = LogoutQuery {
+            id_token_hint: Some(hint.clone()),
+            ..LogoutQuery::default()
+        };
+        let valid = validate(&fixture.provider(), &hinted).await.expect("valid");
+        assert!(valid.hinted);
+        let disagreeing = LogoutQuery {
+            client_id: Some("another-app".into()),
+            ..hinted
+        };
+        assert_eq!(
+            refusal(&fixture, &disagreeing).await,
+            LogoutRefusal::HintMismatch
+        );
+        let forged = LogoutQuery {
+            id_token_hint: Some("not-a-jwt".into()),
+            ..LogoutQuery::default()
+        };
+        assert_eq!(refusal(&fixture, &forged).await, LogoutRefusal::HintInvalid);
+    }
+}
