@@ -5,7 +5,6 @@ use std::path::PathBuf;
 
 use super::RuntimeError;
 use super::crypto::SigningAlgorithm;
-use super::oidc;
 
 /// Log line format.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
@@ -50,7 +49,7 @@ pub struct RuntimeConfig {
 
     /// Lifetime of authorization codes, in seconds: a code is redeemed right after the
     /// redirect, so a minute is plenty (RFC 6749 recommends at most ten).
-    #[arg(long, env = "CIAM_AUTHORIZATION_CODE_LIFETIME_SECONDS", default_value_t = oidc::CODE_LIFETIME_SECONDS, value_parser = clap::value_parser!(i64).range(1..=600))]
+    #[arg(long, env = "CIAM_AUTHORIZATION_CODE_LIFETIME_SECONDS", default_value_t = super::domain::authorize::CODE_LIFETIME_SECONDS, value_parser = clap::value_parser!(i64).range(1..=600))]
     pub authorization_code_lifetime_seconds: i64,
 
     /// Seconds before another passcode may be sent for the same challenge (resend cool-down).

@@ -33,7 +33,6 @@ pub mod pages;
 pub mod server;
 pub mod state;
 pub mod store;
-pub mod token_endpoint;
 pub mod tokens;
 
 use std::net::SocketAddr;

@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use super::store::Store;
-use super::{LogFormat, RuntimeConfig, RuntimeError, build_state, http, oidc};
+use super::{LogFormat, RuntimeConfig, RuntimeError, build_state, http};
 
 fn init_logging(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
@@ -62,7 +62,7 @@ pub async fn serve(config: RuntimeConfig) -> Result<(), RuntimeError> {
     let (stop_sender, stop_receiver) = tokio::sync::watch::channel(false);
     let public = axum::serve(
         public_listener,
-        oidc::router(state.clone()).into_make_service_with_connect_info::<SocketAddr>(),
+        http::oidc::router(state.clone()).into_make_service_with_connect_info::<SocketAddr>(),
     )
     .with_graceful_shutdown(stopped(stop_receiver.clone()));
     let admin = axum::serve(admin_listener, http::admin::router(state.clone()))

@@ -2,3 +2,4 @@
 //! render its answer, with one error type per surface.
 
 pub mod admin;
+pub mod oidc;

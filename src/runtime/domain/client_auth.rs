@@ -1,0 +1,391 @@
+//! Authenticates a client at the token endpoint from credentials the HTTP layer has already
+//! read: a `client_secret_basic` pair, `client_secret_post` fields, or a public client's bare
+//! `client_id` (RFC 6749 §2.3).
+
+use crate::contract::ClientSpec;
+use crate::runtime::store::{Kind, Store, StoreError};
+
+use super::scopes::parse_client;
+
+/// How a client presented its credentials (the `method` of a failure's metric and log line).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AuthMethod {
+    /// `Authorization: Basic`.
+    Basic,
+    /// `client_id` and `client_secret` in the body.
+    Post,
+    /// A bare `client_id` (public clients).
+    None,
+}
+
+impl AuthMethod {
+    /// The method's name in discovery, metrics and logs.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AuthMethod::Basic => "client_secret_basic",
+            AuthMethod::Post => "client_secret_post",
+            AuthMethod::None => "none",
+        }
+    }
+}
+
+/// Why a client failed to authenticate: the description it gets with `invalid_client`, and
+/// the `reason` of the metric and the log line.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ClientAuthFailure {
+    /// The `Basic` header does not decode to `id:secret`.
+    #[error("the Basic authorization header is malformed")]
+    MalformedBasic,
+    /// No client ID anywhere.
+    #[error("client authentication is required")]
+    NoClientId,
+    /// No such client in the tenant.
+    #[error("unknown client")]
+    UnknownClient,
+    /// A confidential client sent no secret.
+    #[error("this client must authenticate with its client secret")]
+    SecretMissing,
+    /// The secret matches no active secret of the client.
+    #[error("client authentication failed")]
+    WrongSecret,
+    /// A public client sent a secret.
+    #[error("public clients have no client secret")]
+    SecretNotAllowed,
+}
+
+impl ClientAuthFailure {
+    /// The `reason` label of the metric and the log line.
+    pub fn reason(self) -> &'static str {
+        match self {
+            ClientAuthFailure::MalformedBasic => "malformed_basic",
+            ClientAuthFailure::NoClientId => "no_client_id",
+            ClientAuthFailure::UnknownClient => "unknown_client",
+            ClientAuthFailure::SecretMissing => "secret_missing",
+            ClientAuthFailure::WrongSecret => "wrong_secret",
+            ClientAuthFailure::SecretNotAllowed => "secret_not_allowed",
+        }
+    }
+
+    /// Judges a known client's presented secret at `now` (Unix seconds).
+    pub fn of_secret(spec: &ClientSpec, secret: Option<&str>, now: i64) -> Option<Self> {
+        let now = jiff::Timestamp::from_second(now).unwrap_or_else(|_| jiff::Timestamp::now());
+        match (spec.app_type.is_confidential(), secret) {
+            (true, None) => Some(ClientAuthFailure::SecretMissing),
+            (true, Some(secret)) if !spec.secret_matches(secret, now) => {
+                Some(ClientAuthFailure::WrongSecret)
+            }
+            (false, Some(_)) => Some(ClientAuthFailure::SecretNotAllowed),
+            _ => None,
+        }
+    }
+}
+
+/// What an `Authorization: Basic` header held.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum BasicCredentials {
+    /// The request has no `Basic` header.
+    Absent,
+    /// A `Basic` header that does not decode to `id:secret`.
+    Malformed,
+    /// The decoded client ID and secret.
+    Present {
+        /// Client ID.
+        client_id: String,
+        /// Client secret.
+        secret: String,
+    },
+}
+
+/// The credentials a token request carries, already read from the header and the body.
+#[derive(Clone, Debug)]
+pub struct PresentedCredentials<'a> {
+    /// The `Authorization: Basic` header.
+    pub basic: BasicCredentials,
+    /// The body's non-empty `client_id`.
+    pub client_id: Option<&'a str>,
+    /// The body's non-empty `client_secret`.
+    pub client_secret: Option<&'a str>,
+}
+
+impl PresentedCredentials<'_> {
+    /// The method the client used (a `Basic` header wins, even a malformed one).
+    pub fn method(&self) -> AuthMethod {
+        if self.basic != BasicCredentials::Absent {
+            AuthMethod::Basic
+        } else if self.client_secret.is_some() {
+            AuthMethod::Post
+        } else {
+            AuthMethod::None
+        }
+    }
+
+    /// The client ID and the secret if one was sent, from the header or the body (never both).
+    ///
+    /// # Errors
+    /// [`ClientAuthError::InvalidRequest`] for two methods at once or a body `client_id` that
+    /// differs from the header's; [`ClientAuthError::Failed`] when no client ID can be read.
+    fn identify(&self) -> Result<(String, Option<String>), ClientAuthError> {
+        let failed = |failure| ClientAuthError::Failed {
+            method: self.method(),
+            client_id: String::new(),
+            failure,
+        };
+        let (id, secret) = match &self.basic {
+            BasicCredentials::Absent => {
+                let id = self
+                    .client_id
+                    .ok_or_else(|| failed(ClientAuthFailure::NoClientId))?;
+                return Ok((id.to_string(), self.client_secret.map(str::to_string)));
+            }
+            BasicCredentials::Malformed => return Err(failed(ClientAuthFailure::MalformedBasic)),
+            BasicCredentials::Present { client_id, secret } => (client_id, secret),
+        };
+        if self.client_secret.is_some() {
+            return Err(ClientAuthError::InvalidRequest(
+                "use exactly one client authentication method",
+            ));
+        }
+        if self.client_id.is_some_and(|body_id| body_id != id) {
+            return Err(ClientAuthError::InvalidRequest(
+                "client_id in the body differs from the authenticated client",
+            ));
+        }
+        Ok((id.clone(), Some(secret.clone())))
+    }
+}
+
+/// A client that proved who it is.
+#[derive(Clone, Debug)]
+pub struct AuthenticatedClient {
+    /// Client ID.
+    pub id: String,
+    /// Its registration.
+    pub spec: ClientSpec,
+}
+
+/// Why a token request's client is not authenticated.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientAuthError {
+    /// The request is malformed (`invalid_request`); not counted as a failed authentication.
+    #[error("{0}")]
+    InvalidRequest(&'static str),
+    /// Authentication failed (`invalid_client`).
+    #[error("{failure}")]
+    Failed {
+        /// How the client presented its credentials.
+        method: AuthMethod,
+        /// The client ID it sent (empty when none could be read), as sent.
+        client_id: String,
+        /// Why it failed.
+        failure: ClientAuthFailure,
+    },
+    /// Storage failed, or the stored client no longer parses.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Loads a client's registration.
+///
+/// # Errors
+/// Storage failure or a stored spec that no longer parses.
+pub async fn load_client(
+    store: &Store,
+    tenant_id: &str,
+    client_id: &str,
+) -> Result<Option<ClientSpec>, StoreError> {
+    match store.document(Kind::Client, tenant_id, client_id).await? {
+        Some(document) => parse_client(&document.spec).map(Some),
+        None => Ok(None),
+    }
+}
+
+/// Authenticates the client of a token request at `now` (Unix seconds).
+///
+/// # Errors
+/// See [`ClientAuthError`].
+pub async fn authenticate_client(
+    store: &Store,
+    tenant_id: &str,
+    credentials: &PresentedCredentials<'_>,
+    now: i64,
+) -> Result<AuthenticatedClient, ClientAuthError> {
+    let (client_id, secret) = credentials.identify()?;
+    let failure = match load_client(store, tenant_id, &client_id).await? {
+        None => ClientAuthFailure::UnknownClient,
+        Some(spec) => match ClientAuthFailure::of_secret(&spec, secret.as_deref(), now) {
+            None => {
+                return Ok(AuthenticatedClient {
+                    id: client_id,
+                    spec,
+                });
+            }
+            Some(failure) => failure,
+        },
+    };
+    Err(ClientAuthError::Failed {
+        method: credentials.method(),
+        client_id,
+        failure,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::runtime::domain::oidc_fixture::{Fixture, now};
+
+    fn basic(client_id: &str, secret: &str) -> PresentedCredentials<'static> {
+        PresentedCredentials {
+            basic: BasicCredentials::Present {
+                client_id: client_id.into(),
+                secret: secret.into(),
+            },
+            client_id: None,
+            client_secret: None,
+        }
+    }
+
+    fn post<'a>(client_id: &'a str, secret: Option<&'a str>) -> PresentedCredentials<'a> {
+        PresentedCredentials {
+            basic: BasicCredentials::Absent,
+            client_id: Some(client_id),
+            client_secret: secret,
+        }
+    }
+
+    async fn failure_of(
+        fixture: &Fixture,
+        credentials: &PresentedCredentials<'_>,
+        now: i64,
+    ) -> (AuthMethod, ClientAuthFailure) {
+        match authenticate_client(&fixture.store, &fixture.tenant.id, credentials, now).await {
+            Err(ClientAuthError::Failed {
+                method, failure, ..
+            }) => (method, failure),
+            other => panic!("expected a failed authentication, got {other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_confidential_client_authenticates_with_its_secret_by_basic_or_post() {
+        let fixture = Fixture::new().await;
+        let app = fixture.app(Some("s3cret")).await;
+        for credentials in [basic(&app.id, "s3cret"), post(&app.id, Some("s3cret"))] {
+            let client =
+                authenticate_client(&fixture.store, &fixture.tenant.id, &credentials, now())
+                    .await
+                    .expect("authenticated");
+            assert_eq!(client.id, app.id);
+        }
+    }
+
+    #[tokio::test]
+    async fn a_wrong_or_missing_secret_fails_and_names_the_method_used() {
+        let fixture = Fixture::new().await;
+        let app = fixture.app(Some("s3cret")).await;
+        assert_eq!(
+            failure_of(&fixture, &basic(&app.id, "guess"), now()).await,
+            (AuthMethod::Basic, ClientAuthFailure::WrongSecret)
+        );
+        assert_eq!(
+            failure_of(&fixture, &post(&app.id, Some("guess")), now()).await,
+            (AuthMethod::Post, ClientAuthFailure::WrongSecret)
+        );
+        assert_eq!(
+            failure_of(&fixture, &post(&app.id, None), now()).await,
+            (AuthMethod::None, ClientAuthFailure::SecretMissing)
+        );
+    }
+
+    #[tokio::test]
+    async fn an_expired_secret_no_longer_authenticates() {
+        let fixture = Fixture::new().await;
+        let mut spec = crate::runtime::domain::oidc_fixture::client_spec(crate::api::AppType::Web);
+        let expires_at = jiff::Timestamp::from_second(now() + 60).expect("timestamp");
+        spec.client_secrets.push(crate::contract::ClientSecretSpec {
+            hash: Some(crate::contract::client_secret_hash("s3cret")),
+            value: None,
+            expires_at: Some(expires_at),
+        });
+        let app = fixture.register(spec).await;
+        let credentials = post(&app.id, Some("s3cret"));
+        let before = authenticate_client(&fixture.store, &fixture.tenant.id, &credentials, now());
+        assert!(before.await.is_ok());
+        assert_eq!(
+            failure_of(&fixture, &credentials, now() + 60).await,
+            (AuthMethod::Post, ClientAuthFailure::WrongSecret)
+        );
+    }
+
+    #[tokio::test]
+    async fn a_public_client_sends_its_id_alone_and_never_a_secret() {
+        let fixture = Fixture::new().await;
+        let spa = fixture.app(None).await;
+        let bare_id = post(&spa.id, None);
+        let bare = authenticate_client(&fixture.store, &fixture.tenant.id, &bare_id, now());
+        assert!(bare.await.is_ok());
+        assert_eq!(
+            failure_of(&fixture, &post(&spa.id, Some("x")), now()).await,
+            (AuthMethod::Post, ClientAuthFailure::SecretNotAllowed)
+        );
+        assert_eq!(
+            failure_of(&fixture, &basic(&spa.id, "x"), now()).await,
+            (AuthMethod::Basic, ClientAuthFailure::SecretNotAllowed)
+        );
+    }
+
+    #[tokio::test]
+    async fn unknown_missing_and_malformed_clients_fail() {
+        let fixture = Fixture::new().await;
+        let nobody = uuid::Uuid::new_v4().to_string();
+        assert_eq!(
+            failure_of(&fixture, &post(&nobody, None), now()).await,
+            (AuthMethod::None, ClientAuthFailure::UnknownClient)
+        );
+        let none = PresentedCredentials {
+            basic: BasicCredentials::Absent,
+            client_id: None,
+            client_secret: None,
+        };
+        assert_eq!(
+            failure_of(&fixture, &none, now()).await,
+            (AuthMethod::None, ClientAuthFailure::NoClientId)
+        );
+        let malformed = PresentedCredentials {
+            basic: BasicCredentials::Malformed,
+            ..none
+        };
+        assert_eq!(
+            failure_of(&fixture, &malformed, now()).await,
+            (AuthMethod::Basic, ClientAuthFailure::MalformedBasic)
+        );
+    }
+
+    #[tokio::test]
+    async fn two_methods_at_once_or_disagreeing_ids_are_malformed_requests() {
+        let fixture = Fixture::new().await;
+        let app = fixture.app(Some("s3cret")).await;
+        let both = PresentedCredentials {
+            client_secret: Some("s3cret"),
+            ..basic(&app.id, "s3cret")
+        };
+        let disagreeing = PresentedCredentials {
+            client_id: Some("someone-else"),
+            ..basic(&app.id, "s3cret")
+        };
+        for credentials in [both, disagreeing] {
+            let result =
+                authenticate_client(&fixture.store, &fixture.tenant.id, &credentials, now()).await;
+            assert!(
+                matches!(result, Err(ClientAuthError::InvalidRequest(_))),
+                "{result:?}"
+            );
+        }
+        let agreeing = PresentedCredentials {
+            client_id: Some(&app.id),
+            ..basic(&app.id, "s3cret")
+        };
+        let result = authenticate_client(&fixture.store, &fixture.tenant.id, &agreeing, now());
+        assert!(result.await.is_ok());
+    }
+}
