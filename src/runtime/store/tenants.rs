@@ -73,37 +73,60 @@ impl Store {
                     existing.tenant_id
                 )));
             }
-            // The owner condition is part of the UPDATE, so a concurrent claim cannot slip in
-            // between a check and the write.
-            let updated = sqlx::query(
-                "UPDATE tenants SET spec = $1, updated_at = $2, owner_uid = $4, owner = $5 \
-                 WHERE subdomain = $3 AND (owner_uid IS NULL OR owner_uid = $4 OR owner_uid = $6)",
-            )
-            .bind(spec)
-            .bind(now)
-            .bind(subdomain)
-            .bind(claim.owner_uid())
-            .bind(owner_json(claim))
-            .bind(claim.replaces.as_deref())
-            .execute(&self.pool)
-            .await
-            .map_err(query_error("update a tenant"))?;
-            let stored = self.tenant(subdomain).await?.ok_or_else(|| {
-                StoreError::Conflict(format!("tenant {subdomain} was deleted concurrently"))
-            })?;
-            if updated.rows_affected() == 0 {
-                return Err(owned_by_another(format!("tenant {subdomain}"), &stored));
-            }
+            let stored = self.update_tenant(subdomain, spec, claim, now).await?;
             return Ok((stored, false));
         }
         let id = requested_id
             .map(str::to_string)
             .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+        let stored = self.insert_tenant(&id, subdomain, spec, claim, now).await?;
+        Ok((stored, true))
+    }
+
+    /// Replaces the spec of an existing tenant if `claim` may write it.
+    async fn update_tenant(
+        &self,
+        subdomain: &str,
+        spec: &str,
+        claim: &Claim,
+        now: i64,
+    ) -> Result<Document, StoreError> {
+        // The owner condition is part of the UPDATE, so a concurrent claim cannot slip in
+        // between a check and the write.
+        let updated = sqlx::query(
+            "UPDATE tenants SET spec = $1, updated_at = $2, owner_uid = $4, owner = $5 \
+             WHERE subdomain = $3 AND (owner_uid IS NULL OR owner_uid = $4 OR owner_uid = $6)",
+        )
+        .bind(spec)
+        .bind(now)
+        .bind(subdomain)
+        .bind(claim.owner_uid())
+        .bind(owner_json(claim))
+        .bind(claim.replaces.as_deref())
+        .execute(&self.pool)
+        .await
+        .map_err(query_error("update a tenant"))?;
+        let stored = self.stored_tenant(subdomain).await?;
+        if updated.rows_affected() == 0 {
+            return Err(owned_by_another(format!("tenant {subdomain}"), &stored));
+        }
+        Ok(stored)
+    }
+
+    /// Creates a tenant with ID `id`.
+    async fn insert_tenant(
+        &self,
+        id: &str,
+        subdomain: &str,
+        spec: &str,
+        claim: &Claim,
+        now: i64,
+    ) -> Result<Document, StoreError> {
         let inserted = sqlx::query(
             "INSERT INTO tenants (id, subdomain, spec, created_at, updated_at, owner_uid, owner) \
              VALUES ($1, $2, $3, $4, $4, $5, $6)",
         )
-        .bind(&id)
+        .bind(id)
         .bind(subdomain)
         .bind(spec)
         .bind(now)
@@ -112,23 +135,22 @@ impl Store {
         .execute(&self.pool)
         .await;
         match inserted {
-            Ok(_) => {}
-            Err(error) if StoreError::is_unique_violation(&error) => {
-                return Err(StoreError::Conflict(format!(
-                    "tenant {subdomain} or tenant ID {id} already exists"
-                )));
-            }
-            Err(source) => {
-                return Err(StoreError::Query {
-                    operation: "create a tenant",
-                    source,
-                });
-            }
+            Ok(_) => self.stored_tenant(subdomain).await,
+            Err(error) if StoreError::is_unique_violation(&error) => Err(StoreError::Conflict(
+                format!("tenant {subdomain} or tenant ID {id} already exists"),
+            )),
+            Err(source) => Err(StoreError::Query {
+                operation: "create a tenant",
+                source,
+            }),
         }
-        let stored = self.tenant(subdomain).await?.ok_or_else(|| {
+    }
+
+    /// The tenant just written, which a concurrent deletion may have removed again.
+    async fn stored_tenant(&self, subdomain: &str) -> Result<Document, StoreError> {
+        self.tenant(subdomain).await?.ok_or_else(|| {
             StoreError::Conflict(format!("tenant {subdomain} was deleted concurrently"))
-        })?;
-        Ok((stored, true))
+        })
     }
 
     /// Deletes a tenant and everything in it. Returns whether it existed.
