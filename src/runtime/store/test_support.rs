@@ -1,6 +1,7 @@
-//! Throwaway stores for the storage tests: a temporary SQLite file, or the PostgreSQL
-//! database named by `CIAM_TEST_DATABASE_URL` (as `tests/runtime_store.rs` does), so the same
-//! tests run on both databases.
+//! Throwaway stores for the storage tests: a temporary SQLite file, or a fresh database on
+//! the PostgreSQL server named by `CIAM_TEST_DATABASE_URL` (the variable
+//! `tests/runtime_store.rs` reads), so the same tests run on both databases without leaving
+//! rows behind for other suites.
 
 use std::ops::Deref;
 use std::path::PathBuf;
@@ -35,7 +36,7 @@ impl Drop for TestStore {
 /// Opens a migrated store of its own for one test.
 pub(super) async fn open() -> TestStore {
     let (url, file) = match std::env::var("CIAM_TEST_DATABASE_URL") {
-        Ok(url) if !url.is_empty() => (url, None),
+        Ok(url) if !url.is_empty() => (database_of_its_own(&url).await, None),
         _ => {
             let file =
                 std::env::temp_dir().join(format!("ciam-store-unit-{}.db", uuid::Uuid::new_v4()));
@@ -46,7 +47,32 @@ pub(super) async fn open() -> TestStore {
     TestStore { store, file }
 }
 
-/// A subdomain no other test uses (tests may share a PostgreSQL database).
+/// Creates a new database on the server of `url` and returns its URL; the server is a
+/// throwaway one (scripts/postgres.sh), so the databases are left for it to discard.
+async fn database_of_its_own(url: &str) -> String {
+    use sqlx::Connection;
+    sqlx::any::install_default_drivers();
+    let (address, options) = url
+        .split_once('?')
+        .map_or((url, None), |(address, options)| (address, Some(options)));
+    let (server, _) = address
+        .rsplit_once('/')
+        .expect("a database URL with a path");
+    let name = format!("ciam_unit_{}", uuid::Uuid::new_v4().simple());
+    let mut connection = sqlx::AnyConnection::connect(url)
+        .await
+        .expect("connect to the test database server");
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&mut connection)
+        .await
+        .expect("create a test database");
+    match options {
+        Some(options) => format!("{server}/{name}?{options}"),
+        None => format!("{server}/{name}"),
+    }
+}
+
+/// A subdomain no other test of the same store uses.
 pub(super) fn unique_subdomain() -> String {
     format!("t{}", &uuid::Uuid::new_v4().simple().to_string()[..12])
 }
