@@ -151,16 +151,21 @@ async fn codes_and_refresh_tokens_redeem_exactly_once() {
         nonce: Some("n".into()),
         expires_at: store::now() + 60,
     };
+    // Digests of their own: the database may be shared with earlier runs.
+    let (code_digest, refresh_digest) = (
+        uuid::Uuid::new_v4().to_string(),
+        uuid::Uuid::new_v4().to_string(),
+    );
     store
-        .create_grant_with_code(&grant, "code-digest", &code)
+        .create_grant_with_code(&grant, &code_digest, &code)
         .await
         .expect("grant");
     assert!(matches!(
-        store.redeem_code("code-digest").await,
+        store.redeem_code(&code_digest).await,
         Ok(Redemption::Redeemed(_))
     ));
     assert!(matches!(
-        store.redeem_code("code-digest").await,
+        store.redeem_code(&code_digest).await,
         Ok(Redemption::Replayed(_))
     ));
     assert!(matches!(
@@ -169,15 +174,15 @@ async fn codes_and_refresh_tokens_redeem_exactly_once() {
     ));
 
     store
-        .create_refresh_token(&grant.id, "refresh-digest", store::now() + 60)
+        .create_refresh_token(&grant.id, &refresh_digest, store::now() + 60)
         .await
         .expect("refresh token");
     assert!(matches!(
-        store.redeem_refresh_token("refresh-digest").await,
+        store.redeem_refresh_token(&refresh_digest).await,
         Ok(Redemption::Redeemed(_))
     ));
     assert!(matches!(
-        store.redeem_refresh_token("refresh-digest").await,
+        store.redeem_refresh_token(&refresh_digest).await,
         Ok(Redemption::Replayed(_))
     ));
     store.revoke_grant(&grant.id).await.expect("revoke");
