@@ -428,6 +428,146 @@ fn anchored_match(pattern: &str, value: &str) -> bool {
     regex::Regex::new(&format!("^(?:{pattern})$")).map_or(true, |regex| regex.is_match(value))
 }
 
+/// The trimmed, non-empty values submitted for an attribute (its default when hidden).
+fn raw_values(attribute: &UserAttribute, submitted: &Submitted) -> Vec<String> {
+    if attribute.hidden {
+        attribute.default_value.iter().cloned().collect()
+    } else {
+        submitted_values(submitted, &field_name(&attribute.name))
+            .into_iter()
+            .map(|value| value.trim().to_string())
+            .filter(|value| !value.is_empty())
+            .collect()
+    }
+}
+
+/// A single checkbox: a required one must be ticked.
+fn checkbox_value(
+    attribute: &UserAttribute,
+    first: Option<&str>,
+) -> Result<Option<Value>, FieldProblem> {
+    let ticked = first == Some("true");
+    if attribute.required && !ticked {
+        Err(FieldProblem::MustAccept)
+    } else {
+        Ok(Some(Value::Bool(ticked)))
+    }
+}
+
+/// A multi-select: every value one of the options.
+fn multi_select_value(
+    attribute: &UserAttribute,
+    options: &[&str],
+    raw: &[String],
+) -> Result<Option<Value>, FieldProblem> {
+    if raw.iter().any(|value| !options.contains(&value.as_str())) {
+        Err(FieldProblem::UnknownOption)
+    } else if attribute.required && raw.is_empty() {
+        Err(FieldProblem::Required)
+    } else {
+        Ok((!raw.is_empty())
+            .then(|| Value::Array(raw.iter().cloned().map(Value::String).collect())))
+    }
+}
+
+/// A radio group or dropdown: one of the options.
+fn single_select_value(
+    attribute: &UserAttribute,
+    options: &[&str],
+    first: Option<String>,
+) -> Result<Option<Value>, FieldProblem> {
+    match first {
+        None if attribute.required => Err(FieldProblem::UnknownOption),
+        None => Ok(None),
+        Some(value) if options.contains(&value.as_str()) => Ok(Some(Value::String(value))),
+        Some(_) => Err(FieldProblem::UnknownOption),
+    }
+}
+
+/// A number field.
+fn number_value(
+    attribute: &UserAttribute,
+    first: Option<String>,
+) -> Result<Option<Value>, FieldProblem> {
+    match first {
+        None if attribute.required => Err(FieldProblem::Required),
+        None => Ok(None),
+        Some(value) => value
+            .parse::<i64>()
+            .map(|number| Some(Value::from(number)))
+            .map_err(|_| FieldProblem::NotANumber),
+    }
+}
+
+/// A text field: length, email shape, the attribute's pattern, then the custom attribute's
+/// data type.
+fn text_value(
+    attribute: &UserAttribute,
+    custom: &[CustomAttribute],
+    first: Option<String>,
+) -> Result<Option<Value>, FieldProblem> {
+    let name = attribute.name.as_str();
+    match first {
+        None if attribute.required || name == "email" => Err(FieldProblem::Required),
+        None => Ok(None),
+        Some(value) if value.chars().count() > max_length(name) => Err(FieldProblem::TooLong),
+        Some(value) if name == "email" && !is_plausible_email(&value) => {
+            Err(FieldProblem::InvalidEmail)
+        }
+        Some(value)
+            if attribute
+                .validation_reg_ex
+                .as_deref()
+                .is_some_and(|pattern| !anchored_match(pattern, &value)) =>
+        {
+            Err(FieldProblem::Pattern)
+        }
+        Some(value) => {
+            let data_type = custom
+                .iter()
+                .find(|custom| custom.name == name)
+                .map(|custom| custom.data_type);
+            match data_type {
+                Some(AttributeDataType::Int) => value
+                    .parse::<i64>()
+                    .map(|number| Some(Value::from(number)))
+                    .map_err(|_| FieldProblem::NotANumber),
+                Some(AttributeDataType::Boolean) => {
+                    Ok(Some(Value::Bool(matches!(value.as_str(), "true" | "yes"))))
+                }
+                _ => Ok(Some(Value::String(value))),
+            }
+        }
+    }
+}
+
+/// Checks one attribute's submitted value; `None` when an optional attribute is left empty.
+fn attribute_value(
+    attribute: &UserAttribute,
+    custom: &[CustomAttribute],
+    submitted: &Submitted,
+) -> Result<Option<Value>, FieldProblem> {
+    let raw = raw_values(attribute, submitted);
+    let options: Vec<&str> = attribute
+        .options
+        .iter()
+        .flatten()
+        .map(|option| option.value.as_str())
+        .collect();
+    let first = raw.first().cloned();
+    match attribute.input_type {
+        InputType::CheckboxSingleSelect | InputType::Boolean => {
+            checkbox_value(attribute, first.as_deref())
+        }
+        InputType::CheckboxMultiSelect => multi_select_value(attribute, &options, &raw),
+        InputType::RadioSingleSelect | InputType::Dropdown => {
+            single_select_value(attribute, &options, first)
+        }
+        InputType::Number => number_value(attribute, first),
+        InputType::Text => text_value(attribute, custom, first),
+    }
+}
+
 /// Checks a submitted sign-up form against the flow's attributes. Returns the collected
 /// values, or the problem of every refused attribute by attribute name.
 ///
@@ -442,109 +582,31 @@ pub fn collect_attributes(
     let mut problems = BTreeMap::new();
     for attribute in attributes {
         let name = attribute.name.as_str();
-        let raw: Vec<String> = if attribute.hidden {
-            attribute.default_value.iter().cloned().collect()
-        } else {
-            submitted_values(submitted, &field_name(name))
-                .into_iter()
-                .map(|value| value.trim().to_string())
-                .filter(|value| !value.is_empty())
-                .collect()
-        };
-        let options: Vec<&str> = attribute
-            .options
-            .iter()
-            .flatten()
-            .map(|option| option.value.as_str())
-            .collect();
-        let first = raw.first().cloned();
-        let result: Result<Option<Value>, FieldProblem> = match attribute.input_type {
-            InputType::CheckboxSingleSelect | InputType::Boolean => {
-                let ticked = first.as_deref() == Some("true");
-                if attribute.required && !ticked {
-                    Err(FieldProblem::MustAccept)
-                } else {
-                    // A required checkbox is a consent (terms, privacy); an optional one,
-                    // such as a newsletter, is only a value.
-                    if ticked && attribute.required {
-                        collected.consents.push(name.to_string());
-                    }
-                    Ok(Some(Value::Bool(ticked)))
-                }
-            }
-            InputType::CheckboxMultiSelect => {
-                if raw.iter().any(|value| !options.contains(&value.as_str())) {
-                    Err(FieldProblem::UnknownOption)
-                } else if attribute.required && raw.is_empty() {
-                    Err(FieldProblem::Required)
-                } else {
-                    Ok((!raw.is_empty())
-                        .then(|| Value::Array(raw.iter().cloned().map(Value::String).collect())))
-                }
-            }
-            InputType::RadioSingleSelect | InputType::Dropdown => match first {
-                None if attribute.required => Err(FieldProblem::UnknownOption),
-                None => Ok(None),
-                Some(value) if options.contains(&value.as_str()) => Ok(Some(Value::String(value))),
-                Some(_) => Err(FieldProblem::UnknownOption),
-            },
-            InputType::Number => match first {
-                None if attribute.required => Err(FieldProblem::Required),
-                None => Ok(None),
-                Some(value) => value
-                    .parse::<i64>()
-                    .map(|number| Some(Value::from(number)))
-                    .map_err(|_| FieldProblem::NotANumber),
-            },
-            InputType::Text => match first {
-                None if attribute.required || name == "email" => Err(FieldProblem::Required),
-                None => Ok(None),
-                Some(value) if value.chars().count() > max_length(name) => {
-                    Err(FieldProblem::TooLong)
-                }
-                Some(value) if name == "email" && !is_plausible_email(&value) => {
-                    Err(FieldProblem::InvalidEmail)
-                }
-                Some(value)
-                    if attribute
-                        .validation_reg_ex
-                        .as_deref()
-                        .is_some_and(|pattern| !anchored_match(pattern, &value)) =>
-                {
-                    Err(FieldProblem::Pattern)
-                }
-                Some(value) => {
-                    let data_type = custom
-                        .iter()
-                        .find(|custom| custom.name == name)
-                        .map(|custom| custom.data_type);
-                    match data_type {
-                        Some(AttributeDataType::Int) => value
-                            .parse::<i64>()
-                            .map(|number| Some(Value::from(number)))
-                            .map_err(|_| FieldProblem::NotANumber),
-                        Some(AttributeDataType::Boolean) => {
-                            Ok(Some(Value::Bool(matches!(value.as_str(), "true" | "yes"))))
-                        }
-                        _ => Ok(Some(Value::String(value))),
-                    }
-                }
-            },
-        };
-        match result {
+        match attribute_value(attribute, custom, submitted) {
             Err(problem) => {
                 problems.insert(name.to_string(), problem);
             }
             Ok(None) => {}
-            Ok(Some(value)) => match name {
-                "email" => {
-                    collected.email = normalize_email(value.as_str().unwrap_or_default());
+            Ok(Some(value)) => {
+                // A required checkbox is a consent (terms, privacy); an optional one, such as
+                // a newsletter, is only a value.
+                let single_checkbox = matches!(
+                    attribute.input_type,
+                    InputType::CheckboxSingleSelect | InputType::Boolean
+                );
+                if single_checkbox && attribute.required && value == Value::Bool(true) {
+                    collected.consents.push(name.to_string());
                 }
-                "displayName" => collected.display_name = value.as_str().map(str::to_string),
-                _ => {
-                    collected.values.insert(name.to_string(), value);
+                match name {
+                    "email" => {
+                        collected.email = normalize_email(value.as_str().unwrap_or_default());
+                    }
+                    "displayName" => collected.display_name = value.as_str().map(str::to_string),
+                    _ => {
+                        collected.values.insert(name.to_string(), value);
+                    }
                 }
-            },
+            }
         }
     }
     if problems.is_empty() {

@@ -17,9 +17,11 @@
 pub mod admin;
 pub mod branding;
 pub mod crypto;
+pub mod domain;
 pub mod email;
 pub mod flows;
 pub mod form;
+pub mod http;
 pub mod i18n;
 pub mod metrics;
 pub mod oidc;

@@ -1,0 +1,4 @@
+//! The runtime's HTTP surfaces: thin handlers that extract a request, call the domain and
+//! render the answer.
+
+pub mod pages;
