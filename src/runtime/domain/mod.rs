@@ -1,7 +1,7 @@
 //! The runtime's rules without HTTP: what a request means and what follows from it.
 //!
 //! Functions here take the current time as `now` where time matters and return domain
-//! outcomes or typed errors; `runtime::http` turns them into pages, redirects and JSON.
+//! outcomes or typed errors; the HTTP layer turns them into pages, redirects and JSON.
 
 pub mod hosted;
 pub mod passcodes;
