@@ -13,6 +13,7 @@
 
 mod cookies;
 mod error;
+mod fields;
 mod logout;
 mod pending;
 mod render;

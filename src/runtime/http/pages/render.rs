@@ -191,8 +191,9 @@ pub(super) fn render_form(state: &AppState, headers: &HeaderMap, page: FormPage<
 
 #[cfg(test)]
 mod tests {
+    use super::super::fields;
     use super::*;
-    use crate::runtime::{branding, flows};
+    use crate::runtime::branding;
 
     #[test]
     fn templates_render_with_escaping() {
@@ -226,7 +227,7 @@ mod tests {
     #[test]
     fn sign_up_fields_render_every_control_with_errors_linked() {
         let templates = Templates::new();
-        let field = |control: &'static str, error: Option<&str>| flows::FieldView {
+        let field = |control: &'static str, error: Option<&str>| fields::FieldView {
             name: format!("attribute.{control}"),
             id: format!("field-{control}"),
             label_html: "I accept the <a href=\"https://x.example\">terms</a>".into(),
@@ -235,7 +236,7 @@ mod tests {
             required: true,
             value: String::new(),
             checked: false,
-            options: vec![flows::OptionView {
+            options: vec![fields::OptionView {
                 label: "A".into(),
                 value: "a".into(),
                 checked: true,

@@ -14,9 +14,9 @@ use super::pending::{
     ClientIp, PendingRequest, RequestQuery, SubmittedForm, hosted, pending_request,
     submitted_request, throttles,
 };
-use super::read_form;
 use super::render::{FormPage, form_status, render_form};
 use super::verify::show_challenge;
+use super::{fields, read_form};
 use crate::runtime::domain::sign_up::{self, SignUpOutcome};
 use crate::runtime::form::{FormError, PageForm};
 use crate::runtime::i18n::Strings;
@@ -72,7 +72,7 @@ fn initial_values(
 /// The error summary in form order; the password sits after the email.
 fn summary(
     pending: &PendingRequest,
-    fields: &[flows::FieldView],
+    fields: &[fields::FieldView],
     password_error: Option<&String>,
 ) -> Vec<SummaryItem> {
     let mut summary = Vec::new();
@@ -103,12 +103,12 @@ fn sign_up_page(
     errors: SignUpErrors,
 ) -> Response {
     let values = initial_values(pending, submitted);
-    let fields = flows::field_views(
+    let fields = fields::field_views(
         &pending.flow.sign_up_attributes(),
         values.as_deref(),
         &errors.fields,
         &pending.text("optional_suffix"),
-        &flows::FieldLabels {
+        &fields::FieldLabels {
             translated: &|name| {
                 branding::attribute_label_override(&pending.branding, pending.language, name)
             },
