@@ -105,3 +105,82 @@ fn pending_account(
             .collect(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::runtime::domain::fixture::Fixture;
+
+    fn flow() -> UserFlowSpec {
+        serde_json::from_value(serde_json::json!({
+            "displayName": "F",
+            "signIn": {"methods": [flows::METHOD_EMAIL_PASSWORD]},
+        }))
+        .expect("flow")
+    }
+
+    fn form(email: &str, password: &str) -> Vec<(String, String)> {
+        vec![
+            ("email".to_string(), email.to_string()),
+            ("password".to_string(), password.to_string()),
+        ]
+    }
+
+    #[tokio::test]
+    async fn a_weak_password_and_a_bad_address_are_both_reported() {
+        let fixture = Fixture::new().await;
+        let outcome = submit(
+            fixture.hosted(),
+            fixture.throttles(None),
+            &flow(),
+            "r",
+            &form("not-an-address", "weak"),
+            1_000_000,
+        )
+        .await
+        .expect("submit");
+        let SignUpOutcome::Invalid {
+            fields,
+            password_refused,
+        } = outcome
+        else {
+            panic!("expected the form again");
+        };
+        assert_eq!(fields.get("email"), Some(&FieldProblem::InvalidEmail));
+        assert!(password_refused);
+    }
+
+    #[tokio::test]
+    async fn a_valid_sign_up_waits_in_a_challenge_without_creating_the_account() {
+        let fixture = Fixture::new().await;
+        let outcome = submit(
+            fixture.hosted(),
+            fixture.throttles(None),
+            &flow(),
+            "r",
+            &form(" Ada@Example.com ", "Corr3ct-Horse"),
+            1_000_000,
+        )
+        .await
+        .expect("submit");
+        let SignUpOutcome::PasscodeSent(issued) = outcome else {
+            panic!("expected a passcode");
+        };
+        assert_eq!(issued.challenge.email, "ada@example.com");
+        let account: PendingAccount =
+            serde_json::from_str(&issued.challenge.payload).expect("pending account");
+        assert!(crate::runtime::crypto::verify_password(
+            "Corr3ct-Horse",
+            &account.password_hash
+        ));
+        assert!(
+            fixture
+                .store
+                .user_by_email(&fixture.tenant.id, "ada@example.com")
+                .await
+                .expect("read")
+                .is_none(),
+            "the account exists only once the email is verified"
+        );
+    }
+}
