@@ -5,7 +5,6 @@
 
 use std::collections::BTreeMap;
 
-use serde::Serialize;
 use serde_json::Value;
 
 use crate::api::customer_tenant::{AttributeDataType, CustomAttribute};
@@ -190,54 +189,6 @@ fn inline_emphasis(text: &str) -> String {
     html
 }
 
-/// One choice of a selection input, as the template shows it.
-#[derive(Serialize, Debug, Clone, PartialEq)]
-pub struct OptionView {
-    /// Text shown.
-    pub label: String,
-    /// Submitted value.
-    pub value: String,
-    /// Whether it is selected.
-    pub checked: bool,
-}
-
-/// One input of the sign-up form, as the template shows it.
-#[derive(Serialize, Debug, Clone, PartialEq)]
-pub struct FieldView {
-    /// Form field name (`email`, or `attribute.<name>`).
-    pub name: String,
-    /// Element ID.
-    pub id: String,
-    /// Label as safe HTML (links allowed).
-    pub label_html: String,
-    /// Label as plain text (for the error summary).
-    pub label_text: String,
-    /// `email`, `text`, `number`, `radio`, `checkbox`, `multi` or `dropdown`.
-    pub control: &'static str,
-    /// Whether a value is required.
-    pub required: bool,
-    /// Current text value.
-    pub value: String,
-    /// Whether a single checkbox is ticked.
-    pub checked: bool,
-    /// Choices of selection inputs.
-    pub options: Vec<OptionView>,
-    /// `autocomplete` token, if any.
-    pub autocomplete: &'static str,
-    /// Error message shown next to the field.
-    pub error: Option<String>,
-    /// Most characters a text value may have (the server checks it too).
-    pub max_length: usize,
-}
-
-/// Where the sign-up page finds an attribute's label.
-pub struct FieldLabels<'a> {
-    /// The label in the page language set by the tenant's Branding, if any.
-    pub translated: &'a dyn Fn(&str) -> Option<String>,
-    /// The built-in label (for attributes whose flow entry has none).
-    pub built_in: &'a dyn Fn(&str) -> String,
-}
-
 /// Form field name of an attribute.
 pub fn field_name(attribute: &str) -> String {
     if attribute == "email" {
@@ -247,106 +198,14 @@ pub fn field_name(attribute: &str) -> String {
     }
 }
 
-fn control(input_type: InputType, name: &str) -> &'static str {
-    match input_type {
-        _ if name == "email" => "email",
-        InputType::Text => "text",
-        InputType::Number => "number",
-        InputType::RadioSingleSelect => "radio",
-        InputType::CheckboxSingleSelect | InputType::Boolean => "checkbox",
-        InputType::CheckboxMultiSelect => "multi",
-        InputType::Dropdown => "dropdown",
-    }
-}
-
-fn autocomplete(name: &str) -> &'static str {
-    match name {
-        "email" => "email",
-        "displayName" => "name",
-        "givenName" => "given-name",
-        "surname" => "family-name",
-        "city" => "address-level2",
-        "state" => "address-level1",
-        "country" => "country-name",
-        "postalCode" => "postal-code",
-        "streetAddress" => "street-address",
-        "jobTitle" => "organization-title",
-        _ => "off",
-    }
-}
-
 /// Values submitted with a form: every `(name, value)` pair in order.
 pub type Submitted = [(String, String)];
 
-fn submitted_values<'a>(submitted: &'a Submitted, name: &str) -> Vec<&'a str> {
+pub(crate) fn submitted_values<'a>(submitted: &'a Submitted, name: &str) -> Vec<&'a str> {
     submitted
         .iter()
         .filter(|(key, _)| key == name)
         .map(|(_, value)| value.as_str())
-        .collect()
-}
-
-/// Builds the visible fields of the sign-up form, prefilled with `submitted` values (or the
-/// attributes' defaults when nothing was submitted yet) and with `errors` next to them.
-/// `optional_suffix` is appended to labels of optional fields.
-pub fn field_views(
-    attributes: &[UserAttribute],
-    submitted: Option<&Submitted>,
-    errors: &BTreeMap<String, String>,
-    optional_suffix: &str,
-    labels: &FieldLabels<'_>,
-) -> Vec<FieldView> {
-    attributes
-        .iter()
-        .filter(|attribute| !attribute.hidden)
-        .map(|attribute| {
-            let name = field_name(&attribute.name);
-            let values: Vec<&str> = match submitted {
-                Some(submitted) => submitted_values(submitted, &name),
-                None => attribute.default_value.as_deref().into_iter().collect(),
-            };
-            let control = control(attribute.input_type, &attribute.name);
-            // A translation from the Branding's strings beats the flow's own label, which
-            // beats the built-in one: the flow's label is written in one language.
-            let label = (labels.translated)(&attribute.name)
-                .or_else(|| attribute.label.clone())
-                .unwrap_or_else(|| (labels.built_in)(&attribute.name));
-            // The email address is always required: it is the account's identifier.
-            let required = attribute.required || attribute.name == "email";
-            let mut label_html = inline_markdown(&label);
-            if !required && control != "checkbox" {
-                label_html.push_str(&escape_html(optional_suffix));
-            }
-            let multi_defaults: Vec<&str> = values
-                .iter()
-                .flat_map(|value| value.split(','))
-                .map(str::trim)
-                .collect();
-            FieldView {
-                id: format!("field-{}", attribute.name),
-                label_text: plain_text(&label),
-                label_html,
-                control,
-                required,
-                value: values.first().copied().unwrap_or_default().to_string(),
-                checked: control == "checkbox"
-                    && values.first().is_some_and(|value| *value == "true"),
-                options: attribute
-                    .options
-                    .iter()
-                    .flatten()
-                    .map(|option| OptionView {
-                        label: option.label.clone(),
-                        value: option.value.clone(),
-                        checked: multi_defaults.contains(&option.value.as_str()),
-                    })
-                    .collect(),
-                autocomplete: autocomplete(&attribute.name),
-                error: errors.get(&attribute.name).cloned(),
-                max_length: max_length(&attribute.name),
-                name,
-            }
-        })
         .collect()
 }
 
@@ -415,7 +274,8 @@ pub fn is_plausible_email(email: &str) -> bool {
         })
 }
 
-fn max_length(name: &str) -> usize {
+/// Most characters a value of attribute `name` may have.
+pub(crate) fn max_length(name: &str) -> usize {
     BUILT_IN_ATTRIBUTES
         .iter()
         .find(|(built_in, _)| *built_in == name)
@@ -426,6 +286,146 @@ fn anchored_match(pattern: &str, value: &str) -> bool {
     // An invalid pattern refuses nothing: the administrator's mistake must not lock every
     // customer out (the admin API reports it on PUT).
     regex::Regex::new(&format!("^(?:{pattern})$")).map_or(true, |regex| regex.is_match(value))
+}
+
+/// The trimmed, non-empty values submitted for an attribute (its default when hidden).
+fn raw_values(attribute: &UserAttribute, submitted: &Submitted) -> Vec<String> {
+    if attribute.hidden {
+        attribute.default_value.iter().cloned().collect()
+    } else {
+        submitted_values(submitted, &field_name(&attribute.name))
+            .into_iter()
+            .map(|value| value.trim().to_string())
+            .filter(|value| !value.is_empty())
+            .collect()
+    }
+}
+
+/// A single checkbox: a required one must be ticked.
+fn checkbox_value(
+    attribute: &UserAttribute,
+    first: Option<&str>,
+) -> Result<Option<Value>, FieldProblem> {
+    let ticked = first == Some("true");
+    if attribute.required && !ticked {
+        Err(FieldProblem::MustAccept)
+    } else {
+        Ok(Some(Value::Bool(ticked)))
+    }
+}
+
+/// A multi-select: every value one of the options.
+fn multi_select_value(
+    attribute: &UserAttribute,
+    options: &[&str],
+    raw: &[String],
+) -> Result<Option<Value>, FieldProblem> {
+    if raw.iter().any(|value| !options.contains(&value.as_str())) {
+        Err(FieldProblem::UnknownOption)
+    } else if attribute.required && raw.is_empty() {
+        Err(FieldProblem::Required)
+    } else {
+        Ok((!raw.is_empty())
+            .then(|| Value::Array(raw.iter().cloned().map(Value::String).collect())))
+    }
+}
+
+/// A radio group or dropdown: one of the options.
+fn single_select_value(
+    attribute: &UserAttribute,
+    options: &[&str],
+    first: Option<String>,
+) -> Result<Option<Value>, FieldProblem> {
+    match first {
+        None if attribute.required => Err(FieldProblem::UnknownOption),
+        None => Ok(None),
+        Some(value) if options.contains(&value.as_str()) => Ok(Some(Value::String(value))),
+        Some(_) => Err(FieldProblem::UnknownOption),
+    }
+}
+
+/// A number field.
+fn number_value(
+    attribute: &UserAttribute,
+    first: Option<String>,
+) -> Result<Option<Value>, FieldProblem> {
+    match first {
+        None if attribute.required => Err(FieldProblem::Required),
+        None => Ok(None),
+        Some(value) => value
+            .parse::<i64>()
+            .map(|number| Some(Value::from(number)))
+            .map_err(|_| FieldProblem::NotANumber),
+    }
+}
+
+/// A text field: length, email shape, the attribute's pattern, then the custom attribute's
+/// data type.
+fn text_value(
+    attribute: &UserAttribute,
+    custom: &[CustomAttribute],
+    first: Option<String>,
+) -> Result<Option<Value>, FieldProblem> {
+    let name = attribute.name.as_str();
+    match first {
+        None if attribute.required || name == "email" => Err(FieldProblem::Required),
+        None => Ok(None),
+        Some(value) if value.chars().count() > max_length(name) => Err(FieldProblem::TooLong),
+        Some(value) if name == "email" && !is_plausible_email(&value) => {
+            Err(FieldProblem::InvalidEmail)
+        }
+        Some(value)
+            if attribute
+                .validation_reg_ex
+                .as_deref()
+                .is_some_and(|pattern| !anchored_match(pattern, &value)) =>
+        {
+            Err(FieldProblem::Pattern)
+        }
+        Some(value) => {
+            let data_type = custom
+                .iter()
+                .find(|custom| custom.name == name)
+                .map(|custom| custom.data_type);
+            match data_type {
+                Some(AttributeDataType::Int) => value
+                    .parse::<i64>()
+                    .map(|number| Some(Value::from(number)))
+                    .map_err(|_| FieldProblem::NotANumber),
+                Some(AttributeDataType::Boolean) => {
+                    Ok(Some(Value::Bool(matches!(value.as_str(), "true" | "yes"))))
+                }
+                _ => Ok(Some(Value::String(value))),
+            }
+        }
+    }
+}
+
+/// Checks one attribute's submitted value; `None` when an optional attribute is left empty.
+fn attribute_value(
+    attribute: &UserAttribute,
+    custom: &[CustomAttribute],
+    submitted: &Submitted,
+) -> Result<Option<Value>, FieldProblem> {
+    let raw = raw_values(attribute, submitted);
+    let options: Vec<&str> = attribute
+        .options
+        .iter()
+        .flatten()
+        .map(|option| option.value.as_str())
+        .collect();
+    let first = raw.first().cloned();
+    match attribute.input_type {
+        InputType::CheckboxSingleSelect | InputType::Boolean => {
+            checkbox_value(attribute, first.as_deref())
+        }
+        InputType::CheckboxMultiSelect => multi_select_value(attribute, &options, &raw),
+        InputType::RadioSingleSelect | InputType::Dropdown => {
+            single_select_value(attribute, &options, first)
+        }
+        InputType::Number => number_value(attribute, first),
+        InputType::Text => text_value(attribute, custom, first),
+    }
 }
 
 /// Checks a submitted sign-up form against the flow's attributes. Returns the collected
@@ -442,109 +442,31 @@ pub fn collect_attributes(
     let mut problems = BTreeMap::new();
     for attribute in attributes {
         let name = attribute.name.as_str();
-        let raw: Vec<String> = if attribute.hidden {
-            attribute.default_value.iter().cloned().collect()
-        } else {
-            submitted_values(submitted, &field_name(name))
-                .into_iter()
-                .map(|value| value.trim().to_string())
-                .filter(|value| !value.is_empty())
-                .collect()
-        };
-        let options: Vec<&str> = attribute
-            .options
-            .iter()
-            .flatten()
-            .map(|option| option.value.as_str())
-            .collect();
-        let first = raw.first().cloned();
-        let result: Result<Option<Value>, FieldProblem> = match attribute.input_type {
-            InputType::CheckboxSingleSelect | InputType::Boolean => {
-                let ticked = first.as_deref() == Some("true");
-                if attribute.required && !ticked {
-                    Err(FieldProblem::MustAccept)
-                } else {
-                    // A required checkbox is a consent (terms, privacy); an optional one,
-                    // such as a newsletter, is only a value.
-                    if ticked && attribute.required {
-                        collected.consents.push(name.to_string());
-                    }
-                    Ok(Some(Value::Bool(ticked)))
-                }
-            }
-            InputType::CheckboxMultiSelect => {
-                if raw.iter().any(|value| !options.contains(&value.as_str())) {
-                    Err(FieldProblem::UnknownOption)
-                } else if attribute.required && raw.is_empty() {
-                    Err(FieldProblem::Required)
-                } else {
-                    Ok((!raw.is_empty())
-                        .then(|| Value::Array(raw.iter().cloned().map(Value::String).collect())))
-                }
-            }
-            InputType::RadioSingleSelect | InputType::Dropdown => match first {
-                None if attribute.required => Err(FieldProblem::UnknownOption),
-                None => Ok(None),
-                Some(value) if options.contains(&value.as_str()) => Ok(Some(Value::String(value))),
-                Some(_) => Err(FieldProblem::UnknownOption),
-            },
-            InputType::Number => match first {
-                None if attribute.required => Err(FieldProblem::Required),
-                None => Ok(None),
-                Some(value) => value
-                    .parse::<i64>()
-                    .map(|number| Some(Value::from(number)))
-                    .map_err(|_| FieldProblem::NotANumber),
-            },
-            InputType::Text => match first {
-                None if attribute.required || name == "email" => Err(FieldProblem::Required),
-                None => Ok(None),
-                Some(value) if value.chars().count() > max_length(name) => {
-                    Err(FieldProblem::TooLong)
-                }
-                Some(value) if name == "email" && !is_plausible_email(&value) => {
-                    Err(FieldProblem::InvalidEmail)
-                }
-                Some(value)
-                    if attribute
-                        .validation_reg_ex
-                        .as_deref()
-                        .is_some_and(|pattern| !anchored_match(pattern, &value)) =>
-                {
-                    Err(FieldProblem::Pattern)
-                }
-                Some(value) => {
-                    let data_type = custom
-                        .iter()
-                        .find(|custom| custom.name == name)
-                        .map(|custom| custom.data_type);
-                    match data_type {
-                        Some(AttributeDataType::Int) => value
-                            .parse::<i64>()
-                            .map(|number| Some(Value::from(number)))
-                            .map_err(|_| FieldProblem::NotANumber),
-                        Some(AttributeDataType::Boolean) => {
-                            Ok(Some(Value::Bool(matches!(value.as_str(), "true" | "yes"))))
-                        }
-                        _ => Ok(Some(Value::String(value))),
-                    }
-                }
-            },
-        };
-        match result {
+        match attribute_value(attribute, custom, submitted) {
             Err(problem) => {
                 problems.insert(name.to_string(), problem);
             }
             Ok(None) => {}
-            Ok(Some(value)) => match name {
-                "email" => {
-                    collected.email = normalize_email(value.as_str().unwrap_or_default());
+            Ok(Some(value)) => {
+                // A required checkbox is a consent (terms, privacy); an optional one, such as
+                // a newsletter, is only a value.
+                let single_checkbox = matches!(
+                    attribute.input_type,
+                    InputType::CheckboxSingleSelect | InputType::Boolean
+                );
+                if single_checkbox && attribute.required && value == Value::Bool(true) {
+                    collected.consents.push(name.to_string());
                 }
-                "displayName" => collected.display_name = value.as_str().map(str::to_string),
-                _ => {
-                    collected.values.insert(name.to_string(), value);
+                match name {
+                    "email" => {
+                        collected.email = normalize_email(value.as_str().unwrap_or_default());
+                    }
+                    "displayName" => collected.display_name = value.as_str().map(str::to_string),
+                    _ => {
+                        collected.values.insert(name.to_string(), value);
+                    }
                 }
-            },
+            }
         }
     }
     if problems.is_empty() {

@@ -28,8 +28,6 @@ pub mod form;
 pub mod http;
 pub mod i18n;
 pub mod metrics;
-pub mod oidc;
-pub mod pages;
 pub mod server;
 pub mod state;
 pub mod store;

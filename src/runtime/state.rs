@@ -5,9 +5,10 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use super::crypto::{self, KeyEncryptionKey, SigningAlgorithm};
+use super::http::pages;
 use super::store::{Store, StoreError};
 use super::tokens::Keyring;
-use super::{RuntimeConfig, RuntimeError, config, metrics, pages};
+use super::{RuntimeConfig, RuntimeError, config, metrics};
 use crate::contract::TenantSpec;
 
 /// A tenant as request handlers need it.

@@ -3,3 +3,5 @@
 
 pub mod admin;
 pub mod oidc;
+pub mod pages;
+pub mod redirect;

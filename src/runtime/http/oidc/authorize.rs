@@ -12,47 +12,14 @@ pub use crate::runtime::domain::authorize::AuthorizationRequest;
 use crate::runtime::domain::authorize::{
     self as domain, AuthorizeError, AuthorizeQuery, NO_USER_FLOW, TrustedClient,
 };
-use crate::runtime::store::{self, SessionRecord};
-use crate::runtime::{AppState, Tenant, pages};
+use crate::runtime::http::pages;
+use crate::runtime::http::redirect::{
+    complete_authorization, redirect_location, redirect_to_client,
+};
+use crate::runtime::store;
+use crate::runtime::{AppState, Tenant};
 
-use super::{OAuthError, bad_request_page, known_tenant, no_store, unknown_tenant_page};
-
-/// The URL of a redirect back to the client with `params` (plus `state` and `iss`).
-pub fn redirect_location(
-    redirect_uri: &str,
-    params: &[(&str, &str)],
-    state: Option<&str>,
-    issuer: &str,
-) -> String {
-    let mut query: Vec<String> = params
-        .iter()
-        .map(|(name, value)| format!("{name}={}", encode_component(value)))
-        .collect();
-    if let Some(state) = state {
-        query.push(format!("state={}", encode_component(state)));
-    }
-    query.push(format!("iss={}", encode_component(issuer)));
-    let separator = if redirect_uri.contains('?') { '&' } else { '?' };
-    format!("{redirect_uri}{separator}{}", query.join("&"))
-}
-
-/// Builds the redirect back to the client with `params` (plus `state` and `iss`).
-pub fn redirect_to_client(
-    redirect_uri: &str,
-    params: &[(&str, &str)],
-    state: Option<&str>,
-    issuer: &str,
-) -> Response {
-    let location = redirect_location(redirect_uri, params, state, issuer);
-    let mut response = Redirect::to(&location).into_response();
-    no_store(&mut response);
-    response
-}
-
-/// Percent-encodes a query component.
-pub fn encode_component(value: &str) -> String {
-    percent_encoding::utf8_percent_encode(value, percent_encoding::NON_ALPHANUMERIC).to_string()
-}
+use super::{OAuthError, bad_request_page, known_tenant, unknown_tenant_page};
 
 /// `GET /{subdomain}/oauth2/v2.0/authorize`.
 pub(super) async fn authorize(
@@ -131,7 +98,7 @@ async fn authorize_inner(
         && let Some(session) = pages::current_session(state, &tenant, headers).await?
         && valid.accepts_session(&session, now)
     {
-        return complete_authorization(state, &tenant, &valid.request, &session).await;
+        return Ok(complete_authorization(state, &tenant, &valid.request, &session).await?);
     }
     if valid.is_silent() {
         let description = "the user is not signed in";
@@ -187,57 +154,4 @@ fn no_user_flow(
         query.ui_locales.as_deref(),
         &return_to_client,
     )
-}
-
-/// Issues an authorization code for a signed-in session and redirects back to the client.
-///
-/// # Errors
-/// Storage failure.
-pub async fn complete_authorization(
-    state: &AppState,
-    tenant: &Tenant,
-    request: &AuthorizationRequest,
-    session: &SessionRecord,
-) -> Result<Response, OAuthError> {
-    let code = domain::issue_code(
-        &state.store,
-        tenant,
-        request,
-        session,
-        state.authorization_code_lifetime_seconds,
-        store::now(),
-    )
-    .await?;
-    Ok(redirect_to_client(
-        &request.redirect_uri,
-        &[("code", &code)],
-        request.state.as_deref(),
-        &state.issuer(&tenant.subdomain),
-    ))
-}
-
-#[cfg(test)]
-mod tests {
-    use axum::http::header;
-
-    use super::*;
-
-    #[test]
-    fn client_redirects_carry_state_and_issuer() {
-        let response = redirect_to_client(
-            "https://app.example.com/cb",
-            &[("code", "abc")],
-            Some("x y"),
-            "https://id.example.com/t/v2.0",
-        );
-        let location = response
-            .headers()
-            .get(header::LOCATION)
-            .and_then(|value| value.to_str().ok())
-            .unwrap_or_default();
-        assert_eq!(
-            location,
-            "https://app.example.com/cb?code=abc&state=x%20y&iss=https%3A%2F%2Fid%2Eexample%2Ecom%2Ft%2Fv2%2E0"
-        );
-    }
 }

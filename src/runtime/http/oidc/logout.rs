@@ -11,10 +11,11 @@ use axum::response::{IntoResponse, Redirect, Response};
 
 use crate::runtime::domain::logout::{self, LogoutError, LogoutQuery, ValidLogout};
 use crate::runtime::form::{BoundedForm, FormError, OAuthForm};
-use crate::runtime::{AppState, Tenant, pages};
+use crate::runtime::http::pages;
+use crate::runtime::{AppState, Tenant};
 
-use super::authorize::encode_component;
 use super::{OAuthError, bad_request_page, known_tenant, no_store, provider, unknown_tenant_page};
+use crate::runtime::http::redirect::encode_component;
 
 /// `GET` logout: never confirmed, so without `id_token_hint` it only asks.
 pub(super) async fn logout(

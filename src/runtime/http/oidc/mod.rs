@@ -20,7 +20,7 @@ pub mod userinfo;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::middleware;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -31,9 +31,11 @@ pub use error::OAuthError;
 
 use crate::contract as model;
 use crate::runtime::domain::grants::Provider;
+use crate::runtime::http::pages;
+pub(crate) use crate::runtime::http::redirect::no_store;
 use crate::runtime::metrics::{self, ListenerMetrics};
 use crate::runtime::store::StoreError;
-use crate::runtime::{AppState, Tenant, pages};
+use crate::runtime::{AppState, Tenant};
 
 /// The public listener's router: OpenID Connect endpoints and hosted pages.
 pub fn router(state: Arc<AppState>) -> Router {
@@ -98,13 +100,6 @@ fn provider<'a>(state: &'a AppState, tenant: &'a Tenant, issuer: &'a str) -> Pro
         tenant,
         issuer,
     }
-}
-
-/// Marks a response as not cacheable (tokens, errors, redirects carrying codes).
-pub(crate) fn no_store(response: &mut Response) {
-    let headers = response.headers_mut();
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
 }
 
 /// `value` as JSON, not cacheable.
