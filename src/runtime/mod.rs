@@ -18,13 +18,10 @@
 //! Every public `POST` body goes through [`form`], which bounds its size and parameter count
 //! before any handler (or authentication) runs.
 
-pub mod branding;
 pub mod config;
 pub mod crypto;
 pub mod domain;
 pub mod email;
-pub mod flows;
-pub mod form;
 pub mod http;
 pub mod i18n;
 pub mod metrics;

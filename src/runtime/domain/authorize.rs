@@ -11,8 +11,9 @@
 use serde::{Deserialize, Serialize};
 
 use crate::contract::ClientSpec;
+use crate::runtime::domain::flows;
 use crate::runtime::store::{CodeRecord, GrantRecord, SessionRecord, Store, StoreError};
-use crate::runtime::{Tenant, crypto, flows};
+use crate::runtime::{Tenant, crypto};
 
 use super::client_auth::load_client;
 use super::scopes::{ScopeError, resolve_access};

@@ -5,7 +5,9 @@
 
 pub mod admin;
 pub mod authorize;
+pub mod branding;
 pub mod client_auth;
+pub mod flows;
 pub mod grants;
 pub mod hosted;
 pub mod logout;

@@ -4,7 +4,7 @@
 use super::hosted::{Hosted, Refusal};
 use super::passcodes::{self, Issued, Purpose};
 use super::throttles::Throttles;
-use crate::runtime::flows;
+use crate::runtime::domain::flows;
 use crate::runtime::store::StoreError;
 
 /// Asks for a reset passcode for `email` (normalised) at `now`. A locked address can no more

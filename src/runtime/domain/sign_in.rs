@@ -7,7 +7,7 @@ use super::passwords;
 use super::sessions::{self, StartedSession};
 use super::throttles::Throttles;
 use crate::contract::UserFlowSpec;
-use crate::runtime::flows;
+use crate::runtime::domain::flows;
 use crate::runtime::store::{Store, StoreError, UserRecord};
 
 /// What the sign-in form sent.

@@ -8,7 +8,7 @@ use super::passcodes::{self, ChallengeFor, Issued, PendingAccount, Purpose};
 use super::passwords::{self, PasswordRules};
 use super::throttles::Throttles;
 use crate::contract::UserFlowSpec;
-use crate::runtime::flows::{self, CollectedAttributes, FieldProblem};
+use crate::runtime::domain::flows::{self, CollectedAttributes, FieldProblem};
 
 /// What a sign-up submission leads to.
 pub enum SignUpOutcome {

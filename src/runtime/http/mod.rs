@@ -2,6 +2,7 @@
 //! render its answer, with one error type per surface.
 
 pub mod admin;
+pub mod form;
 pub mod oidc;
 pub mod pages;
 pub mod redirect;

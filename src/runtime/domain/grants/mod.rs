@@ -12,9 +12,10 @@ pub mod refresh_token;
 
 use std::collections::BTreeMap;
 
+use crate::runtime::domain::flows;
 use crate::runtime::store::{GrantRecord, Store, StoreError, UserRecord};
 use crate::runtime::tokens::{self, Keyring, TokenError};
-use crate::runtime::{Tenant, crypto, flows};
+use crate::runtime::{Tenant, crypto};
 
 use super::client_auth::AuthenticatedClient;
 use super::scopes::{OIDC_SCOPES, ResourceAccess, ScopeError, resolve_access};

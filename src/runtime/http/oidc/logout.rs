@@ -10,7 +10,7 @@ use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Redirect, Response};
 
 use crate::runtime::domain::logout::{self, LogoutError, LogoutQuery, ValidLogout};
-use crate::runtime::form::{BoundedForm, FormError, OAuthForm};
+use crate::runtime::http::form::{BoundedForm, FormError, OAuthForm};
 use crate::runtime::http::pages;
 use crate::runtime::{AppState, Tenant};
 

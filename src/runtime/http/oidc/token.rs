@@ -15,7 +15,7 @@ use crate::runtime::domain::client_auth::{
 use crate::runtime::domain::grants::{
     IssuedTokens, Provider, authorization_code, client_credentials, refresh_token,
 };
-use crate::runtime::form::{BoundedForm, FormError, FormParameters, OAuthForm};
+use crate::runtime::http::form::{BoundedForm, FormError, FormParameters, OAuthForm};
 use crate::runtime::{AppState, Tenant, store};
 
 use super::{OAuthError, json_no_store, known_tenant, provider};

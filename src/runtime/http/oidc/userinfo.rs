@@ -9,7 +9,7 @@ use axum::response::{IntoResponse, Response};
 
 use crate::runtime::AppState;
 use crate::runtime::domain::userinfo::{self, UserinfoError};
-use crate::runtime::form::{FormError, OAuthForm};
+use crate::runtime::http::form::{FormError, OAuthForm};
 
 use super::{OAuthError, json_no_store, known_tenant, no_store, provider, unknown_tenant_text};
 

@@ -6,7 +6,7 @@ use axum::response::{IntoResponse, Response};
 use minijinja::context;
 
 use super::render::{accept_language, page_language, render_page};
-use crate::runtime::form::FormError;
+use crate::runtime::http::form::FormError;
 use crate::runtime::i18n;
 use crate::runtime::{AppState, Tenant};
 

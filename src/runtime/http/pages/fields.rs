@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use crate::api::user_flow::{InputType, UserAttribute};
-use crate::runtime::flows::{
+use crate::runtime::domain::flows::{
     Submitted, escape_html, field_name, inline_markdown, max_length, plain_text, submitted_values,
 };
 

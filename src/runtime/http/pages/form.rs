@@ -9,8 +9,9 @@ use minijinja::context;
 use super::cookies::{csrf_cookie, csrf_token};
 use super::pending::PendingRequest;
 use super::render::render_page;
+use crate::runtime::domain::flows;
 use crate::runtime::domain::passwords::PasswordRules;
-use crate::runtime::{AppState, flows, i18n};
+use crate::runtime::{AppState, i18n};
 
 /// What a form page shows besides the common parts.
 pub(super) struct FormPage<'a> {

@@ -7,8 +7,9 @@ use minijinja::context;
 use super::cookies::{LOGOUT_CSRF_CONTEXT, csrf_cookie, csrf_token};
 use super::pending::tenant_branding;
 use super::render::{page_language, render_page};
+use crate::runtime::domain::branding;
 use crate::runtime::store::StoreError;
-use crate::runtime::{AppState, Tenant, branding, i18n};
+use crate::runtime::{AppState, Tenant, i18n};
 
 /// What the logout confirmation form sends back, already validated (see `oidc::logout`).
 pub struct LogoutConfirmation<'a> {

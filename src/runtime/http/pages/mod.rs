@@ -45,7 +45,7 @@ use crate::runtime::domain::hosted::Refusal;
 use crate::runtime::domain::passwords::PasswordRules;
 use crate::runtime::domain::sessions::SESSION_LIFETIME_SECONDS;
 use crate::runtime::domain::sign_in::finish;
-use crate::runtime::form::{BoundedForm, FormError, PageForm};
+use crate::runtime::http::form::{BoundedForm, FormError, PageForm};
 use crate::runtime::http::redirect::complete_authorization;
 use crate::runtime::store::StoreError;
 use crate::runtime::{AppState, i18n, store};

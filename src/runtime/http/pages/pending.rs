@@ -13,10 +13,11 @@ use crate::contract::{BrandingDocument, UserFlowSpec};
 use crate::runtime::domain::authorize::AuthorizationRequest;
 use crate::runtime::domain::hosted::Hosted;
 use crate::runtime::domain::throttles::Throttles;
+use crate::runtime::domain::{branding, flows};
 use crate::runtime::http::redirect::redirect_location;
 use crate::runtime::i18n::{self, Strings};
 use crate::runtime::store::{Kind, StoreError};
-use crate::runtime::{AppState, Tenant, branding, flows};
+use crate::runtime::{AppState, Tenant};
 
 /// The query of a page shown for a pending request.
 #[derive(Deserialize)]

@@ -137,7 +137,7 @@ pub fn minutes_text(strings: &Strings, seconds: i64) -> String {
 mod tests {
     use super::super::fields;
     use super::*;
-    use crate::runtime::branding;
+    use crate::runtime::domain::branding;
     use minijinja::context;
 
     #[test]

@@ -14,9 +14,10 @@ use super::pending::{
 };
 use super::verify::show_challenge;
 use super::{read_form, refusal_text};
+use crate::runtime::domain::flows;
 use crate::runtime::domain::reset;
-use crate::runtime::form::{FormError, PageForm};
-use crate::runtime::{AppState, flows, store};
+use crate::runtime::http::form::{FormError, PageForm};
+use crate::runtime::{AppState, store};
 
 fn reset_page(
     state: &AppState,

@@ -14,9 +14,10 @@ use super::pending::{
 };
 use super::verify::show_challenge;
 use super::{read_form, refusal_text, start_session_and_redirect};
+use crate::runtime::domain::flows;
 use crate::runtime::domain::sign_in::{self, SignInForm, SignInOutcome};
-use crate::runtime::form::{FormError, PageForm};
-use crate::runtime::{AppState, flows, store};
+use crate::runtime::http::form::{FormError, PageForm};
+use crate::runtime::{AppState, store};
 
 pub(super) async fn show_sign_in(
     State(state): State<Arc<AppState>>,

@@ -18,9 +18,10 @@ use super::pending::{
 use super::verify::show_challenge;
 use super::{fields, read_form};
 use crate::runtime::domain::sign_up::{self, SignUpOutcome};
-use crate::runtime::form::{FormError, PageForm};
+use crate::runtime::domain::{branding, flows};
+use crate::runtime::http::form::{FormError, PageForm};
 use crate::runtime::i18n::Strings;
-use crate::runtime::{AppState, branding, flows, store};
+use crate::runtime::{AppState, store};
 
 /// Labels of built-in attributes in the page language; custom attributes show their name.
 fn attribute_label(strings: &Strings, name: &str) -> String {

@@ -16,7 +16,7 @@ use super::{read_form, refusal_text, start_session_and_redirect};
 use crate::contract::StoredSmtp;
 use crate::runtime::domain::passcodes::{self, Issued, Purpose};
 use crate::runtime::domain::verify::{self, Verified, VerifyForm};
-use crate::runtime::form::{FormError, PageForm};
+use crate::runtime::http::form::{FormError, PageForm};
 use crate::runtime::store::{ChallengeRecord, Kind};
 use crate::runtime::{AppState, Tenant, email, i18n, store};
 

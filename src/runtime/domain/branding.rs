@@ -9,8 +9,8 @@ use serde::Serialize;
 use crate::api::branding::{LayoutTemplateType, LocalizedStrings};
 
 use super::flows;
-use super::i18n::Strings;
 use crate::contract::{BrandingContent, BrandingDocument, BrandingImage};
+use crate::runtime::i18n::Strings;
 
 /// The branding of one page, ready for the templates (every value already safe where it is
 /// placed: text is escaped by the templates, `*_html` and `custom_css` are sanitised here).
@@ -614,7 +614,7 @@ mod tests {
         }
         // The table stays in step with the built-in strings: every key it names exists, and
         // every built-in string is an override key of its own.
-        let english = super::super::i18n::built_in_strings("en");
+        let english = crate::runtime::i18n::built_in_strings("en");
         assert_eq!(
             internal_string_keys().iter().copied().collect::<Vec<_>>(),
             english.keys().map(String::as_str).collect::<Vec<_>>()
@@ -651,7 +651,7 @@ mod tests {
                 "de-CH": { "SignIn_Title": "Anmelden bei Contoso" }
             }
         }));
-        let mut strings = super::super::i18n::built_in_strings("fr");
+        let mut strings = crate::runtime::i18n::built_in_strings("fr");
         let untouched = strings.clone();
         apply_strings(&mut strings, &branding, "fr");
         assert_eq!(strings["sign_in_title"], "Connexion à Contoso");
@@ -667,12 +667,12 @@ mod tests {
         assert!(!strings.contains_key("unknown_key"));
         assert!(!strings.contains_key("Attribute_loyaltyNumber"));
         assert_eq!(strings.len(), untouched.len(), "only known strings change");
-        let mut swiss = super::super::i18n::built_in_strings("de");
+        let mut swiss = crate::runtime::i18n::built_in_strings("de");
         apply_strings(&mut swiss, &branding, "de-CH");
         assert_eq!(swiss["sign_in_title"], "Anmelden bei Contoso");
-        let mut german = super::super::i18n::built_in_strings("de");
+        let mut german = crate::runtime::i18n::built_in_strings("de");
         apply_strings(&mut german, &branding, "de");
-        assert_eq!(german, super::super::i18n::built_in_strings("de"));
+        assert_eq!(german, crate::runtime::i18n::built_in_strings("de"));
     }
 
     #[test]

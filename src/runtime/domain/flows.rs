@@ -10,8 +10,8 @@ use serde_json::Value;
 use crate::api::customer_tenant::{AttributeDataType, CustomAttribute};
 use crate::api::user_flow::{BUILT_IN_ATTRIBUTES, InputType, MfaMode, UserAttribute};
 
-use super::store::{Kind, Store, StoreError};
 use crate::contract::UserFlowSpec;
+use crate::runtime::store::{Kind, Store, StoreError};
 
 pub use crate::contract::user_flow::{METHOD_EMAIL_OTP, METHOD_EMAIL_PASSWORD, RESERVED_CLAIMS};
 
