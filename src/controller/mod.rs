@@ -26,7 +26,8 @@ pub use config::ControllerConfig;
 pub use context::{Context, Scope};
 pub(crate) use reconcile::reconciled;
 pub use reconcile::{
-    Error, ReconcileError, Reconciled, TenantScoped, error_policy, on_error, reconcile,
+    Decision, Error, Ready, ReconcileError, Reconciled, ReportedStatus, TenantScoped, conclude,
+    error_policy, on_error, ready_condition, reconcile,
 };
 pub use start::{Settings, StartError, run, start};
 pub use status::{now, publish, write_status};

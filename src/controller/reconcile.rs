@@ -12,8 +12,11 @@ use kube::core::DeserializeGuard;
 use kube::runtime::controller::Action;
 use kube::runtime::finalizer::{Event as FinalizerEvent, finalizer};
 
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
+
+use super::conditions::{self, reasons};
 use super::context::Context;
-use super::status::report_invalid;
+use super::status::{now, report_invalid, write_status};
 use super::{FINALIZER, metrics, references};
 use crate::backend::{Backend, BackendError};
 
@@ -118,8 +121,128 @@ pub fn on_error(
     })
 }
 
+/// How an object stands after its apply: its `Ready` condition.
+#[derive(Debug)]
+pub enum Ready {
+    /// `Ready=True`, reason `Reconciled`, with this message.
+    True(&'static str),
+    /// `Ready=False` with this reason and message.
+    False(&'static str, String),
+    /// A backend call failed: `Ready=False`, `BackendUnavailable` when retrying may help,
+    /// otherwise `BackendRejected`, with the error's message; the reconcile then fails with the
+    /// error, so the error policy decides when to retry.
+    BackendFailed(BackendError),
+}
+
+/// What a kind's apply observed and decided: the status fields to report, the `Ready`
+/// condition, and when to look again.
+#[derive(Debug)]
+pub struct Decision<S> {
+    /// The status to report; `observedGeneration` and the `Ready` condition are filled in by
+    /// [`conclude`].
+    pub status: S,
+    /// The `Ready` condition.
+    pub ready: Ready,
+    /// When to reconcile again (unused with [`Ready::BackendFailed`]).
+    pub action: Action,
+}
+
+impl<S> Decision<S> {
+    /// The object is in line with its spec: `Ready=True` with `message`, then `action`.
+    pub fn ready(status: S, message: &'static str, action: Action) -> Self {
+        Self {
+            status,
+            ready: Ready::True(message),
+            action,
+        }
+    }
+
+    /// A backend call failed (see [`Ready::BackendFailed`]).
+    pub fn backend_failed(status: S, error: BackendError) -> Self {
+        Self {
+            status,
+            ready: Ready::BackendFailed(error),
+            action: Action::await_change(),
+        }
+    }
+
+    /// The object cannot go on: `Ready=False` with `reason` and `message`, then `action`.
+    pub fn not_ready(status: S, (reason, message): (&'static str, String), action: Action) -> Self {
+        Self {
+            status,
+            ready: Ready::False(reason, message),
+            action,
+        }
+    }
+}
+
+/// The status of a reconciled kind: it carries conditions and the generation they describe.
+pub trait ReportedStatus:
+    serde::Serialize + PartialEq + Clone + Default + std::fmt::Debug + Send + Sync + 'static
+{
+    /// The status conditions.
+    fn conditions(&self) -> &[Condition];
+
+    /// Replaces the conditions and the generation they describe.
+    fn set_conditions(&mut self, conditions: Vec<Condition>, generation: Option<i64>);
+}
+
+/// The `Ready` condition of `ready` at `generation`, and what the reconcile returns: `action`,
+/// or the backend's error.
+pub fn ready_condition(
+    ready: Ready,
+    generation: Option<i64>,
+    action: Action,
+) -> (Condition, Result<Action, Error>) {
+    match ready {
+        Ready::True(message) => (
+            conditions::ready(true, reasons::RECONCILED, message, generation, now()),
+            Ok(action),
+        ),
+        Ready::False(reason, message) => (
+            conditions::ready(false, reason, message, generation, now()),
+            Ok(action),
+        ),
+        Ready::BackendFailed(error) => {
+            let reason = if error.is_transient() {
+                reasons::BACKEND_UNAVAILABLE
+            } else {
+                reasons::BACKEND_REJECTED
+            };
+            (
+                conditions::ready(false, reason, error.to_string(), generation, now()),
+                Err(Error::Backend(error)),
+            )
+        }
+    }
+}
+
+/// Writes what an apply decided, once for every kind: the status with `observedGeneration` and
+/// the merged `Ready` condition (nothing when unchanged), then returns the decided action or
+/// the backend's error.
+///
+/// # Errors
+/// Fails when the status cannot be written, or with the backend's error.
+pub async fn conclude<K: Reconciled, B: Backend>(
+    object: &K,
+    context: &Context<B>,
+    decision: Decision<K::Status>,
+) -> Result<Action, Error> {
+    let Decision {
+        mut status,
+        ready,
+        action,
+    } = decision;
+    let generation = object.meta().generation;
+    let (condition, result) = ready_condition(ready, generation, action);
+    let merged = conditions::merge(status.conditions(), condition);
+    status.set_conditions(merged, generation);
+    write_status(&context.client, object, object.current_status(), &status).await?;
+    result
+}
+
 /// A kind the operator reconciles. The generic [`reconcile`] handles decoding, the finalizer
-/// and metrics; each kind brings only its apply and cleanup steps.
+/// metrics and the status write; each kind brings only its apply and cleanup steps.
 pub trait Reconciled:
     kube::Resource<DynamicType = (), Scope = NamespaceResourceScope>
     + Clone
@@ -130,11 +253,18 @@ pub trait Reconciled:
     + Sync
     + 'static
 {
-    /// Brings the backend, the Secrets and the status in line with the spec.
+    /// The kind's status.
+    type Status: ReportedStatus;
+
+    /// The status the object carries now.
+    fn current_status(&self) -> Option<&Self::Status>;
+
+    /// Brings the backend and the Secrets in line with the spec and says what it observed and
+    /// decided; the generic [`reconcile`] writes that status (see [`conclude`]).
     fn apply<B: Backend>(
         &self,
         context: &Context<B>,
-    ) -> impl Future<Output = Result<Action, Error>> + Send;
+    ) -> impl Future<Output = Result<Decision<Self::Status>, Error>> + Send;
 
     /// Removes what the object put in the backend; runs once before the finalizer goes.
     fn cleanup<B: Backend>(
@@ -157,12 +287,18 @@ pub trait TenantScoped: Reconciled {
 /// Implements [`Reconciled`] for a kind by its module's `apply` and `cleanup` functions, and
 /// with `tenant_scoped` also [`TenantScoped`] by its `spec.tenant_ref`.
 macro_rules! reconciled {
-    ($kind:ty) => {
+    ($kind:ty, $status:ty) => {
         impl super::Reconciled for $kind {
+            type Status = $status;
+
+            fn current_status(&self) -> Option<&$status> {
+                self.status.as_ref()
+            }
+
             async fn apply<B: crate::backend::Backend>(
                 &self,
                 context: &super::Context<B>,
-            ) -> Result<kube::runtime::controller::Action, super::Error> {
+            ) -> Result<super::Decision<$status>, super::Error> {
                 apply(self, context).await
             }
 
@@ -174,8 +310,8 @@ macro_rules! reconciled {
             }
         }
     };
-    ($kind:ty, tenant_scoped) => {
-        super::reconciled!($kind);
+    ($kind:ty, $status:ty, tenant_scoped) => {
+        super::reconciled!($kind, $status);
 
         impl super::TenantScoped for $kind {
             fn tenant_ref(&self) -> &crate::api::TenantRef {
@@ -191,7 +327,8 @@ pub type ReconcileError = kube::runtime::finalizer::Error<Error>;
 
 /// Reconciles one object of any kind: an object the operator cannot decode is reported on
 /// itself (so one bad object never stops its controller), anything else goes through the
-/// `ciam.dev/cleanup` finalizer to the kind's apply or cleanup.
+/// `ciam.dev/cleanup` finalizer to the kind's apply (whose decision [`conclude`] writes) or
+/// cleanup.
 pub async fn reconcile<K: Reconciled, B: Backend>(
     guard: Arc<DeserializeGuard<K>>,
     context: Arc<Context<B>>,
@@ -211,7 +348,10 @@ pub async fn reconcile<K: Reconciled, B: Backend>(
     );
     let result = finalizer(&api, FINALIZER, object, |event| async {
         match event {
-            FinalizerEvent::Apply(object) => object.apply(&context).await,
+            FinalizerEvent::Apply(object) => {
+                let decision = object.apply(&context).await?;
+                conclude(&*object, &context, decision).await
+            }
             FinalizerEvent::Cleanup(object) => object.cleanup(&context).await,
         }
     })

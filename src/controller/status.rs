@@ -8,7 +8,7 @@ use kube::core::error_boundary::InvalidObject;
 use kube::runtime::controller::Action;
 
 use super::context::Context;
-use super::reconcile::{Error, Reconciled, kind_label};
+use super::reconcile::{Error, Reconciled, ReportedStatus, kind_label};
 use super::{FIELD_MANAGER, conditions, metrics};
 use crate::backend::Backend;
 
@@ -183,3 +183,26 @@ pub async fn publish<B: Backend, K: kube::Resource<DynamicType = ()>>(
         tracing::warn!(error = %error, "failed to publish an event");
     }
 }
+
+/// Implements [`ReportedStatus`] for status types with `conditions` and `observed_generation`.
+macro_rules! reported_status {
+    ($($status:ty),*) => {$(
+        impl ReportedStatus for $status {
+            fn conditions(&self) -> &[Condition] {
+                &self.conditions
+            }
+
+            fn set_conditions(&mut self, conditions: Vec<Condition>, generation: Option<i64>) {
+                self.conditions = conditions;
+                self.observed_generation = generation;
+            }
+        }
+    )*};
+}
+
+reported_status!(
+    crate::api::CustomerTenantStatus,
+    crate::api::AppRegistrationStatus,
+    crate::api::UserFlowStatus,
+    crate::api::BrandingStatus
+);
