@@ -106,3 +106,50 @@ pub(super) fn first_to_report(
             && (!reported(app) || precedence(other, false) < mine)
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn app(name: &str, created: &str, client_id: Option<&str>) -> AppRegistration {
+        serde_json::from_value(serde_json::json!({
+            "apiVersion": "ciam.dev/v1alpha1", "kind": "AppRegistration",
+            "metadata": { "name": name, "namespace": "apps", "uid": format!("uid-{name}"),
+                          "creationTimestamp": created },
+            "spec": { "tenantRef": {"name": "t"}, "displayName": name, "type": "web" },
+            "status": { "clientId": client_id }
+        }))
+        .expect("valid app")
+    }
+
+    #[test]
+    fn a_client_id_copied_from_another_apps_secret_stays_that_apps() {
+        let owner = app("shop", "2026-12-06T10:00:00Z", Some("c-1"));
+        let copier = app("copier", "2026-12-06T11:00:00Z", None);
+        let apps = vec![owner.clone(), copier.clone()];
+        let claimant = first_to_report(&copier, "c-1", apps.clone()).expect("shop had it first");
+        assert_eq!(claimant.name_any(), "shop");
+        assert!(first_to_report(&owner, "c-1", apps).is_none());
+    }
+
+    #[test]
+    fn of_two_apps_reporting_one_client_id_the_older_keeps_it() {
+        let older = app("older", "2026-12-06T10:00:00Z", Some("c-1"));
+        let newer = app("newer", "2026-12-06T11:00:00Z", Some("c-1"));
+        let apps = vec![older.clone(), newer.clone()];
+        assert!(first_to_report(&older, "c-1", apps.clone()).is_none());
+        assert_eq!(
+            first_to_report(&newer, "c-1", apps).map(|app| app.name_any()),
+            Some("older".into())
+        );
+    }
+
+    #[test]
+    fn the_client_id_in_use_message_names_another_namespace_only_vaguely() {
+        let owner = owner_of(&app("shop", "2026-12-06T10:00:00Z", None));
+        let (_, here) = client_id_in_use("c-1", &owner, "apps");
+        let (_, elsewhere) = client_id_in_use("c-1", &owner, "team-b");
+        assert!(here.contains("AppRegistration shop"), "{here}");
+        assert!(!elsewhere.contains("shop"), "{elsewhere}");
+    }
+}

@@ -365,4 +365,75 @@ mod tests {
         assert!(plan.secret.is_none() && plan.accepted.is_empty());
         assert_eq!(plan.client_id.len(), 36);
     }
+
+    #[test]
+    fn a_new_confidential_app_gets_a_fresh_secret_and_its_issue_time() {
+        let web = app(
+            serde_json::json!({ "tenantRef": {"name": "t"}, "displayName": "Shop", "type": "web" }),
+        );
+        let now: jiff::Timestamp = "2026-01-01T00:00:00Z".parse().unwrap();
+        let plan = plan_credentials(&web, None, None, now);
+        let secret = plan.secret.expect("a confidential app has a secret");
+        assert!(secret.len() >= 32);
+        assert_eq!(
+            plan.accepted[0].hash.as_deref(),
+            Some(client_secret_hash(&secret).as_str())
+        );
+        assert_eq!(
+            plan.annotations
+                .get("ciam.dev/secret-issued-at")
+                .map(String::as_str),
+            Some("2026-01-01T00:00:00Z")
+        );
+        assert!(plan.expires_at.is_none() && plan.replacing.is_none());
+    }
+
+    #[test]
+    fn a_brought_secret_is_used_as_is_without_rotation_annotations() {
+        let web = app(
+            serde_json::json!({ "tenantRef": {"name": "t"}, "displayName": "Shop", "type": "web" }),
+        );
+        let brought = "b".repeat(40);
+        let plan = plan_credentials(&web, None, Some(brought.clone()), jiff::Timestamp::now());
+        assert_eq!(plan.secret.as_deref(), Some(brought.as_str()));
+        assert_eq!(plan.accepted.len(), 1);
+        assert!(plan.annotations.is_empty());
+    }
+
+    #[test]
+    fn a_brought_secret_must_exist_and_hold_32_characters() {
+        let long = secret_with(&[("CLIENT_SECRET", &"x".repeat(32))], &[]);
+        let short = secret_with(&[("CLIENT_SECRET", "short")], &[]);
+        assert_eq!(
+            brought_secret(Some(&long), "CLIENT_SECRET", "mine"),
+            Ok(Some("x".repeat(32)))
+        );
+        let message = brought_secret(Some(&short), "CLIENT_SECRET", "mine").unwrap_err();
+        assert!(
+            message.starts_with("credentials.existingSecretRef: Secret mine"),
+            "{message}"
+        );
+        assert!(brought_secret(None, "CLIENT_SECRET", "mine").is_err());
+    }
+
+    #[test]
+    fn a_rotation_not_yet_due_keeps_the_secret() {
+        let web = app(serde_json::json!({
+            "tenantRef": {"name": "t"}, "displayName": "Shop", "type": "web",
+            "credentials": { "rotation": { "every": "1h", "overlap": "10m" } }
+        }));
+        let current = "c".repeat(43);
+        let secret = secret_with(
+            &[("CLIENT_ID", "c-1"), ("CLIENT_SECRET", &current)],
+            &[("ciam.dev/secret-issued-at", "2026-01-01T00:00:00Z")],
+        );
+        let now: jiff::Timestamp = "2026-01-01T00:30:00Z".parse().unwrap();
+        let plan = plan_credentials(&web, Some(&secret), None, now);
+        assert_eq!(plan.secret.as_deref(), Some(current.as_str()));
+        assert!(plan.replacing.is_none() && plan.accepted.len() == 1);
+        assert_eq!(
+            plan.expires_at,
+            Some("2026-01-01T01:00:00Z".parse().unwrap())
+        );
+    }
 }

@@ -450,19 +450,22 @@ async fn resolve_permissions<B: Backend>(
     Ok((resolved, pending))
 }
 
+/// The runtime client a deleted app removes: none with `Retain`, none that never reached the
+/// runtime (no client ID in status). Pure.
+fn client_to_delete(app: &AppRegistration) -> Option<String> {
+    if app.spec.deletion_policy == DeletionPolicy::Retain {
+        return None;
+    }
+    app.status
+        .as_ref()
+        .and_then(|status| status.client_id.clone())
+}
+
 /// Removes the runtime client this app registered, unless `Retain`. Only a client ID the
 /// operator reported in status is considered, and the runtime deletes it only for its owner:
 /// an app never removes another app's client.
 async fn cleanup<B: Backend>(app: &AppRegistration, context: &Context<B>) -> Result<Action, Error> {
-    if app.spec.deletion_policy == DeletionPolicy::Retain {
-        return Ok(Action::await_change());
-    }
-    let Some(client_id) = app
-        .status
-        .as_ref()
-        .and_then(|status| status.client_id.clone())
-    else {
-        // Never reached the runtime.
+    let Some(client_id) = client_to_delete(app) else {
         return Ok(Action::await_change());
     };
     let app_namespace = app.namespace().unwrap_or_default();
@@ -496,4 +499,212 @@ async fn cleanup<B: Backend>(app: &AppRegistration, context: &Context<B>) -> Res
         }
     }
     Ok(Action::await_change())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::backend::fake::FakeBackend;
+    use crate::contract::owner::Owner;
+
+    fn app(name: &str, spec: serde_json::Value, status: serde_json::Value) -> AppRegistration {
+        serde_json::from_value(serde_json::json!({
+            "apiVersion": "ciam.dev/v1alpha1", "kind": "AppRegistration",
+            "metadata": { "name": name, "namespace": "apps", "uid": format!("uid-{name}"),
+                          "creationTimestamp": "2026-12-06T10:00:00Z" },
+            "spec": spec, "status": status
+        }))
+        .expect("valid app")
+    }
+
+    fn web(deletion_policy: &str, client_id: Option<&str>) -> AppRegistration {
+        app(
+            "shop",
+            serde_json::json!({ "tenantRef": {"name": "t"}, "displayName": "Shop", "type": "web",
+                                "deletionPolicy": deletion_policy }),
+            serde_json::json!({ "clientId": client_id }),
+        )
+    }
+
+    fn desired(display_name: &str) -> ClientSpec {
+        let mut spec = web("Delete", None).spec;
+        spec.display_name = display_name.into();
+        desired_client(&spec, Vec::new(), Vec::new())
+    }
+
+    fn credentials() -> Credentials {
+        plan_credentials(
+            &web("Delete", Some("c-1")),
+            None,
+            None,
+            jiff::Timestamp::now(),
+        )
+    }
+
+    #[tokio::test]
+    async fn a_client_changed_in_the_runtime_is_restored_and_an_unchanged_one_is_left_alone() {
+        let backend = FakeBackend::default();
+        let claim = Claim::by(owner_of(&web("Delete", None)));
+        let wanted = desired("Shop");
+        backend.put_client(
+            "contoso",
+            "c-1",
+            Observed {
+                spec: desired("Changed by hand"),
+                owner: claim.owner.clone(),
+            },
+        );
+        let observed = backend.observe_client("contoso", "c-1").await.unwrap();
+        let corrected = write_client(&backend, "contoso", "c-1", observed, &wanted, &claim).await;
+        assert!(corrected.unwrap(), "a changed client is re-applied");
+        assert_eq!(backend.writes(), ["apply client c-1"]);
+
+        let observed = backend.observe_client("contoso", "c-1").await.unwrap();
+        let corrected = write_client(&backend, "contoso", "c-1", observed, &wanted, &claim).await;
+        assert!(!corrected.unwrap());
+        assert_eq!(
+            backend.writes().len(),
+            1,
+            "an unchanged client is not written"
+        );
+    }
+
+    #[tokio::test]
+    async fn another_apps_client_is_refused_and_reported_as_client_id_in_use() {
+        let backend = FakeBackend::default();
+        let other = app(
+            "other",
+            web("Delete", None).spec_json(),
+            serde_json::json!({}),
+        );
+        backend.put_client(
+            "contoso",
+            "c-1",
+            Observed {
+                spec: desired("Other"),
+                owner: Some(owner_of(&other)),
+            },
+        );
+        let claim = Claim::by(owner_of(&web("Delete", None)));
+        let observed = backend.observe_client("contoso", "c-1").await.unwrap();
+        let refused = write_client(
+            &backend,
+            "contoso",
+            "c-1",
+            observed,
+            &desired("Shop"),
+            &claim,
+        )
+        .await
+        .map(|corrected| Registration {
+            corrected,
+            pending: Vec::new(),
+        });
+        let (ready, action) = decide(refused, &credentials(), "apps", Duration::from_secs(300));
+        let Ready::False(reason, message) = ready else {
+            panic!("expected Ready=False, got {ready:?}");
+        };
+        assert_eq!(reason, reasons::CLIENT_ID_IN_USE);
+        assert!(message.contains("AppRegistration other"), "{message}");
+        assert_eq!(action, Action::await_change());
+        assert!(backend.writes().is_empty());
+    }
+
+    #[test]
+    fn pending_permissions_are_reported_and_retried_soon() {
+        let registration = Registration {
+            corrected: false,
+            pending: vec!["apps/api".into()],
+        };
+        let (ready, action) = decide(
+            Ok(registration),
+            &credentials(),
+            "apps",
+            Duration::from_secs(300),
+        );
+        assert!(matches!(ready, Ready::False(reason, ref message)
+                if reason == reasons::API_PERMISSION_PENDING && message.ends_with("apps/api")));
+        assert_eq!(action, Action::requeue(Duration::from_secs(2)));
+    }
+
+    #[test]
+    fn a_registered_client_is_ready_until_the_next_resync() {
+        let registration = Registration {
+            corrected: false,
+            pending: Vec::new(),
+        };
+        let (ready, action) = decide(
+            Ok(registration),
+            &credentials(),
+            "apps",
+            Duration::from_secs(300),
+        );
+        assert!(matches!(ready, Ready::True(_)));
+        assert_eq!(action, Action::requeue(Duration::from_secs(300)));
+    }
+
+    #[test]
+    fn a_backend_failure_is_left_to_the_generic_mapping() {
+        let error = BackendError::Unavailable {
+            operation: "apply client c-1".into(),
+            detail: "timeout".into(),
+        };
+        let (ready, _) = decide(Err(error), &credentials(), "apps", Duration::from_secs(300));
+        assert!(matches!(
+            ready,
+            Ready::BackendFailed(BackendError::Unavailable { .. })
+        ));
+    }
+
+    #[test]
+    fn retain_keeps_the_runtime_client_and_delete_removes_only_a_reported_one() {
+        assert_eq!(client_to_delete(&web("Retain", Some("c-1"))), None);
+        assert_eq!(
+            client_to_delete(&web("Delete", Some("c-1"))).as_deref(),
+            Some("c-1")
+        );
+        assert_eq!(client_to_delete(&web("Delete", None)), None);
+    }
+
+    #[tokio::test]
+    async fn an_app_deletes_its_own_client_but_never_another_apps() {
+        let backend = FakeBackend::default();
+        let mine = web("Delete", Some("c-1"));
+        let other = app("other", mine.spec_json(), serde_json::json!({}));
+        for (client_id, owner) in [("c-1", &mine), ("c-2", &other)] {
+            let owner: Owner = owner_of(owner);
+            backend.put_client(
+                "contoso",
+                client_id,
+                Observed {
+                    spec: desired("x"),
+                    owner: Some(owner),
+                },
+            );
+        }
+        let claim = Claim::by(owner_of(&mine));
+        backend
+            .delete_client("contoso", "c-1", &claim)
+            .await
+            .unwrap();
+        let refused = backend.delete_client("contoso", "c-2", &claim).await;
+        assert!(matches!(refused, Err(BackendError::OwnedByAnother { .. })));
+        assert!(
+            backend
+                .observe_client("contoso", "c-2")
+                .await
+                .unwrap()
+                .is_some()
+        );
+    }
+
+    trait SpecJson {
+        fn spec_json(&self) -> serde_json::Value;
+    }
+
+    impl SpecJson for AppRegistration {
+        fn spec_json(&self) -> serde_json::Value {
+            serde_json::to_value(&self.spec).unwrap()
+        }
+    }
 }
