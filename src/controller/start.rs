@@ -51,16 +51,7 @@ pub enum StartError {
 /// objects instead.
 pub fn start(config: ControllerConfig) -> Result<(), StartError> {
     let _ = rustls::crypto::ring::default_provider().install_default();
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,kube=warn"));
-    let _ = if config.log_json {
-        tracing_subscriber::fmt()
-            .json()
-            .with_env_filter(filter)
-            .try_init()
-    } else {
-        tracing_subscriber::fmt().with_env_filter(filter).try_init()
-    };
+    init_logging(config.log_json);
     let token = std::fs::read_to_string(&config.backend_token_file)
         .map_err(|source| StartError::Token {
             path: config.backend_token_file.clone(),
@@ -72,55 +63,84 @@ pub fn start(config: ControllerConfig) -> Result<(), StartError> {
         .enable_all()
         .build()
         .map_err(StartError::AsyncRuntime)?;
-    runtime.block_on(async {
-        let metrics = Arc::new(metrics::Metrics::default());
-        let listener = tokio::net::TcpListener::bind(config.metrics_addr)
-            .await
-            .map_err(|source| StartError::Listen { address: config.metrics_addr, source })?;
-        let router = metrics::router(metrics.clone());
-        tokio::spawn(async move {
-            if let Err(error) = axum::serve(listener, router).await {
-                tracing::error!(error = %error, "the health and metrics listener stopped");
-            }
-        });
-        let client = Client::try_default().await?;
-        let backend = crate::backend::embedded::EmbeddedBackend::new(
-            &config.backend_url,
-            token,
-            Duration::from_secs(config.backend_timeout_seconds),
-        )?
-        .with_observer(metrics.clone());
-        tracing::info!(backend = %config.backend_url, metrics = %config.metrics_addr, "operator starting");
-        metrics.ready.store(true, std::sync::atomic::Ordering::Relaxed);
-        if let Some(namespace) = &config.leader_election_namespace {
-            let identity = config.identity.clone().unwrap_or_else(|| {
-                format!("ciam-operator-{}-{}", std::process::id(), uuid::Uuid::new_v4())
-            });
-            leader::acquire_and_hold(
-                client.clone(),
-                leader::LeaseSettings {
-                    namespace: namespace.clone(),
-                    name: "ciam-operator-leader".into(),
-                    identity,
-                    duration: Duration::from_secs(15),
-                    renew: Duration::from_secs(5),
-                },
+    runtime.block_on(operate(config, token))
+}
+
+/// Logs as text or JSON lines, `info` unless `RUST_LOG` says otherwise.
+fn init_logging(json: bool) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,kube=warn"));
+    let _ = if json {
+        tracing_subscriber::fmt()
+            .json()
+            .with_env_filter(filter)
+            .try_init()
+    } else {
+        tracing_subscriber::fmt().with_env_filter(filter).try_init()
+    };
+}
+
+/// Serves health and metrics, connects to Kubernetes and the backend, waits for leadership
+/// when elected, then runs every controller.
+async fn operate(config: ControllerConfig, token: String) -> Result<(), StartError> {
+    let metrics = Arc::new(metrics::Metrics::default());
+    serve_health(config.metrics_addr, metrics.clone()).await?;
+    let client = Client::try_default().await?;
+    let backend = crate::backend::embedded::EmbeddedBackend::new(
+        &config.backend_url,
+        token,
+        Duration::from_secs(config.backend_timeout_seconds),
+    )?
+    .with_observer(metrics.clone());
+    tracing::info!(backend = %config.backend_url, metrics = %config.metrics_addr, "operator starting");
+    metrics
+        .ready
+        .store(true, std::sync::atomic::Ordering::Relaxed);
+    if let Some(namespace) = &config.leader_election_namespace {
+        let identity = config.identity.clone().unwrap_or_else(|| {
+            format!(
+                "ciam-operator-{}-{}",
+                std::process::id(),
+                uuid::Uuid::new_v4()
             )
-            .await;
-        }
-        metrics.leader.set(1);
-        run(
-            client,
-            backend,
-            Settings {
-                resync: Duration::from_secs(config.resync_seconds),
-                scope: Scope::from_namespaces(&config.watch_namespace),
-                metrics,
+        });
+        leader::acquire_and_hold(
+            client.clone(),
+            leader::LeaseSettings {
+                namespace: namespace.clone(),
+                name: "ciam-operator-leader".into(),
+                identity,
+                duration: Duration::from_secs(15),
+                renew: Duration::from_secs(5),
             },
         )
         .await;
-        Ok(())
-    })
+    }
+    metrics.leader.set(1);
+    let settings = Settings {
+        resync: Duration::from_secs(config.resync_seconds),
+        scope: Scope::from_namespaces(&config.watch_namespace),
+        metrics,
+    };
+    run(client, backend, settings).await;
+    Ok(())
+}
+
+/// Binds the `/healthz`, `/readyz` and `/metrics` listener and serves it in the background.
+async fn serve_health(
+    address: std::net::SocketAddr,
+    metrics: Arc<metrics::Metrics>,
+) -> Result<(), StartError> {
+    let listener = tokio::net::TcpListener::bind(address)
+        .await
+        .map_err(|source| StartError::Listen { address, source })?;
+    let router = metrics::router(metrics);
+    tokio::spawn(async move {
+        if let Err(error) = axum::serve(listener, router).await {
+            tracing::error!(error = %error, "the health and metrics listener stopped");
+        }
+    });
+    Ok(())
 }
 
 /// Settings of the operator process.

@@ -45,37 +45,10 @@ pub(super) async fn report_invalid<K: Reconciled, B: Backend>(
     let Some(current) = current else {
         return Ok(Action::await_change());
     };
-    let existing: Vec<Condition> = current
-        .data
-        .pointer("/status/conditions")
-        .cloned()
-        .and_then(|value| serde_json::from_value(value).ok())
-        .unwrap_or_default();
     let generation = invalid.metadata.generation;
-    let merged = conditions::merge(
-        &existing,
-        conditions::ready(
-            false,
-            conditions::reasons::INVALID_SPEC,
-            message.clone(),
-            generation,
-            now(),
-        ),
-    );
-    if merged == existing {
+    let Some(status) = invalid_status(&current.data, &message, generation) else {
         return Ok(Action::await_change());
-    }
-    // Server-side apply of the whole current status with the new conditions, as the same
-    // field manager as every other status write: a later apply that drops `Stalled` then
-    // really removes it.
-    let mut status = current
-        .data
-        .get("status")
-        .cloned()
-        .filter(serde_json::Value::is_object)
-        .unwrap_or_else(|| serde_json::json!({}));
-    status["observedGeneration"] = serde_json::json!(generation);
-    status["conditions"] = serde_json::json!(merged);
+    };
     let patch = serde_json::json!({
         "apiVersion": K::api_version(&()),
         "kind": kind,
@@ -109,6 +82,45 @@ pub(super) async fn report_invalid<K: Reconciled, B: Backend>(
         tracing::warn!(error = %error, "failed to publish an event");
     }
     Ok(Action::await_change())
+}
+
+/// The whole current status of an undecodable object with `Ready=False, InvalidSpec` merged
+/// in, or `None` when its conditions already say so.
+///
+/// Server-side apply of the whole current status with the new conditions, as the same field
+/// manager as every other status write: a later apply that drops `Stalled` then really
+/// removes it.
+fn invalid_status(
+    current: &serde_json::Value,
+    message: &str,
+    generation: Option<i64>,
+) -> Option<serde_json::Value> {
+    let existing: Vec<Condition> = current
+        .pointer("/status/conditions")
+        .cloned()
+        .and_then(|value| serde_json::from_value(value).ok())
+        .unwrap_or_default();
+    let merged = conditions::merge(
+        &existing,
+        conditions::ready(
+            false,
+            conditions::reasons::INVALID_SPEC,
+            message.to_string(),
+            generation,
+            now(),
+        ),
+    );
+    if merged == existing {
+        return None;
+    }
+    let mut status = current
+        .get("status")
+        .cloned()
+        .filter(serde_json::Value::is_object)
+        .unwrap_or_else(|| serde_json::json!({}));
+    status["observedGeneration"] = serde_json::json!(generation);
+    status["conditions"] = serde_json::json!(merged);
+    Some(status)
 }
 
 /// Writes `status` to the object's status subresource by server-side apply, unless it equals
