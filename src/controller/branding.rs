@@ -214,3 +214,43 @@ async fn cleanup<B: Backend>(branding: &Branding, context: &Context<B>) -> Resul
     }
     Ok(Action::await_change())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn branding(name: &str, created: &str, ready: Option<&str>) -> Branding {
+        serde_json::from_value(serde_json::json!({
+            "apiVersion": "ciam.dev/v1alpha1", "kind": "Branding",
+            "metadata": { "name": name, "namespace": "shop", "uid": format!("uid-{name}"),
+                          "creationTimestamp": created },
+            "spec": { "tenantRef": { "name": "contoso" } },
+            "status": { "conditions": ready.map(|reason| vec![serde_json::json!({
+                "type": "Ready", "status": if reason == reasons::RECONCILED { "True" } else { "False" },
+                "reason": reason, "message": "", "lastTransitionTime": created })]).unwrap_or_default() }
+        }))
+        .expect("valid branding")
+    }
+
+    #[test]
+    fn a_second_branding_of_a_tenant_is_refused_and_names_the_first() {
+        let first = branding("look", "2026-12-06T10:00:00Z", Some(reasons::RECONCILED));
+        let second = branding("other-look", "2026-12-06T11:00:00Z", None);
+        let both = [first.clone(), second.clone()];
+        let (reason, message) = already_styled(&second, &both).expect("second is refused");
+        assert_eq!(reason, reasons::BRANDING_ALREADY_DEFINED);
+        assert!(
+            message.starts_with("Branding shop/look already styles"),
+            "{message}"
+        );
+        assert_eq!(already_styled(&first, &both), None);
+    }
+
+    #[test]
+    fn a_branding_being_deleted_gives_way() {
+        let mut first = branding("look", "2026-12-06T10:00:00Z", Some(reasons::RECONCILED));
+        first.metadata.deletion_timestamp = Some(crate::controller::now());
+        let second = branding("other-look", "2026-12-06T11:00:00Z", None);
+        assert_eq!(already_styled(&second, &[first, second.clone()]), None);
+    }
+}

@@ -370,3 +370,151 @@ async fn count_dependents<B: Backend>(
         i32::try_from(flows).unwrap_or(i32::MAX),
     ))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::backend::fake::FakeBackend;
+
+    fn tenant(name: &str, namespace: &str) -> CustomerTenant {
+        serde_json::from_value(serde_json::json!({
+            "apiVersion": "ciam.dev/v1alpha1", "kind": "CustomerTenant",
+            "metadata": { "name": name, "namespace": namespace, "uid": format!("uid-{namespace}-{name}") },
+            "spec": { "subdomain": "contoso", "displayName": "Contoso", "countryCode": "NL" }
+        }))
+        .expect("valid tenant")
+    }
+
+    fn smtp(host: &str) -> SmtpSpec {
+        SmtpSpec {
+            host: host.into(),
+            port: 587,
+            tls: SmtpTls::Starttls,
+            username: None,
+            password: None,
+            password_hash: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_tenant_changed_in_the_runtime_needs_a_write_and_counts_as_corrected() {
+        let backend = FakeBackend::default();
+        let mine = tenant("contoso", "idp");
+        let desired = desired_tenant(&mine.spec, None);
+        let claim = Claim::by(owner_of(&mine));
+        let applied = backend
+            .apply_tenant("contoso", &desired, &claim)
+            .await
+            .unwrap();
+        let observed = backend.observe_tenant("contoso").await.unwrap();
+        assert_eq!(
+            tenant_write(observed, &desired, &owner_of(&mine)),
+            TenantWrite::Unchanged(Box::new(applied)),
+            "an unchanged tenant is not written"
+        );
+
+        let mut changed = desired.clone();
+        changed.display_name = "Changed by hand".into();
+        backend
+            .apply_tenant("contoso", &changed, &claim)
+            .await
+            .unwrap();
+        let observed = backend.observe_tenant("contoso").await.unwrap();
+        assert_eq!(
+            tenant_write(observed, &desired, &owner_of(&mine)),
+            TenantWrite::Needed {
+                recorded: Some(owner_of(&mine)),
+                corrected: true
+            }
+        );
+    }
+
+    #[tokio::test]
+    async fn a_subdomain_another_tenant_holds_is_refused_by_the_backend() {
+        let backend = FakeBackend::default();
+        let first = tenant("contoso", "team-a");
+        let second = tenant("contoso", "team-b");
+        let desired = desired_tenant(&first.spec, None);
+        backend
+            .apply_tenant("contoso", &desired, &Claim::by(owner_of(&first)))
+            .await
+            .unwrap();
+        let refused = backend
+            .apply_tenant("contoso", &desired, &Claim::by(owner_of(&second)))
+            .await;
+        let Err(BackendError::OwnedByAnother { owner, .. }) = refused else {
+            panic!("expected OwnedByAnother, got {refused:?}");
+        };
+        assert_eq!(
+            describe_for(&owner, "team-b"),
+            "another CustomerTenant the operator manages"
+        );
+    }
+
+    #[tokio::test]
+    async fn smtp_is_written_when_it_differs_and_removed_with_the_email_settings() {
+        let backend = FakeBackend::default();
+        reconcile_smtp(&backend, "contoso", Some((smtp("mail.example"), None)))
+            .await
+            .unwrap();
+        reconcile_smtp(&backend, "contoso", Some((smtp("mail.example"), None)))
+            .await
+            .unwrap();
+        assert_eq!(backend.writes(), ["apply smtp contoso"]);
+        reconcile_smtp(&backend, "contoso", None).await.unwrap();
+        reconcile_smtp(&backend, "contoso", None).await.unwrap();
+        assert_eq!(
+            backend.writes(),
+            ["apply smtp contoso", "delete smtp contoso"]
+        );
+    }
+
+    #[test]
+    fn an_smtp_secret_needs_a_host_and_a_known_tls_mode() {
+        let secret = |entries: &[(&str, &str)]| Secret {
+            data: Some(
+                entries
+                    .iter()
+                    .map(|(key, value)| {
+                        (
+                            key.to_string(),
+                            k8s_openapi::ByteString(value.as_bytes().to_vec()),
+                        )
+                    })
+                    .collect(),
+            ),
+            ..Default::default()
+        };
+        assert_eq!(
+            smtp_from_secret(&secret(&[])).unwrap_err(),
+            "has no host key"
+        );
+        let bad_tls = smtp_from_secret(&secret(&[("host", "mail"), ("tls", "ssl")]));
+        assert_eq!(
+            bad_tls.unwrap_err(),
+            "has a tls key that is not starttls, tls or none"
+        );
+        let (spec, password) =
+            smtp_from_secret(&secret(&[("host", "mail"), ("password", "pw")])).unwrap();
+        assert_eq!((spec.port, spec.tls), (587, SmtpTls::Starttls));
+        assert!(spec.password_hash.unwrap().starts_with("sha256:"));
+        assert_eq!(password.as_deref(), Some("pw"));
+    }
+
+    #[test]
+    fn a_tenant_refused_its_subdomain_holds_nothing() {
+        let mut refused = tenant("contoso", "team-b");
+        refused.status = Some(CustomerTenantStatus {
+            conditions: vec![conditions::ready(
+                false,
+                reasons::SUBDOMAIN_IN_USE,
+                "taken",
+                None,
+                now(),
+            )],
+            ..Default::default()
+        });
+        assert!(is_refused_its_subdomain(&refused));
+        assert!(!is_refused_its_subdomain(&tenant("contoso", "team-a")));
+    }
+}

@@ -367,3 +367,90 @@ pub async fn reconcile<K: Reconciled, B: Backend>(
         other => other,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn unavailable() -> BackendError {
+        BackendError::Unavailable {
+            operation: "apply tenant contoso".into(),
+            detail: "timed out".into(),
+        }
+    }
+
+    #[test]
+    fn an_unreachable_backend_reads_backend_unavailable_and_is_retried_soon() {
+        let (condition, result) = ready_condition(
+            Ready::BackendFailed(unavailable()),
+            Some(3),
+            Action::await_change(),
+        );
+        assert_eq!(
+            (condition.status.as_str(), condition.reason.as_str()),
+            ("False", reasons::BACKEND_UNAVAILABLE)
+        );
+        assert_eq!(
+            condition.message,
+            "failed to apply tenant contoso: the identity backend is unavailable: timed out"
+        );
+        assert_eq!(condition.observed_generation, Some(3));
+        let error = result.expect_err("the reconcile fails with the backend's error");
+        assert!(error.is_transient());
+    }
+
+    #[test]
+    fn a_refused_state_reads_backend_rejected_and_waits_for_a_spec_change() {
+        let rejected = BackendError::Rejected {
+            operation: "apply client c-1".into(),
+            detail: "redirectUris[0]: must be https".into(),
+        };
+        let (condition, result) =
+            ready_condition(Ready::BackendFailed(rejected), None, Action::await_change());
+        assert_eq!(condition.reason, reasons::BACKEND_REJECTED);
+        let error = result.expect_err("the reconcile fails with the backend's error");
+        assert!(!error.is_transient());
+        assert_eq!(error.metric_label(), "rejected");
+    }
+
+    #[test]
+    fn ready_and_not_ready_keep_the_decided_action() {
+        let resync = Action::requeue(Duration::from_secs(300));
+        let (condition, result) = ready_condition(
+            Ready::True("the tenant is serving"),
+            Some(1),
+            resync.clone(),
+        );
+        assert_eq!(
+            (condition.status.as_str(), condition.reason.as_str()),
+            ("True", reasons::RECONCILED)
+        );
+        assert_eq!(result.unwrap(), resync);
+        let (condition, result) = ready_condition(
+            Ready::False(reasons::TENANT_NOT_READY, "not yet".into()),
+            Some(1),
+            Action::await_change(),
+        );
+        assert_eq!(condition.reason, reasons::TENANT_NOT_READY);
+        assert_eq!(result.unwrap(), Action::await_change());
+    }
+
+    #[test]
+    fn transient_errors_requeue_in_seconds_and_rejections_in_minutes() {
+        let metrics = metrics::Metrics::default();
+        let transient = kube::runtime::finalizer::Error::ApplyFailed(Error::Backend(unavailable()));
+        let rejected =
+            kube::runtime::finalizer::Error::ApplyFailed(Error::Backend(BackendError::Rejected {
+                operation: "apply".into(),
+                detail: "no".into(),
+            }));
+        assert_eq!(
+            on_error(&metrics, "CustomerTenant", &transient),
+            Action::requeue(Duration::from_secs(5))
+        );
+        assert_eq!(
+            on_error(&metrics, "CustomerTenant", &rejected),
+            Action::requeue(Duration::from_secs(300))
+        );
+    }
+}

@@ -328,4 +328,46 @@ mod tests {
         assert_eq!(conflict(&winner, &both), None);
         assert!(conflict(&loser, &both).is_some());
     }
+
+    #[test]
+    fn the_eleventh_flow_of_a_tenant_is_refused() {
+        let flows: Vec<UserFlow> = (0..=MAX_USER_FLOWS_PER_TENANT)
+            .map(|index| {
+                let mut flow = flow(&format!("flow-{index:02}"), None);
+                flow.spec.applications = Some(vec![format!("app-{index}")]);
+                flow
+            })
+            .collect();
+        let last = flows.last().unwrap();
+        let (reason, message) = conflict(last, &flows).expect("the eleventh flow yields");
+        assert_eq!(reason, reasons::TOO_MANY_USER_FLOWS);
+        assert!(
+            message.starts_with("the tenant already has 10 user flows"),
+            "{message}"
+        );
+        assert_eq!(conflict(&flows[9], &flows), None);
+    }
+
+    #[test]
+    fn only_apps_with_a_client_id_are_served() {
+        let flow = flow("shoppers", None);
+        let applications = [
+            ResolvedApplication {
+                name: "storefront".into(),
+                client_id: Some("c-1".into()),
+            },
+            ResolvedApplication {
+                name: "new".into(),
+                client_id: None,
+            },
+        ];
+        let desired = desired_flow(&flow, &applications);
+        assert_eq!(desired.applications, ["c-1"]);
+        assert_eq!(desired.display_name, "shoppers");
+    }
+
+    #[test]
+    fn the_backend_name_keeps_flows_of_different_namespaces_apart() {
+        assert_eq!(backend_name(&flow("shoppers", None)), "shop.shoppers");
+    }
 }
