@@ -4,6 +4,14 @@
 //! Each reconcile follows the same pipeline: resolve references → build the desired state
 //! (pure, in [`desired`]) → observe the backend and apply only the difference → write the
 //! credentials Secret → write status (only when it changed).
+//!
+//! A kind's `apply` does the steps up to the Secret and returns a [`Decision`] (the status
+//! fields it observed, `Ready`, when to look again); [`conclude`] writes that status once for
+//! every kind, mapping backend failures to `BackendUnavailable` or `BackendRejected`.
+//!
+//! Layout: `config` (the flags) and `start` (the process), `context` (shared state
+//! and listings), `reconcile` (the generic reconcile and error policy), `status` (status and
+//! Events), `watches` (controllers and secondary watches), then one module per kind.
 
 pub mod app_registration;
 pub mod branding;
