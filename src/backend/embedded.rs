@@ -53,6 +53,7 @@ impl EmbeddedBackend {
         self
     }
 
+    /// One admin API request; a 404 or an empty success reads as `None`.
     async fn call<B: Serialize + Sync, T: DeserializeOwned>(
         &self,
         method: Method,
@@ -61,6 +62,47 @@ impl EmbeddedBackend {
         claim: Option<&Claim>,
         operation: impl Fn() -> String,
     ) -> Result<Option<T>, BackendError> {
+        let response = self
+            .send(method, path, body, claim)
+            .await
+            .map_err(|error| BackendError::Unavailable {
+                operation: operation(),
+                detail: without_url(error),
+            })?;
+        let status = response.status();
+        if status == StatusCode::NOT_FOUND || status == StatusCode::NO_CONTENT {
+            return Ok(None);
+        }
+        let text = response
+            .text()
+            .await
+            .map_err(|error| BackendError::Unavailable {
+                operation: operation(),
+                detail: without_url(error),
+            })?;
+        if !status.is_success() {
+            return Err(failure(status, &text, operation()));
+        }
+        if text.is_empty() {
+            return Ok(None);
+        }
+        serde_json::from_str(&text)
+            .map(Some)
+            .map_err(|error| BackendError::Unavailable {
+                operation: operation(),
+                detail: format!("unexpected response: {error}"),
+            })
+    }
+
+    /// Sends the request with the token and the claim's headers, and tells the observer how
+    /// long it took.
+    async fn send<B: Serialize + Sync>(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&B>,
+        claim: Option<&Claim>,
+    ) -> Result<reqwest::Response, reqwest::Error> {
         let url = format!("{}/admin/v1/{path}", self.base_url);
         let method_label = method.clone();
         let mut request = self.http.request(method, &url).bearer_auth(&self.token);
@@ -85,58 +127,7 @@ impl EmbeddedBackend {
             };
             observer.call_finished(operation, object_label(path), started.elapsed());
         }
-        let response = sent.map_err(|error| BackendError::Unavailable {
-            operation: operation(),
-            detail: without_url(error),
-        })?;
-        let status = response.status();
-        if status == StatusCode::NOT_FOUND {
-            return Ok(None);
-        }
-        if status == StatusCode::NO_CONTENT {
-            return Ok(None);
-        }
-        let text = response
-            .text()
-            .await
-            .map_err(|error| BackendError::Unavailable {
-                operation: operation(),
-                detail: without_url(error),
-            })?;
-        if status.is_success() {
-            if text.is_empty() {
-                return Ok(None);
-            }
-            return serde_json::from_str(&text).map(Some).map_err(|error| {
-                BackendError::Unavailable {
-                    operation: operation(),
-                    detail: format!("unexpected response: {error}"),
-                }
-            });
-        }
-        if status == StatusCode::CONFLICT
-            && let Some(owner) = problem_owner(&text)
-        {
-            return Err(BackendError::OwnedByAnother {
-                operation: operation(),
-                owner: Box::new(owner),
-            });
-        }
-        let detail = problem_detail(status, &text);
-        if status.is_server_error()
-            || status == StatusCode::TOO_MANY_REQUESTS
-            || status == StatusCode::UNAUTHORIZED
-        {
-            Err(BackendError::Unavailable {
-                operation: operation(),
-                detail,
-            })
-        } else {
-            Err(BackendError::Rejected {
-                operation: operation(),
-                detail,
-            })
-        }
+        sent
     }
 
     async fn put<B: Serialize + Sync, T: DeserializeOwned>(
@@ -201,6 +192,28 @@ fn without_url(error: reqwest::Error) -> String {
         "request failed"
     };
     format!("{kind}: {}", error.without_url())
+}
+
+/// The error of a failed response: another owner's object (409 with `owner`), unavailable
+/// (server errors, throttling, a refused token: retrying may help) or rejected.
+fn failure(status: StatusCode, body: &str, operation: String) -> BackendError {
+    if status == StatusCode::CONFLICT
+        && let Some(owner) = problem_owner(body)
+    {
+        return BackendError::OwnedByAnother {
+            operation,
+            owner: Box::new(owner),
+        };
+    }
+    let detail = problem_detail(status, body);
+    if status.is_server_error()
+        || status == StatusCode::TOO_MANY_REQUESTS
+        || status == StatusCode::UNAUTHORIZED
+    {
+        BackendError::Unavailable { operation, detail }
+    } else {
+        BackendError::Rejected { operation, detail }
+    }
 }
 
 /// The `owner` member of a 409 problem document: the object belongs to someone else.
@@ -433,5 +446,50 @@ impl Backend for EmbeddedBackend {
             || format!("delete SMTP settings of tenant {subdomain}"),
         )
         .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn server_errors_throttling_and_a_refused_token_are_worth_retrying() {
+        for status in [
+            StatusCode::INTERNAL_SERVER_ERROR,
+            StatusCode::SERVICE_UNAVAILABLE,
+            StatusCode::TOO_MANY_REQUESTS,
+            StatusCode::UNAUTHORIZED,
+        ] {
+            let error = failure(status, "", "apply client c-1".into());
+            assert!(error.is_transient(), "{status}: {error}");
+        }
+    }
+
+    #[test]
+    fn a_refused_desired_state_names_the_fields() {
+        let body = r#"{"detail":"invalid client","errors":[{"field":"redirectUris[0]","reason":"must be https"}]}"#;
+        let error = failure(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            body,
+            "apply client c-1".into(),
+        );
+        assert!(!error.is_transient());
+        assert_eq!(
+            error.to_string(),
+            "failed to apply client c-1: the identity backend rejected it: invalid client (redirectUris[0]: must be https)"
+        );
+    }
+
+    #[test]
+    fn a_conflict_with_an_owner_is_another_objects() {
+        let body = r#"{"detail":"owned","owner":{"kind":"AppRegistration","namespace":"apps","name":"shop","uid":"u1"}}"#;
+        let error = failure(StatusCode::CONFLICT, body, "apply client c-1".into());
+        assert!(
+            matches!(error, BackendError::OwnedByAnother { ref owner, .. } if owner.name == "shop"),
+            "{error:?}"
+        );
+        let without_owner = failure(StatusCode::CONFLICT, "{}", "apply client c-1".into());
+        assert!(matches!(without_owner, BackendError::Rejected { .. }));
     }
 }

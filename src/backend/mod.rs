@@ -9,6 +9,8 @@
 //! deletion by anyone else, so ownership holds at both ends (see `runtime::owner`).
 
 pub mod embedded;
+#[cfg(test)]
+pub mod fake;
 
 use std::future::Future;
 
@@ -147,11 +149,11 @@ pub trait Backend: Send + Sync + 'static {
         claim: &Claim,
     ) -> impl Future<Output = Result<(), BackendError>> + Send;
 
-    /// Creates or replaces a user flow.
     /// Fields of `flow` this backend cannot honour yet, as (path, what it asks for); the
     /// operator reports them (`UnsupportedByBackend`) instead of applying the flow.
     fn unsupported_user_flow_fields(&self, flow: &UserFlowSpec) -> Vec<(String, String)>;
 
+    /// Creates or replaces a user flow.
     fn apply_user_flow(
         &self,
         subdomain: &str,

@@ -12,11 +12,10 @@ use super::conditions::{self, reasons};
 use super::desired::{ConfigMapContent, branding_config_map_refs, desired_branding};
 use super::ownership::{claim_for, describe_for, owner_of, write_needed};
 use super::references::{TenantResolution, holds_place, precedence, resolve_tenant, tenant_key};
-use super::{
-    Context, Error, now, on_metadata_change, on_tenant_change, run_controllers, write_status,
-};
-use crate::api::Branding;
+use super::{Context, Decision, Error, on_metadata_change, on_tenant_change, run_controllers};
+use crate::api::{Branding, BrandingStatus};
 use crate::backend::{Backend, BackendError};
+use crate::contract::BrandingDocument;
 use crate::contract::owner::Claim;
 use k8s_openapi::api::core::v1::ConfigMap;
 
@@ -37,7 +36,7 @@ pub fn controller<B: Backend>(context: Arc<Context<B>>) -> BoxFuture<'static, ()
     })
 }
 
-super::reconciled!(Branding, tenant_scoped);
+super::reconciled!(Branding, BrandingStatus, tenant_scoped);
 
 /// Reads the ConfigMap keys a Branding refers to (`binaryData`, else `data`).
 async fn read_config_maps<B: Backend>(
@@ -77,18 +76,12 @@ async fn read_config_maps<B: Backend>(
     Ok(content)
 }
 
-async fn apply<B: Backend>(branding: &Branding, context: &Context<B>) -> Result<Action, Error> {
+async fn apply<B: Backend>(
+    branding: &Branding,
+    context: &Context<B>,
+) -> Result<Decision<BrandingStatus>, Error> {
     let namespace = branding.namespace().unwrap_or_default();
-    let generation = branding.metadata.generation;
     let mut status = branding.status.clone().unwrap_or_default();
-    status.observed_generation = generation;
-    let mut not_ready = |reason: &str, message: String| {
-        status.conditions = conditions::merge(
-            &status.conditions,
-            conditions::ready(false, reason, message, generation, now()),
-        );
-    };
-
     let (subdomain, authority) = match resolve_tenant(
         &context.client,
         &context.scope,
@@ -101,104 +94,93 @@ async fn apply<B: Backend>(branding: &Branding, context: &Context<B>) -> Result<
             (subdomain, tenant.status.and_then(|status| status.authority))
         }
         TenantResolution::NotUsable { reason, message } => {
-            not_ready(reason, message);
-            write_status(&context.client, branding, branding.status.as_ref(), &status).await?;
-            return Ok(Action::requeue(Duration::from_secs(30)));
+            let retry = Action::requeue(Duration::from_secs(30));
+            return Ok(Decision::not_ready(status, (reason, message), retry));
         }
     };
-
     let key = tenant_key(&namespace, &branding.spec.tenant_ref);
-    let earlier = context
-        .list_for_tenant::<Branding>(&key)
-        .await?
-        .into_iter()
-        .filter(|other| {
-            other.uid() != branding.uid() && other.metadata.deletion_timestamp.is_none()
-        })
-        .find(|other| {
-            let age = |b: &Branding| {
-                precedence(
-                    b,
-                    holds_place(b.status.as_ref().map(|status| status.conditions.as_slice())),
-                )
-            };
-            age(other) < age(branding)
-        });
-    if let Some(earlier) = earlier {
-        not_ready(
-            reasons::BRANDING_ALREADY_DEFINED,
-            format!(
-                "Branding {}/{} already styles this tenant; a tenant has one Branding",
-                earlier.namespace().unwrap_or_default(),
-                earlier.name_any()
-            ),
-        );
-        write_status(&context.client, branding, branding.status.as_ref(), &status).await?;
-        return Ok(Action::await_change());
+    let same_tenant = context.list_for_tenant::<Branding>(&key).await?;
+    if let Some(problem) = already_styled(branding, &same_tenant) {
+        return Ok(Decision::not_ready(status, problem, Action::await_change()));
     }
-
     let content = read_config_maps(branding, context).await?;
     let desired = match desired_branding(&branding.spec, &content) {
         Ok(desired) => desired,
+        // A ConfigMap change wakes the controller; retry now and then in case it was a
+        // ConfigMap that did not exist yet.
         Err(message) => {
-            not_ready(reasons::CONTENT_INVALID, message);
-            write_status(&context.client, branding, branding.status.as_ref(), &status).await?;
-            // A ConfigMap change wakes the controller; retry now and then in case it was a
-            // ConfigMap that did not exist yet.
-            return Ok(Action::requeue(Duration::from_secs(60)));
+            let problem = (reasons::CONTENT_INVALID, message);
+            return Ok(Decision::not_ready(
+                status,
+                problem,
+                Action::requeue(Duration::from_secs(60)),
+            ));
         }
     };
-    let outcome = match context.backend.observe_branding(&subdomain).await {
-        Err(error) => Err(error),
-        Ok(observed) => match write_needed(observed, &desired, &owner_of(branding)) {
-            None => Ok(()),
-            Some(recorded) => {
-                let claim = claim_for(&context.client, branding, recorded.as_ref()).await?;
-                context
-                    .backend
-                    .apply_branding(&subdomain, &desired, &claim)
-                    .await
-            }
-        },
-    };
+    let outcome = sync_branding(branding, context, &subdomain, &desired).await?;
     status.preview_url = authority;
-    let result = match outcome {
-        Ok(()) => {
-            status.conditions = conditions::merge(
-                &status.conditions,
-                conditions::ready(
-                    true,
-                    reasons::RECONCILED,
-                    "the tenant's pages use this branding",
-                    generation,
-                    now(),
-                ),
-            );
-            Ok(Action::requeue(context.resync))
-        }
+    Ok(match outcome {
+        Ok(()) => Decision::ready(
+            status,
+            "the tenant's pages use this branding",
+            Action::requeue(context.resync),
+        ),
         Err(BackendError::OwnedByAnother { owner, .. }) => {
             let message = format!(
                 "{} already styles this tenant in the identity runtime; a tenant has one Branding",
-                describe_for(&owner, &branding.namespace().unwrap_or_default())
+                describe_for(&owner, &namespace)
             );
-            not_ready(reasons::BRANDING_ALREADY_DEFINED, message);
-            Ok(Action::await_change())
+            let problem = (reasons::BRANDING_ALREADY_DEFINED, message);
+            Decision::not_ready(status, problem, Action::await_change())
         }
-        Err(error) => {
-            let reason = if error.is_transient() {
-                reasons::BACKEND_UNAVAILABLE
-            } else {
-                reasons::BACKEND_REJECTED
-            };
-            status.conditions = conditions::merge(
-                &status.conditions,
-                conditions::ready(false, reason, error.to_string(), generation, now()),
-            );
-            Err(Error::Backend(error))
-        }
+        Err(error) => Decision::backend_failed(status, error),
+    })
+}
+
+/// `BrandingAlreadyDefined` when an earlier Branding of the same tenant (not being deleted)
+/// styles it. Pure.
+fn already_styled(branding: &Branding, same_tenant: &[Branding]) -> Option<(&'static str, String)> {
+    let age = |b: &Branding| {
+        precedence(
+            b,
+            holds_place(b.status.as_ref().map(|status| status.conditions.as_slice())),
+        )
     };
-    write_status(&context.client, branding, branding.status.as_ref(), &status).await?;
-    result
+    let earlier = same_tenant
+        .iter()
+        .filter(|other| {
+            other.uid() != branding.uid() && other.metadata.deletion_timestamp.is_none()
+        })
+        .find(|other| age(other) < age(branding))?;
+    Some((
+        reasons::BRANDING_ALREADY_DEFINED,
+        format!(
+            "Branding {}/{} already styles this tenant; a tenant has one Branding",
+            earlier.namespace().unwrap_or_default(),
+            earlier.name_any()
+        ),
+    ))
+}
+
+/// Writes the desired branding unless the runtime already has it as this Branding's.
+async fn sync_branding<B: Backend>(
+    branding: &Branding,
+    context: &Context<B>,
+    subdomain: &str,
+    desired: &BrandingDocument,
+) -> Result<Result<(), BackendError>, Error> {
+    let observed = match context.backend.observe_branding(subdomain).await {
+        Ok(observed) => observed,
+        Err(error) => return Ok(Err(error)),
+    };
+    let Some(recorded) = write_needed(observed, desired, &owner_of(branding)) else {
+        return Ok(Ok(()));
+    };
+    let claim = claim_for(&context.client, branding, recorded.as_ref()).await?;
+    Ok(context
+        .backend
+        .apply_branding(subdomain, desired, &claim)
+        .await)
 }
 
 async fn cleanup<B: Backend>(branding: &Branding, context: &Context<B>) -> Result<Action, Error> {
@@ -231,4 +213,44 @@ async fn cleanup<B: Backend>(branding: &Branding, context: &Context<B>) -> Resul
         }
     }
     Ok(Action::await_change())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn branding(name: &str, created: &str, ready: Option<&str>) -> Branding {
+        serde_json::from_value(serde_json::json!({
+            "apiVersion": "ciam.dev/v1alpha1", "kind": "Branding",
+            "metadata": { "name": name, "namespace": "shop", "uid": format!("uid-{name}"),
+                          "creationTimestamp": created },
+            "spec": { "tenantRef": { "name": "contoso" } },
+            "status": { "conditions": ready.map(|reason| vec![serde_json::json!({
+                "type": "Ready", "status": if reason == reasons::RECONCILED { "True" } else { "False" },
+                "reason": reason, "message": "", "lastTransitionTime": created })]).unwrap_or_default() }
+        }))
+        .expect("valid branding")
+    }
+
+    #[test]
+    fn a_second_branding_of_a_tenant_is_refused_and_names_the_first() {
+        let first = branding("look", "2026-12-06T10:00:00Z", Some(reasons::RECONCILED));
+        let second = branding("other-look", "2026-12-06T11:00:00Z", None);
+        let both = [first.clone(), second.clone()];
+        let (reason, message) = already_styled(&second, &both).expect("second is refused");
+        assert_eq!(reason, reasons::BRANDING_ALREADY_DEFINED);
+        assert!(
+            message.starts_with("Branding shop/look already styles"),
+            "{message}"
+        );
+        assert_eq!(already_styled(&first, &both), None);
+    }
+
+    #[test]
+    fn a_branding_being_deleted_gives_way() {
+        let mut first = branding("look", "2026-12-06T10:00:00Z", Some(reasons::RECONCILED));
+        first.metadata.deletion_timestamp = Some(crate::controller::now());
+        let second = branding("other-look", "2026-12-06T11:00:00Z", None);
+        assert_eq!(already_styled(&second, &[first, second.clone()]), None);
+    }
 }

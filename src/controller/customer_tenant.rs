@@ -11,11 +11,13 @@ use super::conditions::{self, reasons};
 use super::desired::{desired_tenant, tenant_matches};
 use super::ownership::{claim_for, describe_for, owner_of};
 use super::references::{holds_place, precedence};
-use super::{Context, Error, now, on_metadata_change, publish, run_controllers, write_status};
-use crate::api::{AppRegistration, CustomerTenant, DeletionPolicy, UserFlow};
-use crate::backend::{Backend, BackendError};
-use crate::contract::owner::Claim;
-use crate::contract::{SmtpSpec, SmtpTls};
+use super::{
+    Context, Decision, Error, now, on_metadata_change, publish, run_controllers, write_status,
+};
+use crate::api::{AppRegistration, CustomerTenant, CustomerTenantStatus, DeletionPolicy, UserFlow};
+use crate::backend::{Backend, BackendError, ObservedTenant};
+use crate::contract::owner::{Claim, Owner};
+use crate::contract::{SmtpSpec, SmtpTls, TenantSpec};
 use k8s_openapi::api::core::v1::Secret;
 
 /// The controllers of `CustomerTenant`s: also woken when the SMTP Secret a tenant names
@@ -36,59 +38,22 @@ pub fn controller<B: Backend>(context: Arc<Context<B>>) -> BoxFuture<'static, ()
     })
 }
 
-super::reconciled!(CustomerTenant);
+super::reconciled!(CustomerTenant, CustomerTenantStatus);
 
-async fn apply<B: Backend>(tenant: &CustomerTenant, context: &Context<B>) -> Result<Action, Error> {
+async fn apply<B: Backend>(
+    tenant: &CustomerTenant,
+    context: &Context<B>,
+) -> Result<Decision<CustomerTenantStatus>, Error> {
     let subdomain = &tenant.spec.subdomain;
     if let Some(owner) = earlier_tenant_with_subdomain(tenant, context).await? {
-        let mut status = tenant.status.clone().unwrap_or_default();
-        status.observed_generation = tenant.metadata.generation;
-        status.conditions = conditions::merge(
-            &status.conditions,
-            conditions::ready(
-                false,
-                reasons::SUBDOMAIN_IN_USE,
-                format!(
-                    "subdomain {subdomain} already belongs to {owner}; subdomains are unique across the cluster"
-                ),
-                tenant.metadata.generation,
-                now(),
-            ),
+        let message = format!(
+            "subdomain {subdomain} already belongs to {owner}; subdomains are unique across the cluster"
         );
-        write_status(&context.client, tenant, tenant.status.as_ref(), &status).await?;
-        return Ok(Action::await_change());
+        let status = tenant.status.clone().unwrap_or_default();
+        let problem = (reasons::SUBDOMAIN_IN_USE, message);
+        return Ok(Decision::not_ready(status, problem, Action::await_change()));
     }
-    let known_id = tenant
-        .status
-        .as_ref()
-        .and_then(|status| status.tenant_id.as_deref());
-    let desired = desired_tenant(&tenant.spec, known_id);
-
-    let outcome = match context.backend.observe_tenant(subdomain).await {
-        Err(error) => Err(error),
-        Ok(observed) => {
-            let recorded = observed
-                .as_ref()
-                .and_then(|observed| observed.owner.clone());
-            let ours = recorded.as_ref() == Some(&owner_of(tenant));
-            match observed {
-                Some(observed) if ours && tenant_matches(&observed.spec, &desired) => {
-                    Ok((observed, false))
-                }
-                previous => {
-                    let claim = claim_for(&context.client, tenant, recorded.as_ref()).await?;
-                    let corrected =
-                        previous.is_some_and(|previous| !tenant_matches(&previous.spec, &desired));
-                    context
-                        .backend
-                        .apply_tenant(subdomain, &desired, &claim)
-                        .await
-                        .map(|applied| (applied, corrected))
-                }
-            }
-        }
-    };
-
+    let outcome = sync_tenant(tenant, context).await?;
     // The SMTP connection for one-time passcodes, once the tenant exists. A missing or
     // malformed Secret is reported and the runtime keeps what it has.
     let (smtp_desired, secret_problem) = match read_smtp_secret(tenant, context).await? {
@@ -97,47 +62,29 @@ async fn apply<B: Backend>(tenant: &CustomerTenant, context: &Context<B>) -> Res
         Some(Err(message)) => (None, Some(message)),
     };
     let outcome = match (outcome, smtp_desired) {
-        (Ok(observed), Some(desired)) => reconcile_smtp(subdomain, desired, context)
+        (Ok(observed), Some(desired)) => reconcile_smtp(&context.backend, subdomain, desired)
             .await
             .map(|()| observed),
         (outcome, _) => outcome,
     };
-
     let (apps, flows) = count_dependents(tenant, context).await?;
     let mut status = tenant.status.clone().unwrap_or_default();
     status.app_count = Some(apps);
     status.user_flow_count = Some(flows);
-    let generation = tenant.metadata.generation;
-    let result = match outcome {
+    Ok(match outcome {
         Ok((observed, corrected)) => {
-            let was_ready = status.observed_generation == generation
-                && conditions::find_ready(&status.conditions).is_some_and(|c| c.status == "True");
-            if corrected && was_ready {
-                publish(
-                    context,
-                    tenant,
-                    "DriftCorrected",
-                    "the runtime's tenant differed from the spec and was restored",
-                )
-                .await;
-            }
+            report_drift(tenant, context, corrected).await;
             status.tenant_id = Some(observed.tenant_id);
             status.issuer = Some(observed.issuer);
             status.authority = Some(observed.authority);
             status.discovery_url = Some(observed.discovery_url);
-            let (ready, reason, message) = match &secret_problem {
-                Some(message) => (false, reasons::SECRET_INVALID, message.clone()),
-                None => (
-                    true,
-                    reasons::RECONCILED,
-                    "the tenant is serving".to_string(),
-                ),
-            };
-            status.conditions = conditions::merge(
-                &status.conditions,
-                conditions::ready(ready, reason, message, generation, now()),
-            );
-            Ok(Action::requeue(context.resync))
+            let action = Action::requeue(context.resync);
+            match secret_problem {
+                Some(message) => {
+                    Decision::not_ready(status, (reasons::SECRET_INVALID, message), action)
+                }
+                None => Decision::ready(status, "the tenant is serving", action),
+            }
         }
         Err(BackendError::OwnedByAnother { owner, .. }) => {
             let namespace = tenant.namespace().unwrap_or_default();
@@ -145,28 +92,91 @@ async fn apply<B: Backend>(tenant: &CustomerTenant, context: &Context<B>) -> Res
                 "subdomain {subdomain} already belongs to {} in the identity runtime; subdomains are unique",
                 describe_for(&owner, &namespace)
             );
-            status.conditions = conditions::merge(
-                &status.conditions,
-                conditions::ready(false, reasons::SUBDOMAIN_IN_USE, message, generation, now()),
-            );
-            Ok(Action::await_change())
+            let problem = (reasons::SUBDOMAIN_IN_USE, message);
+            Decision::not_ready(status, problem, Action::await_change())
         }
-        Err(error) => {
-            let reason = if error.is_transient() {
-                reasons::BACKEND_UNAVAILABLE
-            } else {
-                reasons::BACKEND_REJECTED
-            };
-            status.conditions = conditions::merge(
-                &status.conditions,
-                conditions::ready(false, reason, error.to_string(), generation, now()),
-            );
-            Err(Error::Backend(error))
+        Err(error) => Decision::backend_failed(status, error),
+    })
+}
+
+/// Publishes `DriftCorrected` when the runtime's tenant was restored while the object was
+/// Ready at this generation (a difference made behind the operator's back).
+async fn report_drift<B: Backend>(tenant: &CustomerTenant, context: &Context<B>, corrected: bool) {
+    let was_ready = tenant.status.as_ref().is_some_and(|status| {
+        status.observed_generation == tenant.metadata.generation
+            && conditions::find_ready(&status.conditions).is_some_and(|c| c.status == "True")
+    });
+    if corrected && was_ready {
+        publish(
+            context,
+            tenant,
+            "DriftCorrected",
+            "the runtime's tenant differed from the spec and was restored",
+        )
+        .await;
+    }
+}
+
+/// What the runtime's tenant needs.
+#[derive(Debug, PartialEq)]
+enum TenantWrite {
+    /// Nothing: it is this object's and as desired.
+    Unchanged(Box<ObservedTenant>),
+    /// A write, claimed from the `recorded` owner; `corrected` when a stored tenant differed.
+    Needed {
+        recorded: Option<Owner>,
+        corrected: bool,
+    },
+}
+
+/// Decides whether the runtime's tenant needs a write. Pure.
+fn tenant_write(observed: Option<ObservedTenant>, desired: &TenantSpec, me: &Owner) -> TenantWrite {
+    let recorded = observed
+        .as_ref()
+        .and_then(|observed| observed.owner.clone());
+    match observed {
+        Some(observed)
+            if recorded.as_ref() == Some(me) && tenant_matches(&observed.spec, desired) =>
+        {
+            TenantWrite::Unchanged(Box::new(observed))
         }
+        previous => TenantWrite::Needed {
+            recorded,
+            corrected: previous.is_some_and(|previous| !tenant_matches(&previous.spec, desired)),
+        },
+    }
+}
+
+/// Brings the runtime's tenant in line with the spec; returns it and whether a stored tenant
+/// was corrected.
+async fn sync_tenant<B: Backend>(
+    tenant: &CustomerTenant,
+    context: &Context<B>,
+) -> Result<Result<(ObservedTenant, bool), BackendError>, Error> {
+    let subdomain = &tenant.spec.subdomain;
+    let known_id = tenant
+        .status
+        .as_ref()
+        .and_then(|status| status.tenant_id.as_deref());
+    let desired = desired_tenant(&tenant.spec, known_id);
+    let observed = match context.backend.observe_tenant(subdomain).await {
+        Ok(observed) => observed,
+        Err(error) => return Ok(Err(error)),
     };
-    status.observed_generation = generation;
-    write_status(&context.client, tenant, tenant.status.as_ref(), &status).await?;
-    result
+    match tenant_write(observed, &desired, &owner_of(tenant)) {
+        TenantWrite::Unchanged(observed) => Ok(Ok((*observed, false))),
+        TenantWrite::Needed {
+            recorded,
+            corrected,
+        } => {
+            let claim = claim_for(&context.client, tenant, recorded.as_ref()).await?;
+            Ok(context
+                .backend
+                .apply_tenant(subdomain, &desired, &claim)
+                .await
+                .map(|applied| (applied, corrected)))
+        }
+    }
 }
 
 async fn cleanup<B: Backend>(
@@ -291,19 +301,18 @@ async fn read_smtp_secret<B: Backend>(
 /// Brings the runtime's SMTP connection in line with the tenant's Secret (`None`: the tenant
 /// has no email settings, so the runtime should have none either).
 async fn reconcile_smtp<B: Backend>(
+    backend: &B,
     subdomain: &str,
     desired: Option<(SmtpSpec, Option<String>)>,
-    context: &Context<B>,
 ) -> Result<(), BackendError> {
-    let observed = context.backend.observe_smtp(subdomain).await?;
+    let observed = backend.observe_smtp(subdomain).await?;
     match (desired, observed) {
         (Some((spec, password)), observed) if observed.as_ref() != Some(&spec) => {
-            context
-                .backend
+            backend
                 .apply_smtp(subdomain, &spec, password.as_deref())
                 .await
         }
-        (None, Some(_)) => context.backend.delete_smtp(subdomain).await,
+        (None, Some(_)) => backend.delete_smtp(subdomain).await,
         _ => Ok(()),
     }
 }
@@ -360,4 +369,152 @@ async fn count_dependents<B: Backend>(
         i32::try_from(apps).unwrap_or(i32::MAX),
         i32::try_from(flows).unwrap_or(i32::MAX),
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::backend::fake::FakeBackend;
+
+    fn tenant(name: &str, namespace: &str) -> CustomerTenant {
+        serde_json::from_value(serde_json::json!({
+            "apiVersion": "ciam.dev/v1alpha1", "kind": "CustomerTenant",
+            "metadata": { "name": name, "namespace": namespace, "uid": format!("uid-{namespace}-{name}") },
+            "spec": { "subdomain": "contoso", "displayName": "Contoso", "countryCode": "NL" }
+        }))
+        .expect("valid tenant")
+    }
+
+    fn smtp(host: &str) -> SmtpSpec {
+        SmtpSpec {
+            host: host.into(),
+            port: 587,
+            tls: SmtpTls::Starttls,
+            username: None,
+            password: None,
+            password_hash: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_tenant_changed_in_the_runtime_needs_a_write_and_counts_as_corrected() {
+        let backend = FakeBackend::default();
+        let mine = tenant("contoso", "idp");
+        let desired = desired_tenant(&mine.spec, None);
+        let claim = Claim::by(owner_of(&mine));
+        let applied = backend
+            .apply_tenant("contoso", &desired, &claim)
+            .await
+            .unwrap();
+        let observed = backend.observe_tenant("contoso").await.unwrap();
+        assert_eq!(
+            tenant_write(observed, &desired, &owner_of(&mine)),
+            TenantWrite::Unchanged(Box::new(applied)),
+            "an unchanged tenant is not written"
+        );
+
+        let mut changed = desired.clone();
+        changed.display_name = "Changed by hand".into();
+        backend
+            .apply_tenant("contoso", &changed, &claim)
+            .await
+            .unwrap();
+        let observed = backend.observe_tenant("contoso").await.unwrap();
+        assert_eq!(
+            tenant_write(observed, &desired, &owner_of(&mine)),
+            TenantWrite::Needed {
+                recorded: Some(owner_of(&mine)),
+                corrected: true
+            }
+        );
+    }
+
+    #[tokio::test]
+    async fn a_subdomain_another_tenant_holds_is_refused_by_the_backend() {
+        let backend = FakeBackend::default();
+        let first = tenant("contoso", "team-a");
+        let second = tenant("contoso", "team-b");
+        let desired = desired_tenant(&first.spec, None);
+        backend
+            .apply_tenant("contoso", &desired, &Claim::by(owner_of(&first)))
+            .await
+            .unwrap();
+        let refused = backend
+            .apply_tenant("contoso", &desired, &Claim::by(owner_of(&second)))
+            .await;
+        let Err(BackendError::OwnedByAnother { owner, .. }) = refused else {
+            panic!("expected OwnedByAnother, got {refused:?}");
+        };
+        assert_eq!(
+            describe_for(&owner, "team-b"),
+            "another CustomerTenant the operator manages"
+        );
+    }
+
+    #[tokio::test]
+    async fn smtp_is_written_when_it_differs_and_removed_with_the_email_settings() {
+        let backend = FakeBackend::default();
+        reconcile_smtp(&backend, "contoso", Some((smtp("mail.example"), None)))
+            .await
+            .unwrap();
+        reconcile_smtp(&backend, "contoso", Some((smtp("mail.example"), None)))
+            .await
+            .unwrap();
+        assert_eq!(backend.writes(), ["apply smtp contoso"]);
+        reconcile_smtp(&backend, "contoso", None).await.unwrap();
+        reconcile_smtp(&backend, "contoso", None).await.unwrap();
+        assert_eq!(
+            backend.writes(),
+            ["apply smtp contoso", "delete smtp contoso"]
+        );
+    }
+
+    #[test]
+    fn an_smtp_secret_needs_a_host_and_a_known_tls_mode() {
+        let secret = |entries: &[(&str, &str)]| Secret {
+            data: Some(
+                entries
+                    .iter()
+                    .map(|(key, value)| {
+                        (
+                            key.to_string(),
+                            k8s_openapi::ByteString(value.as_bytes().to_vec()),
+                        )
+                    })
+                    .collect(),
+            ),
+            ..Default::default()
+        };
+        assert_eq!(
+            smtp_from_secret(&secret(&[])).unwrap_err(),
+            "has no host key"
+        );
+        let bad_tls = smtp_from_secret(&secret(&[("host", "mail"), ("tls", "ssl")]));
+        assert_eq!(
+            bad_tls.unwrap_err(),
+            "has a tls key that is not starttls, tls or none"
+        );
+        let (spec, password) =
+            smtp_from_secret(&secret(&[("host", "mail"), ("password", "pw")])).unwrap();
+        assert_eq!((spec.port, spec.tls), (587, SmtpTls::Starttls));
+        assert!(spec.password_hash.unwrap().starts_with("sha256:"));
+        assert_eq!(password.as_deref(), Some("pw"));
+    }
+
+    #[test]
+    fn a_tenant_refused_its_subdomain_holds_nothing() {
+        let mut refused = tenant("contoso", "team-b");
+        refused.status = Some(CustomerTenantStatus {
+            conditions: vec![conditions::ready(
+                false,
+                reasons::SUBDOMAIN_IN_USE,
+                "taken",
+                None,
+                now(),
+            )],
+            ..Default::default()
+        });
+        assert!(is_refused_its_subdomain(&refused));
+        assert!(!is_refused_its_subdomain(&tenant("contoso", "team-a")));
+    }
 }

@@ -10,14 +10,12 @@ use kube::core::DeserializeGuard;
 use kube::runtime::controller::Action;
 use kube::runtime::watcher;
 
-use super::conditions::{self, reasons};
+use super::conditions::reasons;
 use super::ownership::{claim_for, owner_of, write_needed};
 use super::references::{TenantResolution, holds_place, precedence, resolve_tenant, tenant_key};
-use super::{
-    Context, Error, TenantScoped, now, on_tenant_change, referring, run_controllers, write_status,
-};
+use super::{Context, Decision, Error, TenantScoped, on_tenant_change, referring, run_controllers};
 use crate::api::user_flow::ResolvedApplication;
-use crate::api::{AppRegistration, UserFlow};
+use crate::api::{AppRegistration, UserFlow, UserFlowStatus};
 use crate::backend::{Backend, BackendError};
 use crate::contract::UserFlowSpec as RuntimeUserFlow;
 use crate::contract::owner::Claim;
@@ -52,7 +50,7 @@ pub fn controller<B: Backend>(context: Arc<Context<B>>) -> BoxFuture<'static, ()
     })
 }
 
-super::reconciled!(UserFlow, tenant_scoped);
+super::reconciled!(UserFlow, UserFlowStatus, tenant_scoped);
 
 /// Orders objects by age, then name: the earlier object keeps working on a conflict.
 fn is_earlier(left: &UserFlow, right: &UserFlow) -> bool {
@@ -110,18 +108,12 @@ pub fn conflict(flow: &UserFlow, same_tenant: &[UserFlow]) -> Option<(&'static s
     None
 }
 
-async fn apply<B: Backend>(flow: &UserFlow, context: &Context<B>) -> Result<Action, Error> {
+async fn apply<B: Backend>(
+    flow: &UserFlow,
+    context: &Context<B>,
+) -> Result<Decision<UserFlowStatus>, Error> {
     let namespace = flow.namespace().unwrap_or_default();
-    let generation = flow.metadata.generation;
     let mut status = flow.status.clone().unwrap_or_default();
-    status.observed_generation = generation;
-    let not_ready = |status: &mut crate::api::UserFlowStatus, reason: &str, message: String| {
-        status.conditions = conditions::merge(
-            &status.conditions,
-            conditions::ready(false, reason, message, generation, now()),
-        );
-    };
-
     let subdomain = match resolve_tenant(
         &context.client,
         &context.scope,
@@ -132,12 +124,10 @@ async fn apply<B: Backend>(flow: &UserFlow, context: &Context<B>) -> Result<Acti
     {
         TenantResolution::Ready { subdomain, .. } => subdomain,
         TenantResolution::NotUsable { reason, message } => {
-            not_ready(&mut status, reason, message);
-            write_status(&context.client, flow, flow.status.as_ref(), &status).await?;
-            return Ok(Action::requeue(Duration::from_secs(30)));
+            let retry = Action::requeue(Duration::from_secs(30));
+            return Ok(Decision::not_ready(status, (reason, message), retry));
         }
     };
-
     let tenant = tenant_key(&namespace, &flow.spec.tenant_ref);
     let same_tenant: Vec<UserFlow> = context
         .list_for_tenant::<UserFlow>(&tenant)
@@ -145,15 +135,50 @@ async fn apply<B: Backend>(flow: &UserFlow, context: &Context<B>) -> Result<Acti
         .into_iter()
         .filter(|other| other.metadata.deletion_timestamp.is_none())
         .collect();
-    if let Some((reason, message)) = conflict(flow, &same_tenant) {
-        not_ready(&mut status, reason, message);
-        write_status(&context.client, flow, flow.status.as_ref(), &status).await?;
-        return Ok(Action::await_change());
+    if let Some(problem) = conflict(flow, &same_tenant) {
+        return Ok(Decision::not_ready(status, problem, Action::await_change()));
     }
+    status.applications = resolve_applications(flow, context, &tenant).await?;
+    let desired = desired_flow(flow, &status.applications);
+    if let Some(message) = unsupported(&context.backend, &desired) {
+        let problem = (reasons::UNSUPPORTED_BY_BACKEND, message);
+        return Ok(Decision::not_ready(status, problem, Action::await_change()));
+    }
+    let outcome = sync_flow(flow, context, &subdomain, &desired).await?;
+    let unresolved: Vec<&str> = status
+        .applications
+        .iter()
+        .filter(|app| app.client_id.is_none())
+        .map(|app| app.name.as_str())
+        .collect();
+    Ok(match outcome {
+        Ok(()) if !unresolved.is_empty() => {
+            let message = format!(
+                "waiting for these AppRegistrations to get a client ID: {}",
+                unresolved.join(", ")
+            );
+            let problem = (reasons::APPLICATION_PENDING, message);
+            Decision::not_ready(status, problem, Action::requeue(Duration::from_secs(5)))
+        }
+        Ok(()) => Decision::ready(
+            status,
+            "the user flow serves its applications",
+            Action::requeue(context.resync),
+        ),
+        Err(error) => Decision::backend_failed(status, error),
+    })
+}
 
+/// The flow's applications with the client IDs their AppRegistrations report (none yet, or
+/// none for an app of another tenant: a flow serves its tenant's apps only).
+async fn resolve_applications<B: Backend>(
+    flow: &UserFlow,
+    context: &Context<B>,
+    tenant: &(String, String),
+) -> Result<Vec<ResolvedApplication>, Error> {
+    let namespace = flow.namespace().unwrap_or_default();
     let apps = Api::<AppRegistration>::namespaced(context.client.clone(), &namespace);
     let mut resolved = Vec::new();
-    let mut client_ids = Vec::new();
     for name in flow.spec.applications.iter().flatten() {
         let client_id = apps
             .get_opt(name)
@@ -161,99 +186,69 @@ async fn apply<B: Backend>(flow: &UserFlow, context: &Context<B>) -> Result<Acti
             .map_err(Error::kube(format!(
                 "read AppRegistration {namespace}/{name}"
             )))?
-            // An app of another tenant reads like a missing one: a flow serves its tenant's
-            // apps only.
-            .filter(|app| app.tenant_key() == tenant)
+            .filter(|app| app.tenant_key() == *tenant)
             .and_then(|app| app.status)
             .and_then(|status| status.client_id);
-        client_ids.extend(client_id.clone());
         resolved.push(ResolvedApplication {
             name: name.clone(),
             client_id,
         });
     }
-    status.applications = resolved;
+    Ok(resolved)
+}
 
-    let desired = RuntimeUserFlow {
+/// The flow as the runtime stores it, serving the applications that have a client ID. Pure.
+fn desired_flow(flow: &UserFlow, applications: &[ResolvedApplication]) -> RuntimeUserFlow {
+    RuntimeUserFlow {
         display_name: flow.spec.display_name.clone(),
-        applications: client_ids,
+        applications: applications
+            .iter()
+            .filter_map(|app| app.client_id.clone())
+            .collect(),
         sign_in: flow.spec.sign_in.clone(),
         attributes: flow.spec.attributes.clone(),
         token_claims: flow.spec.token_claims.clone(),
         mfa: flow.spec.mfa.clone(),
         extensions: flow.spec.extensions.clone(),
-    };
-    let unsupported = context.backend.unsupported_user_flow_fields(&desired);
-    if !unsupported.is_empty() {
-        let named: Vec<String> = unsupported
-            .iter()
-            .map(|(field, what)| format!("{field} ({what})"))
-            .collect();
-        not_ready(
-            &mut status,
-            reasons::UNSUPPORTED_BY_BACKEND,
-            format!(
-                "the identity backend cannot honour these fields yet: {}",
-                named.join(", ")
-            ),
-        );
-        write_status(&context.client, flow, flow.status.as_ref(), &status).await?;
-        return Ok(Action::await_change());
     }
-    let name = backend_name(flow);
-    let outcome = match context.backend.observe_user_flow(&subdomain, &name).await {
-        Err(error) => Err(error),
-        Ok(observed) => match write_needed(observed, &desired, &owner_of(flow)) {
-            None => Ok(()),
-            Some(recorded) => {
-                let claim = claim_for(&context.client, flow, recorded.as_ref()).await?;
-                context
-                    .backend
-                    .apply_user_flow(&subdomain, &name, &desired, &claim)
-                    .await
-            }
-        },
-    };
-    let unresolved: Vec<&str> = status
-        .applications
+}
+
+/// The `UnsupportedByBackend` message when the backend cannot honour some of the fields.
+fn unsupported<B: Backend>(backend: &B, desired: &RuntimeUserFlow) -> Option<String> {
+    let unsupported = backend.unsupported_user_flow_fields(desired);
+    if unsupported.is_empty() {
+        return None;
+    }
+    let named: Vec<String> = unsupported
         .iter()
-        .filter(|app| app.client_id.is_none())
-        .map(|app| app.name.as_str())
+        .map(|(field, what)| format!("{field} ({what})"))
         .collect();
-    let result = match outcome {
-        Ok(_) if !unresolved.is_empty() => {
-            let message = format!(
-                "waiting for these AppRegistrations to get a client ID: {}",
-                unresolved.join(", ")
-            );
-            not_ready(&mut status, reasons::APPLICATION_PENDING, message);
-            Ok(Action::requeue(Duration::from_secs(5)))
-        }
-        Ok(_) => {
-            status.conditions = conditions::merge(
-                &status.conditions,
-                conditions::ready(
-                    true,
-                    reasons::RECONCILED,
-                    "the user flow serves its applications",
-                    generation,
-                    now(),
-                ),
-            );
-            Ok(Action::requeue(context.resync))
-        }
-        Err(error) => {
-            let reason = if error.is_transient() {
-                reasons::BACKEND_UNAVAILABLE
-            } else {
-                reasons::BACKEND_REJECTED
-            };
-            not_ready(&mut status, reason, error.to_string());
-            Err(Error::Backend(error))
-        }
+    Some(format!(
+        "the identity backend cannot honour these fields yet: {}",
+        named.join(", ")
+    ))
+}
+
+/// Writes the desired flow unless the runtime already has it as this UserFlow's.
+async fn sync_flow<B: Backend>(
+    flow: &UserFlow,
+    context: &Context<B>,
+    subdomain: &str,
+    desired: &RuntimeUserFlow,
+) -> Result<Result<(), BackendError>, Error> {
+    let name = backend_name(flow);
+    let observed = match context.backend.observe_user_flow(subdomain, &name).await {
+        Ok(observed) => observed,
+        Err(error) => return Ok(Err(error)),
     };
-    write_status(&context.client, flow, flow.status.as_ref(), &status).await?;
-    result
+    let Some(recorded) = write_needed(observed, desired, &owner_of(flow)) else {
+        return Ok(Ok(()));
+    };
+    let claim = claim_for(&context.client, flow, recorded.as_ref()).await?;
+    Ok(context
+        .backend
+        .apply_user_flow(subdomain, &name, desired, &claim)
+        .await)
 }
 
 /// The flow's key in the backend: `namespace.name`, unique per tenant because namespaces hold
@@ -332,5 +327,47 @@ mod tests {
 
         assert_eq!(conflict(&winner, &both), None);
         assert!(conflict(&loser, &both).is_some());
+    }
+
+    #[test]
+    fn the_eleventh_flow_of_a_tenant_is_refused() {
+        let flows: Vec<UserFlow> = (0..=MAX_USER_FLOWS_PER_TENANT)
+            .map(|index| {
+                let mut flow = flow(&format!("flow-{index:02}"), None);
+                flow.spec.applications = Some(vec![format!("app-{index}")]);
+                flow
+            })
+            .collect();
+        let last = flows.last().unwrap();
+        let (reason, message) = conflict(last, &flows).expect("the eleventh flow yields");
+        assert_eq!(reason, reasons::TOO_MANY_USER_FLOWS);
+        assert!(
+            message.starts_with("the tenant already has 10 user flows"),
+            "{message}"
+        );
+        assert_eq!(conflict(&flows[9], &flows), None);
+    }
+
+    #[test]
+    fn only_apps_with_a_client_id_are_served() {
+        let flow = flow("shoppers", None);
+        let applications = [
+            ResolvedApplication {
+                name: "storefront".into(),
+                client_id: Some("c-1".into()),
+            },
+            ResolvedApplication {
+                name: "new".into(),
+                client_id: None,
+            },
+        ];
+        let desired = desired_flow(&flow, &applications);
+        assert_eq!(desired.applications, ["c-1"]);
+        assert_eq!(desired.display_name, "shoppers");
+    }
+
+    #[test]
+    fn the_backend_name_keeps_flows_of_different_namespaces_apart() {
+        assert_eq!(backend_name(&flow("shoppers", None)), "shop.shoppers");
     }
 }
