@@ -373,7 +373,6 @@ fn no_module_imports_a_layer_above_it() {
 }
 
 #[test]
-#[ignore = "until the runtime's layers land (issue 11)"]
 fn no_two_modules_depend_on_each_other() {
     let modules = modules();
     let known: BTreeSet<Vec<String>> = modules.iter().map(|module| module.path.clone()).collect();
@@ -540,7 +539,6 @@ fn functions(module: &Module) -> Functions {
 }
 
 #[test]
-#[ignore = "until the runtime's layers land (issue 11)"]
 fn no_production_function_is_longer_than_80_lines() {
     let mut long = Vec::new();
     for module in modules() {
@@ -561,7 +559,6 @@ fn no_production_function_is_longer_than_80_lines() {
 }
 
 #[test]
-#[ignore = "until the runtime's layers land (issue 11)"]
 fn no_file_holds_more_than_600_production_lines() {
     let mut large = Vec::new();
     for module in modules() {

@@ -10,8 +10,8 @@ use kube::api::{Api, ListParams};
 use kube::core::DeserializeGuard;
 use kube::runtime::events::Recorder;
 
+use super::error::Error;
 use super::metrics;
-use super::reconcile::{Error, TenantScoped};
 use crate::backend::Backend;
 
 /// Shared state of the controllers.
@@ -97,20 +97,6 @@ impl<B: Backend> Context<B> {
         for api in self.apis::<DeserializeGuard<K>>() {
             objects.extend(decodable(api).await?);
         }
-        Ok(objects)
-    }
-
-    /// Every decodable object of a kind in the watched namespaces that refers to the tenant
-    /// `key` (namespace, name).
-    ///
-    /// # Errors
-    /// Fails when the API server cannot be read.
-    pub async fn list_for_tenant<K: TenantScoped>(
-        &self,
-        key: &(String, String),
-    ) -> Result<Vec<K>, Error> {
-        let mut objects = self.list::<K>().await?;
-        objects.retain(|object| object.tenant_key() == *key);
         Ok(objects)
     }
 

@@ -20,6 +20,7 @@ mod config;
 mod context;
 pub mod customer_tenant;
 pub mod desired;
+mod error;
 pub mod leader;
 pub mod metrics;
 pub mod ownership;
@@ -32,9 +33,10 @@ mod watches;
 
 pub use config::ControllerConfig;
 pub use context::{Context, Scope};
+pub use error::Error;
 pub(crate) use reconcile::reconciled;
 pub use reconcile::{
-    Decision, Error, Ready, ReconcileError, Reconciled, ReportedStatus, TenantScoped, conclude,
+    Decision, Ready, ReconcileError, Reconciled, ReportedStatus, TenantScoped, conclude,
     error_policy, on_error, ready_condition, reconcile,
 };
 pub use start::{Settings, StartError, run, start};

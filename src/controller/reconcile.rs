@@ -7,8 +7,9 @@ use std::time::Duration;
 
 use k8s_openapi::NamespaceResourceScope;
 use kube::ResourceExt;
-use kube::api::Api;
+use kube::api::{Api, Patch, PatchParams};
 use kube::core::DeserializeGuard;
+use kube::core::error_boundary::InvalidObject;
 use kube::runtime::controller::Action;
 use kube::runtime::finalizer::{Event as FinalizerEvent, finalizer};
 
@@ -16,68 +17,10 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 
 use super::conditions::{self, reasons};
 use super::context::Context;
-use super::status::{now, report_invalid, write_status};
-use super::{FINALIZER, metrics, references};
+use super::error::{Error, kind_label};
+use super::status::{now, write_status};
+use super::{FIELD_MANAGER, FINALIZER, metrics, references};
 use crate::backend::{Backend, BackendError};
-
-/// Errors of a reconcile.
-#[derive(Debug, thiserror::Error)]
-pub enum Error {
-    /// A Kubernetes API call failed.
-    #[error("failed to {operation}: {source}")]
-    Kube {
-        /// What was attempted.
-        operation: String,
-        /// The client error.
-        source: kube::Error,
-    },
-    /// A backend call failed.
-    #[error(transparent)]
-    Backend(#[from] BackendError),
-    /// Deletion waits for other objects.
-    #[error("deletion waits for {0}")]
-    DependentsExist(String),
-    /// The object refers to something missing or not allowed; waits for a change.
-    #[error("{0}")]
-    Waiting(String),
-}
-
-impl Error {
-    /// Shorthand for a failed Kubernetes call.
-    pub fn kube(operation: impl Into<String>) -> impl FnOnce(kube::Error) -> Self {
-        let operation = operation.into();
-        move |source| Self::Kube { operation, source }
-    }
-
-    /// Whether retrying with backoff may succeed without a spec change.
-    pub fn is_transient(&self) -> bool {
-        match self {
-            Self::Kube { .. } | Self::DependentsExist(_) | Self::Waiting(_) => true,
-            Self::Backend(error) => error.is_transient(),
-        }
-    }
-
-    /// Short label for metrics.
-    pub fn metric_label(&self) -> &'static str {
-        match self {
-            Self::Kube { .. } => "kube",
-            Self::Backend(error) => error.metric_label(),
-            Self::DependentsExist(_) => "dependents_exist",
-            Self::Waiting(_) => "waiting",
-        }
-    }
-}
-
-/// The kind of `K` as a static metric label.
-pub(super) fn kind_label<K: kube::Resource<DynamicType = ()>>() -> &'static str {
-    match K::kind(&()).as_ref() {
-        "CustomerTenant" => "CustomerTenant",
-        "AppRegistration" => "AppRegistration",
-        "UserFlow" => "UserFlow",
-        "Branding" => "Branding",
-        _ => "Other",
-    }
-}
 
 /// The error policy of every controller: logs the failure, counts it and requeues (see
 /// [`on_error`]).
@@ -367,6 +310,151 @@ pub async fn reconcile<K: Reconciled, B: Backend>(
         other => other,
     }
 }
+
+/// Puts `Ready=False, InvalidSpec` (and `Stalled`) on an object whose stored form the
+/// operator cannot decode, with the decoder's message, and a Warning Event. Writes nothing
+/// when the condition already says so.
+pub(super) async fn report_invalid<K: Reconciled, B: Backend>(
+    invalid: &InvalidObject,
+    context: &Context<B>,
+) -> Result<Action, Error> {
+    let name = invalid.metadata.name.clone().unwrap_or_default();
+    let namespace = invalid.metadata.namespace.clone().unwrap_or_default();
+    let kind = K::kind(&());
+    tracing::warn!(%kind, %namespace, %name, error = %invalid.error, "cannot decode the object");
+    let message = format!(
+        "the operator cannot read this object: {}; correct that field (kubectl edit {} {name} -n {namespace})",
+        invalid.error,
+        kind.to_lowercase()
+    );
+    let api = Api::<kube::api::DynamicObject>::namespaced_with(
+        context.client.clone(),
+        &namespace,
+        &kube::api::ApiResource::erase::<K>(&()),
+    );
+    let current = api
+        .get_opt(&name)
+        .await
+        .map_err(Error::kube(format!("read {kind} {namespace}/{name}")))?;
+    let Some(current) = current else {
+        return Ok(Action::await_change());
+    };
+    let generation = invalid.metadata.generation;
+    let Some(status) = invalid_status(&current.data, &message, generation) else {
+        return Ok(Action::await_change());
+    };
+    let patch = serde_json::json!({
+        "apiVersion": K::api_version(&()),
+        "kind": kind,
+        "status": status,
+    });
+    api.patch_status(
+        &name,
+        &PatchParams::apply(FIELD_MANAGER).force(),
+        &Patch::Apply(&patch),
+    )
+    .await
+    .map_err(Error::kube(format!(
+        "write status of {kind} {namespace}/{name}"
+    )))?;
+    let event = kube::runtime::events::Event {
+        type_: kube::runtime::events::EventType::Warning,
+        reason: conditions::reasons::INVALID_SPEC.into(),
+        note: Some(message),
+        action: "Reconcile".into(),
+        secondary: None,
+    };
+    let reference = k8s_openapi::api::core::v1::ObjectReference {
+        api_version: Some(K::api_version(&()).into_owned()),
+        kind: Some(kind.into_owned()),
+        name: Some(name),
+        namespace: Some(namespace),
+        uid: invalid.metadata.uid.clone(),
+        ..Default::default()
+    };
+    if let Err(error) = context.recorder.publish(&event, &reference).await {
+        tracing::warn!(error = %error, "failed to publish an event");
+    }
+    Ok(Action::await_change())
+}
+
+/// The whole current status of an undecodable object with `Ready=False, InvalidSpec` merged
+/// in, or `None` when its conditions already say so.
+///
+/// Server-side apply of the whole current status with the new conditions, as the same field
+/// manager as every other status write: a later apply that drops `Stalled` then really
+/// removes it.
+fn invalid_status(
+    current: &serde_json::Value,
+    message: &str,
+    generation: Option<i64>,
+) -> Option<serde_json::Value> {
+    let existing: Vec<Condition> = current
+        .pointer("/status/conditions")
+        .cloned()
+        .and_then(|value| serde_json::from_value(value).ok())
+        .unwrap_or_default();
+    let merged = conditions::merge(
+        &existing,
+        conditions::ready(
+            false,
+            conditions::reasons::INVALID_SPEC,
+            message.to_string(),
+            generation,
+            now(),
+        ),
+    );
+    if merged == existing {
+        return None;
+    }
+    let mut status = current
+        .get("status")
+        .cloned()
+        .filter(serde_json::Value::is_object)
+        .unwrap_or_else(|| serde_json::json!({}));
+    status["observedGeneration"] = serde_json::json!(generation);
+    status["conditions"] = serde_json::json!(merged);
+    Some(status)
+}
+
+impl<B: Backend> Context<B> {
+    /// Every decodable object of a kind in the watched namespaces that refers to the tenant
+    /// `key` (namespace, name).
+    ///
+    /// # Errors
+    /// Fails when the API server cannot be read.
+    pub async fn list_for_tenant<K: TenantScoped>(
+        &self,
+        key: &(String, String),
+    ) -> Result<Vec<K>, Error> {
+        let mut objects = self.list::<K>().await?;
+        objects.retain(|object| object.tenant_key() == *key);
+        Ok(objects)
+    }
+}
+
+/// Implements [`ReportedStatus`] for status types with `conditions` and `observed_generation`.
+macro_rules! reported_status {
+    ($($status:ty),*) => {$(
+        impl ReportedStatus for $status {
+            fn conditions(&self) -> &[Condition] {
+                &self.conditions
+            }
+
+            fn set_conditions(&mut self, conditions: Vec<Condition>, generation: Option<i64>) {
+                self.conditions = conditions;
+                self.observed_generation = generation;
+            }
+        }
+    )*};
+}
+
+reported_status!(
+    crate::api::CustomerTenantStatus,
+    crate::api::AppRegistrationStatus,
+    crate::api::UserFlowStatus,
+    crate::api::BrandingStatus
+);
 
 #[cfg(test)]
 mod tests {
