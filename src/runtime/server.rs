@@ -55,7 +55,7 @@ pub async fn serve(config: RuntimeConfig) -> Result<(), RuntimeError> {
     tracing::info!(
         public = %config.public_addr,
         admin = %config.admin_addr,
-        public_url = %state.public_url,
+        public_url = %state.settings.public_url,
         "identity runtime listening"
     );
     spawn_purge(state.store.clone());

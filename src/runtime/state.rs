@@ -22,33 +22,48 @@ pub struct Tenant {
     pub spec: TenantSpec,
 }
 
-/// Everything handlers share.
+/// Everything handlers share, grouped by what it is: the database, the keys, the settings
+/// from the flags, the page templates and the metrics.
 pub struct AppState {
     /// The database.
     pub store: Store,
-    /// Signing keys.
-    pub keyring: Keyring,
+    /// Signing keys and the server's own secrets.
+    pub keys: ServerKeys,
+    /// What the flags set.
+    pub settings: Settings,
+    /// Hosted page templates.
+    pub templates: pages::Templates,
     /// Metrics.
     pub metrics: Arc<metrics::Metrics>,
+}
+
+/// The runtime's keys: tenants' signing keys and the secrets derived from the key-encryption
+/// key. Never logged (no `Debug`).
+pub struct ServerKeys {
+    /// Signing keys.
+    pub keyring: Keyring,
+    /// The key-encryption key (seals signing keys and SMTP passwords).
+    pub kek: Arc<KeyEncryptionKey>,
+    /// Key of CSRF tokens, derived from the key-encryption key.
+    pub csrf_key: [u8; 32],
+    /// Key of passcode digests, derived from the key-encryption key.
+    pub passcode_key: [u8; 32],
+    /// Digest of the admin token (the token itself is not kept).
+    admin_token_digest: [u8; 32],
+}
+
+/// Settings from the flags, checked at start-up.
+#[derive(Clone, Debug)]
+pub struct Settings {
     /// External base URL without a trailing slash.
     pub public_url: String,
     /// Path part of the public URL (empty, or for example `/identity`), which cookie paths
     /// must include when an ingress serves the runtime under a prefix.
     pub public_path: String,
-    /// Digest of the admin token (the token itself is not kept).
-    admin_token_digest: [u8; 32],
-    /// Key of CSRF tokens, derived from the key-encryption key.
-    pub csrf_key: [u8; 32],
     /// Whether cookies carry `Secure` (the public URL is https).
     pub secure_cookies: bool,
     /// Algorithm of new signing keys unless a tenant says otherwise.
     pub default_signing_algorithm: SigningAlgorithm,
-    /// Hosted page templates.
-    pub pages: pages::Templates,
-    /// The key-encryption key (seals SMTP passwords).
-    pub kek: Arc<KeyEncryptionKey>,
-    /// Key of passcode digests, derived from the key-encryption key.
-    pub passcode_key: [u8; 32],
     /// Passcode lifetime in seconds.
     pub passcode_lifetime_seconds: i64,
     /// Authorization code lifetime in seconds.
@@ -63,7 +78,7 @@ impl std::fmt::Debug for AppState {
     fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         formatter
             .debug_struct("AppState")
-            .field("public_url", &self.public_url)
+            .field("settings", &self.settings)
             .finish_non_exhaustive()
     }
 }
@@ -72,22 +87,22 @@ impl AppState {
     /// Whether `presented` is the admin token (constant-time comparison of digests).
     pub fn admin_token_matches(&self, presented: &[u8]) -> bool {
         use subtle::ConstantTimeEq;
-        bool::from(crypto::sha256(presented).ct_eq(&self.admin_token_digest))
+        bool::from(crypto::sha256(presented).ct_eq(&self.keys.admin_token_digest))
     }
 
     /// Authority URL of a tenant: `{publicUrl}/{subdomain}/`.
     pub fn authority(&self, subdomain: &str) -> String {
-        format!("{}/{subdomain}/", self.public_url)
+        format!("{}/{subdomain}/", self.settings.public_url)
     }
 
     /// External path of a tenant's pages and endpoints, with a trailing slash (cookie path).
     pub fn tenant_path(&self, subdomain: &str) -> String {
-        format!("{}/{subdomain}/", self.public_path)
+        format!("{}/{subdomain}/", self.settings.public_path)
     }
 
     /// Issuer of a tenant: `{publicUrl}/{subdomain}/v2.0`.
     pub fn issuer(&self, subdomain: &str) -> String {
-        format!("{}/{subdomain}/v2.0", self.public_url)
+        format!("{}/{subdomain}/v2.0", self.settings.public_url)
     }
 
     /// Loads a tenant by subdomain.
@@ -150,21 +165,25 @@ pub async fn build_state(config: &RuntimeConfig) -> Result<Arc<AppState>, Runtim
     );
     Ok(Arc::new(AppState {
         store,
-        keyring,
-        kek,
-        authorization_code_lifetime_seconds: config.authorization_code_lifetime_seconds,
-        passcode_key,
-        passcode_lifetime_seconds: config.passcode_lifetime_seconds,
-        passcode_resend_seconds: config.passcode_resend_seconds,
-        ip_lockout: config.ip_lockout,
+        keys: ServerKeys {
+            keyring,
+            kek,
+            csrf_key,
+            passcode_key,
+            admin_token_digest: crypto::sha256(admin_token.as_bytes()),
+        },
+        settings: Settings {
+            secure_cookies: public_url.starts_with("https://"),
+            public_path: config::url_path(&public_url),
+            public_url,
+            default_signing_algorithm,
+            passcode_lifetime_seconds: config.passcode_lifetime_seconds,
+            authorization_code_lifetime_seconds: config.authorization_code_lifetime_seconds,
+            passcode_resend_seconds: config.passcode_resend_seconds,
+            ip_lockout: config.ip_lockout,
+        },
+        templates: pages::Templates::new(),
         metrics: Arc::new(metrics::Metrics::new()),
-        secure_cookies: public_url.starts_with("https://"),
-        public_path: config::url_path(&public_url),
-        public_url,
-        admin_token_digest: crypto::sha256(admin_token.as_bytes()),
-        csrf_key,
-        default_signing_algorithm,
-        pages: pages::Templates::new(),
     }))
 }
 

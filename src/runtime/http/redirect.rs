@@ -68,7 +68,7 @@ pub async fn complete_authorization(
         tenant,
         request,
         session,
-        state.authorization_code_lifetime_seconds,
+        state.settings.authorization_code_lifetime_seconds,
         store::now(),
     )
     .await?;

@@ -52,8 +52,9 @@ pub(super) async fn rotate_signing_keys(
     let algorithm = tenant
         .spec
         .signing_algorithm
-        .unwrap_or(state.default_signing_algorithm);
+        .unwrap_or(state.settings.default_signing_algorithm);
     state
+        .keys
         .keyring
         .rotate(&state.store, &tenant.id, algorithm)
         .await?;

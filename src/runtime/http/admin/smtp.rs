@@ -37,7 +37,7 @@ impl AdminDocument for Smtp {
             .await?
             .map(|document| stored_json::<StoredSmtp>(&document, Self::WHAT))
             .transpose()?;
-        email::prepare_smtp(&state.kek, &tenant.id, spec, previous.as_ref())
+        email::prepare_smtp(&state.keys.kek, &tenant.id, spec, previous.as_ref())
             .map_err(|reason| Problem::invalid(vec![FieldError::new("passwordHash", reason)]))
     }
 

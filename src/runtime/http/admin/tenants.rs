@@ -68,7 +68,7 @@ pub(super) async fn put_tenant(
     if !errors.is_empty() {
         return Err(Problem::invalid(errors));
     }
-    let write = tenant_write(spec, state.default_signing_algorithm);
+    let write = tenant_write(spec, state.settings.default_signing_algorithm);
     let (document, created) = state
         .store
         .put_tenant(
@@ -79,6 +79,7 @@ pub(super) async fn put_tenant(
         )
         .await?;
     state
+        .keys
         .keyring
         .ensure_keys(&state.store, &document.tenant_id, write.signing_algorithm)
         .await?;

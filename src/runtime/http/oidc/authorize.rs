@@ -114,7 +114,7 @@ async fn authorize_inner(
     let request_id = domain::start_sign_in(&state.store, &tenant.id, &valid.request, now).await?;
     Ok(Redirect::to(&format!(
         "{}/{}/signin?request={request_id}",
-        state.public_url, tenant.subdomain
+        state.settings.public_url, tenant.subdomain
     ))
     .into_response())
 }

@@ -19,7 +19,7 @@ pub(super) async fn discovery(
     let Some(tenant) = known_tenant(&state, &subdomain).await? else {
         return Ok(unknown_tenant_text());
     };
-    let base = format!("{}/{}", state.public_url, tenant.subdomain);
+    let base = format!("{}/{}", state.settings.public_url, tenant.subdomain);
     let document = serde_json::json!({
         "issuer": state.issuer(&tenant.subdomain),
         "authorization_endpoint": format!("{base}/oauth2/v2.0/authorize"),
@@ -81,7 +81,7 @@ pub(super) async fn jwks(
     let Some(tenant) = known_tenant(&state, &subdomain).await? else {
         return Ok(unknown_tenant_text());
     };
-    let keys = state.keyring.jwks(&state.store, &tenant.id).await?;
+    let keys = state.keys.keyring.jwks(&state.store, &tenant.id).await?;
     let mut response = axum::Json(keys).into_response();
     // Short caching: a newly published next key must reach relying parties before use.
     response.headers_mut().insert(

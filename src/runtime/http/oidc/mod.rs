@@ -96,7 +96,7 @@ pub(crate) async fn known_tenant(
 fn provider<'a>(state: &'a AppState, tenant: &'a Tenant, issuer: &'a str) -> Provider<'a> {
     Provider {
         store: &state.store,
-        keyring: &state.keyring,
+        keyring: &state.keys.keyring,
         tenant,
         issuer,
     }

@@ -40,7 +40,11 @@ pub fn cookie(
     value: &str,
     max_age: i64,
 ) -> HeaderValue {
-    let secure = if state.secure_cookies { "; Secure" } else { "" };
+    let secure = if state.settings.secure_cookies {
+        "; Secure"
+    } else {
+        ""
+    };
     let text = format!(
         "{name}={value}; Path={}; Max-Age={max_age}; HttpOnly; SameSite=Lax{secure}",
         state.tenant_path(&tenant.subdomain)
@@ -94,7 +98,7 @@ pub(super) fn csrf_valid(
     read_cookie(headers, CSRF_COOKIE).is_some_and(|cookie_value| {
         !cookie_value.is_empty()
             && crypto::constant_time_eq(
-                csrf_token(&state.csrf_key, &cookie_value, request_id).as_bytes(),
+                csrf_token(&state.keys.csrf_key, &cookie_value, request_id).as_bytes(),
                 presented.as_bytes(),
             )
     })

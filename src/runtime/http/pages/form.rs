@@ -48,7 +48,7 @@ pub(super) fn render_form(state: &AppState, headers: &HeaderMap, page: FormPage<
         client_name => pending.client_name,
         subtitle => i18n::fill(&pending.text(subtitle_key), &[("client", &pending.client_name)]),
         request_id => pending.id,
-        csrf_token => csrf_token(&state.csrf_key, &cookie_value, &pending.id),
+        csrf_token => csrf_token(&state.keys.csrf_key, &cookie_value, &pending.id),
         password_rules => PasswordRules::of(tenant).describe(&pending.strings),
         brand => &pending.brand,
     };

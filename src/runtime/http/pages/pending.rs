@@ -62,7 +62,7 @@ impl axum::extract::FromRequestParts<Arc<AppState>> for ClientIp {
             parts
                 .extensions
                 .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-                .filter(|_| state.ip_lockout)
+                .filter(|_| state.settings.ip_lockout)
                 .map(|info| info.0.ip()),
         ))
     }
@@ -73,9 +73,9 @@ pub(super) fn hosted(state: &AppState) -> Hosted<'_> {
     Hosted {
         store: &state.store,
         metrics: &state.metrics,
-        passcode_key: &state.passcode_key,
-        passcode_lifetime_seconds: state.passcode_lifetime_seconds,
-        passcode_resend_seconds: state.passcode_resend_seconds,
+        passcode_key: &state.keys.passcode_key,
+        passcode_lifetime_seconds: state.settings.passcode_lifetime_seconds,
+        passcode_resend_seconds: state.settings.passcode_resend_seconds,
     }
 }
 

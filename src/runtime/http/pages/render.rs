@@ -88,7 +88,7 @@ pub(super) fn render_page(
     name: &str,
     values: minijinja::Value,
 ) -> Response {
-    match state.pages.render(name, values) {
+    match state.templates.render(name, values) {
         Ok(body) => page_response(status, body),
         Err(error) => {
             tracing::error!(template = name, error = %error, "failed to render a page");

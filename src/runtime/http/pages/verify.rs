@@ -62,7 +62,7 @@ fn send_passcode(state: &Arc<AppState>, pending: &PendingRequest, to: &str, pass
     let state = state.clone();
     let tenant = pending.tenant.clone();
     let to = to.to_string();
-    let duration = minutes_text(&pending.strings, state.passcode_lifetime_seconds);
+    let duration = minutes_text(&pending.strings, state.settings.passcode_lifetime_seconds);
     let subject = i18n::fill(
         &pending.text("email_subject"),
         &[("tenant", &tenant.spec.display_name)],
@@ -90,7 +90,7 @@ fn send_passcode(state: &Arc<AppState>, pending: &PendingRequest, to: &str, pass
                 subject: &subject,
                 body,
             };
-            email::send(&state.kek, &tenant.id, &smtp, message).await
+            email::send(&state.keys.kek, &tenant.id, &smtp, message).await
         }
         .await;
         match result {
@@ -111,7 +111,7 @@ fn verify_page(
     notice: Option<&str>,
 ) -> Response {
     let purpose = Purpose::parse(&challenge.purpose).unwrap_or(Purpose::SignIn);
-    let duration = minutes_text(&pending.strings, state.passcode_lifetime_seconds);
+    let duration = minutes_text(&pending.strings, state.settings.passcode_lifetime_seconds);
     render_form(
         state,
         headers,
