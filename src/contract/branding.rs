@@ -533,7 +533,7 @@ pub fn override_target(key: &str) -> Option<(&'static str, usize)> {
 /// The built-in string (a key of `locales/en.json`) that the `strings.<language>` override
 /// `key` sets: Entra's key mapped to the runtime's (`SignIn_Title` → `sign_in_title`), or the
 /// runtime's own key. `None` for a key the runtime does not know, including the labels of
-/// custom attributes (see [`attribute_label_override`]).
+/// custom attributes (see `runtime::domain::branding::attribute_label_override`).
 pub fn string_override_key(key: &str) -> Option<&'static str> {
     override_target(key).map(|(internal, _)| internal)
 }

@@ -3,7 +3,7 @@
 //!
 //! One implementation serves both doors images come through, so both refuse the same files:
 //! the operator, for ConfigMap content (`controller::desired`), and the runtime's admin API,
-//! for `data:` URIs in a branding document (`runtime::model`).
+//! for `data:` URIs in a branding document (`contract::branding`).
 //!
 //! Hosted pages show images with `<img>`, where a browser runs no SVG script; the checks are
 //! still worth their few lines, because the same bytes are a document of their own when

@@ -4,8 +4,9 @@
 //! listener, the declarative admin API on the admin listener.
 //!
 //! ```text
-//!  browsers, apps ──▶ public listener ── oidc (discovery, authorize, token, userinfo, logout)
-//!                                     └─ pages (sign-in, sign-up)
+//!  browsers, apps ──▶ public listener ── http::oidc (discovery, authorize, token, userinfo,
+//!                                     │               logout)
+//!                                     └─ http::pages (sign-in, sign-up, passcode, reset)
 //!  operator ───────▶ admin listener ──── http::admin (tenants, clients, user flows, branding,
 //!                                     │                 SMTP, keys)
 //!                                     └─ /healthz /readyz /metrics
@@ -15,7 +16,7 @@
 //! [`config`] holds the flags, [`state`] the shared [`AppState`] built from them, and
 //! [`server`] binds the listeners, mounts the routers and stops on a signal.
 //!
-//! Every public `POST` body goes through [`form`], which bounds its size and parameter count
+//! Every public `POST` body goes through [`http::form`], which bounds its size and parameter count
 //! before any handler (or authentication) runs.
 
 pub mod config;

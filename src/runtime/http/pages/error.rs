@@ -118,7 +118,7 @@ pub(super) fn csrf_failure(state: &AppState, headers: &HeaderMap) -> PageError {
     )
 }
 
-/// The page for a public form body over the limits of [`crate::runtime::form`]:
+/// The page for a public form body over the limits of [`crate::runtime::http::form`]:
 /// `invalid_request`, 413 or 400, naming the limit. A body that is no form at all is answered
 /// like a forged one (no page of the runtime sends it).
 pub fn form_error_page(state: &AppState, headers: &HeaderMap, error: FormError) -> Response {
