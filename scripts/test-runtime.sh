@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Runs the identity runtime's end-to-end suites (every tests/runtime/*.test.js, node:test with
 # openid-client and Playwright on Chromium) against the real runtime binary, first on SQLite,
-# then on a throwaway PostgreSQL server, where the Rust storage tests (tests/runtime_store.rs;
-# `cargo test` runs them on SQLite) run too. Installs missing dependencies first; stops what
-# it started.
+# then on a throwaway PostgreSQL server, where the Rust storage tests (src/runtime/store and
+# tests/runtime_store.rs; `cargo test` runs them on SQLite) run too. Installs missing
+# dependencies first; stops what it started.
 #
 # Environment:
 #   CIAM_TEST_DATABASES   which databases to run (default "sqlite postgres")
@@ -46,7 +46,8 @@ for database in ${CIAM_TEST_DATABASES:-sqlite postgres}; do
       echo "== identity runtime suite on PostgreSQL" >&2
       postgres_started=true
       url="$("$ROOT/scripts/postgres.sh" start)"
-      echo "== identity runtime storage tests (tests/runtime_store.rs) on PostgreSQL" >&2
+      echo "== identity runtime storage tests (src/runtime/store, tests/runtime_store.rs) on PostgreSQL" >&2
+      CIAM_TEST_DATABASE_URL="$url" cargo test --locked --lib runtime::store
       CIAM_TEST_DATABASE_URL="$url" cargo test --locked --test runtime_store
       CIAM_TEST_DATABASE_URL="$url" run_suite
       ;;
