@@ -7,28 +7,10 @@ use std::sync::OnceLock;
 use serde::{Deserialize, Serialize};
 
 use crate::api::branding::{
-    BrandingProperties, LocalizedStrings, LoginPageLayoutConfiguration,
-    LoginPageTextVisibilitySettings,
+    LocalizedStrings, LoginPageLayoutConfiguration, LoginPageTextVisibilitySettings,
 };
 
 use super::*;
-
-/// A tenant's branding (`PUT /admin/v1/tenants/{subdomain}/branding`), mirroring
-/// `BrandingSpec` without the tenant reference.
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct BrandingSpec {
-    /// Branding for every language without its own localization.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub default: Option<BrandingProperties>,
-    /// Overrides per BCP 47 language tag.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub localizations: Option<BTreeMap<String, BrandingProperties>>,
-    /// Text overrides per language: Entra's keys (`SignIn_Title`), the runtime's own keys
-    /// (`locales/en.json`) or attribute labels (`Attribute_<name>`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub strings: Option<BTreeMap<String, LocalizedStrings>>,
-}
 
 /// Byte limits of branding content (Entra's), for content sent inline and for content the
 /// operator reads from ConfigMaps alike.
@@ -425,55 +407,6 @@ pub fn validate_branding_document(spec: &BrandingDocument) -> Vec<FieldError> {
                     format!("strings.{language}.{key}"),
                     "must be at most 1024 characters",
                 ));
-            }
-        }
-    }
-    errors
-}
-
-/// Checks a branding spec; an empty list means it is valid.
-pub fn validate_branding(spec: &BrandingSpec) -> Vec<FieldError> {
-    let mut errors = Vec::new();
-    for (field, keys) in [
-        (
-            "localizations",
-            spec.localizations
-                .iter()
-                .flat_map(|map| map.keys())
-                .collect::<Vec<_>>(),
-        ),
-        (
-            "strings",
-            spec.strings
-                .iter()
-                .flat_map(|map| map.keys())
-                .collect::<Vec<_>>(),
-        ),
-    ] {
-        for key in keys {
-            if !is_bcp47(key) {
-                errors.push(FieldError::new(
-                    format!("{field}.{key}"),
-                    "keys must be BCP 47 language tags such as en, fr or de-CH",
-                ));
-            }
-        }
-    }
-    if let Some(strings) = &spec.strings {
-        for (language, texts) in strings {
-            for (key, text) in texts {
-                if !is_known_string_key(key) {
-                    errors.push(FieldError::new(
-                        format!("strings.{language}.{key}"),
-                        UNKNOWN_STRING_KEY,
-                    ));
-                }
-                if text.chars().count() > 1024 {
-                    errors.push(FieldError::new(
-                        format!("strings.{language}.{key}"),
-                        "must be at most 1024 characters",
-                    ));
-                }
             }
         }
     }
