@@ -666,7 +666,7 @@ mod tests {
             .expect("kept");
         let stored = fixture
             .store
-            .authorization_request(&fixture.tenant.id, &id)
+            .authorization_request(&fixture.tenant.id, &id, now())
             .await
             .expect("read");
         assert!(stored.is_some());

@@ -23,11 +23,12 @@ pub async fn find(
     store: &Store,
     tenant_id: &str,
     cookie_secret: Option<&str>,
+    now: i64,
 ) -> Result<Option<SessionRecord>, StoreError> {
     match cookie_secret {
         Some(secret) if !secret.is_empty() => {
             store
-                .session(tenant_id, &crypto::token_digest(secret))
+                .session(tenant_id, &crypto::token_digest(secret), now)
                 .await
         }
         _ => Ok(None),
@@ -90,10 +91,11 @@ mod tests {
         let fixture = Fixture::new().await;
         let user = fixture.user("ada@example.com", "!").await;
         let tenant_id = &fixture.tenant.id;
-        let started = start(&fixture.store, tenant_id, &user.id, store::now())
+        let now = store::now();
+        let started = start(&fixture.store, tenant_id, &user.id, now)
             .await
             .expect("start");
-        let found = find(&fixture.store, tenant_id, Some(&started.secret))
+        let found = find(&fixture.store, tenant_id, Some(&started.secret), now)
             .await
             .expect("find")
             .expect("live session");
@@ -103,7 +105,7 @@ mod tests {
             .await
             .expect("end");
         assert!(
-            find(&fixture.store, tenant_id, Some(&started.secret))
+            find(&fixture.store, tenant_id, Some(&started.secret), now)
                 .await
                 .expect("find")
                 .is_none()
@@ -111,39 +113,39 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_session_older_than_its_lifetime_is_not_found() {
+    async fn a_session_is_found_for_its_lifetime_and_not_a_second_longer() {
         let fixture = Fixture::new().await;
         let user = fixture.user("ada@example.com", "!").await;
         let tenant_id = &fixture.tenant.id;
-        let long_ago = store::now() - SESSION_LIFETIME_SECONDS - 1;
-        let started = start(&fixture.store, tenant_id, &user.id, long_ago)
+        let signed_in = 1_800_000_000;
+        let started = start(&fixture.store, tenant_id, &user.id, signed_in)
             .await
             .expect("start");
-        assert!(
-            find(&fixture.store, tenant_id, Some(&started.secret))
-                .await
-                .expect("find")
-                .is_none()
-        );
+        let found_at = |now: i64| find(&fixture.store, tenant_id, Some(&started.secret), now);
+        let last_second = signed_in + SESSION_LIFETIME_SECONDS - 1;
+        assert!(found_at(last_second).await.expect("find").is_some());
+        let expired = signed_in + SESSION_LIFETIME_SECONDS;
+        assert!(found_at(expired).await.expect("find").is_none());
     }
 
     #[tokio::test]
     async fn no_cookie_an_empty_cookie_or_another_tenants_cookie_names_no_session() {
         let fixture = Fixture::new().await;
         let user = fixture.user("ada@example.com", "!").await;
-        let started = start(&fixture.store, &fixture.tenant.id, &user.id, store::now())
+        let now = store::now();
+        let started = start(&fixture.store, &fixture.tenant.id, &user.id, now)
             .await
             .expect("start");
         for secret in [None, Some(""), Some("unknown")] {
             assert!(
-                find(&fixture.store, &fixture.tenant.id, secret)
+                find(&fixture.store, &fixture.tenant.id, secret, now)
                     .await
                     .expect("find")
                     .is_none()
             );
         }
         assert!(
-            find(&fixture.store, "another-tenant", Some(&started.secret))
+            find(&fixture.store, "another-tenant", Some(&started.secret), now)
                 .await
                 .expect("find")
                 .is_none()

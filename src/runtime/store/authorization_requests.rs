@@ -1,6 +1,6 @@
 //! Validated authorization requests waiting while the user signs in.
 
-use super::{Store, StoreError, now, query_error, text};
+use super::{Store, StoreError, query_error, text};
 
 impl Store {
     /// Stores a validated authorization request waiting for sign-in.
@@ -35,13 +35,14 @@ impl Store {
         &self,
         tenant_id: &str,
         id: &str,
+        now: i64,
     ) -> Result<Option<String>, StoreError> {
         let row = sqlx::query(
             "SELECT parameters FROM authorization_requests WHERE tenant_id = $1 AND id = $2 AND expires_at > $3",
         )
         .bind(tenant_id)
         .bind(id)
-        .bind(now())
+        .bind(now)
         .fetch_optional(&self.pool)
         .await
         .map_err(query_error("read an authorization request"))?;
@@ -64,7 +65,7 @@ impl Store {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use crate::runtime::store::now;
     use crate::runtime::store::test_support::{self, unique_id};
 
     #[tokio::test]
@@ -88,7 +89,7 @@ mod tests {
 
         assert_eq!(
             store
-                .authorization_request(&tenant_id, &waiting)
+                .authorization_request(&tenant_id, &waiting, now())
                 .await
                 .expect("read")
                 .as_deref(),
@@ -96,7 +97,7 @@ mod tests {
         );
         assert_eq!(
             store
-                .authorization_request(&tenant_id, &expired)
+                .authorization_request(&tenant_id, &expired, now())
                 .await
                 .expect("read"),
             None
@@ -116,7 +117,7 @@ mod tests {
 
         assert_eq!(
             store
-                .authorization_request(&other_tenant, &id)
+                .authorization_request(&other_tenant, &id, now())
                 .await
                 .expect("read"),
             None
@@ -144,7 +145,7 @@ mod tests {
 
         assert_eq!(
             store
-                .authorization_request(&tenant_id, &id)
+                .authorization_request(&tenant_id, &id, now())
                 .await
                 .expect("read"),
             None

@@ -1,6 +1,6 @@
 //! Browser sessions, found by the digest of their cookie secret until they expire.
 
-use super::{Store, StoreError, integer, now, query_error, text};
+use super::{Store, StoreError, integer, query_error, text};
 
 /// A browser session.
 #[derive(Clone, Debug)]
@@ -49,6 +49,7 @@ impl Store {
         &self,
         tenant_id: &str,
         secret_digest: &str,
+        now: i64,
     ) -> Result<Option<SessionRecord>, StoreError> {
         let row = sqlx::query(
             "SELECT id, user_id, auth_time FROM sessions \
@@ -56,7 +57,7 @@ impl Store {
         )
         .bind(tenant_id)
         .bind(secret_digest)
-        .bind(now())
+        .bind(now)
         .fetch_optional(&self.pool)
         .await
         .map_err(query_error("read a session"))?;
@@ -92,6 +93,7 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::runtime::store::now;
     use crate::runtime::store::test_support::{self, unique_id};
 
     fn session_of(user_id: &str) -> SessionRecord {
@@ -119,7 +121,7 @@ mod tests {
             .expect("create");
 
         let found = store
-            .session(&tenant_id, &live_digest)
+            .session(&tenant_id, &live_digest, now())
             .await
             .expect("read")
             .expect("found");
@@ -129,14 +131,14 @@ mod tests {
         );
         assert!(
             store
-                .session(&tenant_id, &expired_digest)
+                .session(&tenant_id, &expired_digest, now())
                 .await
                 .expect("read")
                 .is_none()
         );
         assert!(
             store
-                .session(&tenant_id, &unique_id())
+                .session(&tenant_id, &unique_id(), now())
                 .await
                 .expect("read")
                 .is_none()
@@ -157,7 +159,7 @@ mod tests {
 
         assert!(
             store
-                .session(&other_tenant, &digest)
+                .session(&other_tenant, &digest, now())
                 .await
                 .expect("read")
                 .is_none()
@@ -168,7 +170,7 @@ mod tests {
             .expect("sign out elsewhere");
         assert!(
             store
-                .session(&tenant_id, &digest)
+                .session(&tenant_id, &digest, now())
                 .await
                 .expect("read")
                 .is_some(),
@@ -194,7 +196,7 @@ mod tests {
 
         assert!(
             store
-                .session(&tenant_id, &digest)
+                .session(&tenant_id, &digest, now())
                 .await
                 .expect("read")
                 .is_none()

@@ -6,7 +6,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
 use crate::runtime::domain::sessions::{self, SESSION_LIFETIME_SECONDS};
-use crate::runtime::store::{SessionRecord, StoreError};
+use crate::runtime::store::{self, SessionRecord, StoreError};
 use crate::runtime::{AppState, Tenant, crypto};
 
 /// Name of the session cookie (scoped by path to one tenant).
@@ -62,7 +62,7 @@ pub async fn current_session(
     headers: &HeaderMap,
 ) -> Result<Option<SessionRecord>, StoreError> {
     let secret = read_cookie(headers, SESSION_COOKIE);
-    sessions::find(&state.store, &tenant.id, secret.as_deref()).await
+    sessions::find(&state.store, &tenant.id, secret.as_deref(), store::now()).await
 }
 
 /// Ends the browser session (if any) and returns the `Set-Cookie` value that clears it.

@@ -16,7 +16,7 @@ use crate::runtime::domain::throttles::Throttles;
 use crate::runtime::domain::{branding, flows};
 use crate::runtime::http::redirect::redirect_location;
 use crate::runtime::i18n::{self, Strings};
-use crate::runtime::store::{Kind, StoreError};
+use crate::runtime::store::{self, Kind, StoreError};
 use crate::runtime::{AppState, Tenant};
 
 /// The query of a page shown for a pending request.
@@ -137,7 +137,7 @@ pub(super) async fn pending_request(
     };
     let stored = state
         .store
-        .authorization_request(&tenant.id, id)
+        .authorization_request(&tenant.id, id, store::now())
         .await
         .or_server_error(state, headers)?;
     let Some(request) = stored
