@@ -194,8 +194,9 @@ impl Backend for FakeBackend {
         )
     }
 
-    fn unsupported_user_flow_fields(&self, _flow: &UserFlowSpec) -> Vec<(String, String)> {
-        Vec::new()
+    fn unsupported_user_flow_fields(&self, flow: &UserFlowSpec) -> Vec<(String, String)> {
+        // What the embedded runtime cannot honour yet, as it says.
+        crate::contract::unsupported_user_flow_fields(flow)
     }
 
     async fn apply_user_flow(

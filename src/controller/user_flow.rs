@@ -145,19 +145,10 @@ async fn apply<B: Backend>(
         return Ok(Decision::not_ready(status, problem, Action::await_change()));
     }
     let outcome = sync_flow(flow, context, &subdomain, &desired).await?;
-    let unresolved: Vec<&str> = status
-        .applications
-        .iter()
-        .filter(|app| app.client_id.is_none())
-        .map(|app| app.name.as_str())
-        .collect();
+    let pending = pending_applications(&status.applications);
     Ok(match outcome {
-        Ok(()) if !unresolved.is_empty() => {
-            let message = format!(
-                "waiting for these AppRegistrations to get a client ID: {}",
-                unresolved.join(", ")
-            );
-            let problem = (reasons::APPLICATION_PENDING, message);
+        Ok(()) if pending.is_some() => {
+            let problem = (reasons::APPLICATION_PENDING, pending.unwrap_or_default());
             Decision::not_ready(status, problem, Action::requeue(Duration::from_secs(5)))
         }
         Ok(()) => Decision::ready(
@@ -211,6 +202,21 @@ fn desired_flow(flow: &UserFlow, applications: &[ResolvedApplication]) -> Runtim
         mfa: flow.spec.mfa.clone(),
         extensions: flow.spec.extensions.clone(),
     }
+}
+
+/// The `ApplicationPending` message when some listed apps have no client ID yet. Pure.
+fn pending_applications(applications: &[ResolvedApplication]) -> Option<String> {
+    let unresolved: Vec<&str> = applications
+        .iter()
+        .filter(|app| app.client_id.is_none())
+        .map(|app| app.name.as_str())
+        .collect();
+    (!unresolved.is_empty()).then(|| {
+        format!(
+            "waiting for these AppRegistrations to get a client ID: {}",
+            unresolved.join(", ")
+        )
+    })
 }
 
 /// The `UnsupportedByBackend` message when the backend cannot honour some of the fields.
@@ -364,6 +370,39 @@ mod tests {
         let desired = desired_flow(&flow, &applications);
         assert_eq!(desired.applications, ["c-1"]);
         assert_eq!(desired.display_name, "shoppers");
+        assert_eq!(
+            pending_applications(&applications).as_deref(),
+            Some("waiting for these AppRegistrations to get a client ID: new")
+        );
+        assert_eq!(pending_applications(&applications[..1]), None);
+    }
+
+    #[test]
+    fn fields_the_runtime_cannot_honour_are_named_and_nothing_else() {
+        let backend = crate::backend::fake::FakeBackend::default();
+        let mut flow = flow("shoppers", None);
+        assert_eq!(unsupported(&backend, &desired_flow(&flow, &[])), None);
+
+        flow.spec.sign_in.methods = vec!["emailOtp".into(), "google".into()];
+        flow.spec.extensions = serde_json::from_value(serde_json::json!({
+            "onTokenIssuanceStart": { "targetUrl": "https://ext.example.com/claims",
+                                      "resourceId": "api://ext" }
+        }))
+        .expect("extensions");
+        let message = unsupported(&backend, &desired_flow(&flow, &[])).expect("refused");
+        assert!(
+            message.starts_with("the identity backend cannot honour these fields yet: "),
+            "{message}"
+        );
+        assert!(
+            message.contains("signIn.methods[1] (sign-in with identity provider google)"),
+            "{message}"
+        );
+        assert!(
+            message.contains("extensions.onTokenIssuanceStart"),
+            "{message}"
+        );
+        assert!(!message.contains("signIn.methods[0]"), "{message}");
     }
 
     #[test]
