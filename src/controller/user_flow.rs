@@ -146,17 +146,17 @@ async fn apply<B: Backend>(
     }
     let outcome = sync_flow(flow, context, &subdomain, &desired).await?;
     let pending = pending_applications(&status.applications);
-    Ok(match outcome {
-        Ok(()) if pending.is_some() => {
-            let problem = (reasons::APPLICATION_PENDING, pending.unwrap_or_default());
+    Ok(match (outcome, pending) {
+        (Ok(()), Some(message)) => {
+            let problem = (reasons::APPLICATION_PENDING, message);
             Decision::not_ready(status, problem, Action::requeue(Duration::from_secs(5)))
         }
-        Ok(()) => Decision::ready(
+        (Ok(()), None) => Decision::ready(
             status,
             "the user flow serves its applications",
             Action::requeue(context.resync),
         ),
-        Err(error) => Decision::backend_failed(status, error),
+        (Err(error), _) => Decision::backend_failed(status, error),
     })
 }
 

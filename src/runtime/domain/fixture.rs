@@ -28,6 +28,16 @@ pub fn tenant_with(id: &str, extra: serde_json::Value) -> Tenant {
     }
 }
 
+/// A fresh migrated store on a named shared-cache memory database, so every connection of
+/// the pool sees the same one (plain `sqlite::memory:` gives each connection its own).
+pub(crate) async fn memory_store() -> Store {
+    let url = format!(
+        "sqlite:file:domain-{}?mode=memory&cache=shared",
+        uuid::Uuid::new_v4().simple()
+    );
+    Store::connect(&url).await.expect("open an in-memory store")
+}
+
 /// A store with one tenant, and what the flows need beside it.
 pub struct Fixture {
     pub store: Store,
@@ -39,12 +49,7 @@ pub struct Fixture {
 impl Fixture {
     /// A fresh store whose tenant has the spec `extra` adds to the minimal one.
     pub async fn with_spec(extra: serde_json::Value) -> Self {
-        // A named shared-cache memory database, so every connection of the pool sees it.
-        let url = format!(
-            "sqlite:file:domain-{}?mode=memory&cache=shared",
-            uuid::Uuid::new_v4().simple()
-        );
-        let store = Store::connect(&url).await.expect("store");
+        let store = memory_store().await;
         let template = tenant_with("", extra);
         let spec = serde_json::to_string(&template.spec).expect("spec");
         let (document, _) = store

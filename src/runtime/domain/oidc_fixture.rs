@@ -35,12 +35,7 @@ pub(crate) struct Fixture {
 
 impl Fixture {
     pub(crate) async fn new() -> Self {
-        // A named shared-cache database: every pooled connection opens the same one.
-        let url = format!(
-            "sqlite:file:ciam-oidc-{}?mode=memory&cache=shared",
-            uuid::Uuid::new_v4().simple()
-        );
-        let store = Store::connect(&url).await.expect("open an in-memory store");
+        let store = super::fixture::memory_store().await;
         let subdomain = "contoso";
         let spec = r#"{"displayName":"Contoso","countryCode":"US"}"#;
         let (document, _) = store
