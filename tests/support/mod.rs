@@ -330,6 +330,19 @@ impl Drop for ChildProcess {
     }
 }
 
+/// How one start of the runtime process ended.
+enum Launch {
+    Ready,
+    PortTaken,
+}
+
+/// The last lines of a log file, for a failure message.
+pub fn log_tail(path: &Path) -> String {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(40)..].join("\n")
+}
+
 /// The embedded identity runtime, started as a real process with a fresh SQLite database.
 pub struct Runtime {
     /// Base URL of the public listener.
@@ -375,8 +388,30 @@ impl Runtime {
             admin_port,
             process: None,
         };
-        runtime.resume().await;
-        runtime
+        // A free port is only free until someone else binds it: a test running beside this
+        // one may take it between `free_port` and the runtime's bind. Nothing depends on the
+        // ports before the first start, so a collision there is retried on fresh ones.
+        for _ in 0..3 {
+            match runtime.launch().await {
+                Launch::Ready => return runtime,
+                Launch::PortTaken => runtime.move_to(free_port(), free_port()),
+            }
+        }
+        panic!(
+            "the runtime found its ports taken three times; see {}",
+            runtime.log_path().display()
+        )
+    }
+
+    fn move_to(&mut self, public_port: u16, admin_port: u16) {
+        self.public_port = public_port;
+        self.admin_port = admin_port;
+        self.public_url = format!("http://127.0.0.1:{public_port}");
+        self.admin_url = format!("http://127.0.0.1:{admin_port}");
+    }
+
+    fn log_path(&self) -> PathBuf {
+        self.dir.join("runtime.log")
     }
 
     /// Stops the process (the database stays).
@@ -386,11 +421,24 @@ impl Runtime {
 
     /// Starts the process again on the same ports and database and waits until it is ready.
     pub async fn resume(&mut self) {
+        match self.launch().await {
+            Launch::Ready => {}
+            Launch::PortTaken => panic!(
+                "the runtime could not bind its ports again:\n{}",
+                log_tail(&self.log_path())
+            ),
+        }
+    }
+
+    /// Starts the process and waits until `/readyz` answers, or until it exits.
+    async fn launch(&mut self) -> Launch {
+        let log_path = self.log_path();
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
-            .open(self.dir.join("runtime.log"))
+            .open(&log_path)
             .expect("log file");
+        let log_start = log.metadata().map(|m| m.len()).unwrap_or(0);
         let child = Command::new(env!("CARGO_BIN_EXE_ciam-operator"))
             .args([
                 "runtime",
@@ -408,6 +456,8 @@ impl Runtime {
                 "sqlite://{}",
                 self.dir.join("runtime.db").display()
             ))
+            .env("RUST_LOG", "info,sqlx=warn")
+            .env_remove("CIAM_LOG_FORMAT")
             .stdout(log.try_clone().expect("log handle"))
             .stderr(log)
             .spawn()
@@ -415,19 +465,38 @@ impl Runtime {
         self.process = Some(ChildProcess(child));
         let http = reqwest::Client::new();
         let readyz = format!("{}/readyz", self.admin_url);
-        eventually(
-            "the runtime to be ready",
-            Duration::from_secs(60),
-            || async {
-                http.get(&readyz)
+        let deadline = Instant::now() + Duration::from_secs(120);
+        loop {
+            let output = std::fs::read_to_string(&log_path).unwrap_or_default();
+            let output = output.get(log_start as usize..).unwrap_or_default();
+            // Both listeners are bound once this line is written; until then `/readyz` on the
+            // admin port could be answered by a neighbour's runtime holding that port.
+            let ready = output.contains("identity runtime listening")
+                && http
+                    .get(&readyz)
                     .send()
                     .await
-                    .ok()
-                    .filter(|r| r.status().is_success())
-                    .map(|_| ())
-            },
-        )
-        .await;
+                    .is_ok_and(|r| r.status().is_success());
+            if ready {
+                return Launch::Ready;
+            }
+            let process = self.process.as_mut().expect("just started");
+            if let Some(status) = process.0.try_wait().expect("the runtime's status") {
+                let output = std::fs::read_to_string(&log_path).unwrap_or_default();
+                let output = output.get(log_start as usize..).unwrap_or_default();
+                if output.contains("Address already in use") {
+                    self.process = None;
+                    return Launch::PortTaken;
+                }
+                panic!("the runtime exited ({status}) before it was ready:\n{output}");
+            }
+            assert!(
+                Instant::now() < deadline,
+                "timed out after 120s waiting for the runtime to be ready:\n{}",
+                log_tail(&log_path)
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
     }
 
     /// Sends an admin API request and returns the status and JSON body.
@@ -526,33 +595,72 @@ impl Operator {
         extra: &[&str],
     ) -> Self {
         let log = runtime.dir.join(format!("operator-{namespace}.log"));
-        let metrics_port = free_port();
-        let file = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&log)
-            .expect("log file");
-        let child = Command::new(env!("CARGO_BIN_EXE_ciam-operator"))
-            .arg("controller")
-            .args(["--backend-url", &runtime.admin_url])
-            .arg("--backend-token-file")
-            .arg(&runtime.token_file)
-            .args(["--watch-namespace", namespace])
-            .args(["--resync-seconds", &resync_seconds.to_string()])
-            .args(["--metrics-addr", &format!("127.0.0.1:{metrics_port}")])
-            .args(extra)
-            .env("KUBECONFIG", kubeconfig)
-            .env("RUST_LOG", "info")
-            .stdout(file.try_clone().expect("log handle"))
-            .stderr(file)
-            .spawn()
-            .expect("the operator starts");
-        Self {
-            log,
-            metrics_url: format!("http://127.0.0.1:{metrics_port}"),
-            _process: ChildProcess(child),
+        // As with the runtime, the metrics port may be taken by a neighbouring test between
+        // `free_port` and the operator's bind; that start is retried on a fresh port.
+        for _ in 0..3 {
+            let metrics_port = free_port();
+            let file = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(&log)
+                .expect("log file");
+            let log_start = file.metadata().map(|m| m.len()).unwrap_or(0);
+            let child = Command::new(env!("CARGO_BIN_EXE_ciam-operator"))
+                .arg("controller")
+                .args(["--backend-url", &runtime.admin_url])
+                .arg("--backend-token-file")
+                .arg(&runtime.token_file)
+                .args(["--watch-namespace", namespace])
+                .args(["--resync-seconds", &resync_seconds.to_string()])
+                .args(["--metrics-addr", &format!("127.0.0.1:{metrics_port}")])
+                .args(extra)
+                .env("KUBECONFIG", kubeconfig)
+                .env("RUST_LOG", "info")
+                .stdout(file.try_clone().expect("log handle"))
+                .stderr(file)
+                .spawn()
+                .expect("the operator starts");
+            let mut process = ChildProcess(child);
+            if !port_was_taken(&mut process, &log, log_start) {
+                return Self {
+                    log,
+                    metrics_url: format!("http://127.0.0.1:{metrics_port}"),
+                    _process: process,
+                };
+            }
         }
+        panic!(
+            "the operator found its metrics port taken three times; see {}",
+            log.display()
+        )
     }
+}
+
+/// Waits until the operator has bound its metrics listener (it logs "operator starting") or
+/// has exited; true when it exited because the port was taken.
+fn port_was_taken(process: &mut ChildProcess, log: &Path, log_start: u64) -> bool {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while Instant::now() < deadline {
+        let output = std::fs::read_to_string(log).unwrap_or_default();
+        let output = output.get(log_start as usize..).unwrap_or_default();
+        if output.contains("operator starting") {
+            return false;
+        }
+        if process
+            .0
+            .try_wait()
+            .expect("the operator's status")
+            .is_some()
+        {
+            let output = std::fs::read_to_string(log).unwrap_or_default();
+            return output
+                .get(log_start as usize..)
+                .unwrap_or_default()
+                .contains("Address already in use");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    false
 }
 
 /// A key of a Secret's data as text.
