@@ -75,6 +75,15 @@ async fn the_examples_become_ready_and_the_daemon_obtains_a_token() {
             .is_some_and(|css| css.contains(".ciam-card")),
         "custom CSS from the ConfigMap: {branding}"
     );
+    // The example's logos come from its ConfigMap too, so the demo's pages show them offline.
+    for image in ["bannerLogo", "favicon"] {
+        assert!(
+            branding["spec"]["default"][image]
+                .as_str()
+                .is_some_and(|uri| uri.starts_with("data:image/svg+xml")),
+            "{image} from the ConfigMap: {branding}"
+        );
+    }
     let smtp = runtime
         .admin_get(&format!("tenants/{subdomain}/smtp"))
         .await
