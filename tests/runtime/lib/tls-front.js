@@ -147,14 +147,16 @@ export async function startTlsFront(certificates) {
 /**
  * An MSAL Node `system.networkClient` that trusts `ca` (what NODE_EXTRA_CA_CERTS does for a
  * whole process): GET and POST with node:https, answers as MSAL's own client gives them
- * ({ headers, body parsed as JSON, status }). `sent` records `{ method, url, body }`.
+ * ({ headers, body parsed as JSON, status }). `sent` records `{ method, url, body }` of each
+ * request and, once answered, `status` and `response` (the parsed answer body).
  */
 export function trustingNetworkClient(ca) {
   const sent = [];
   const agent = new https.Agent({ ca, keepAlive: false });
   const send = (method, url, options = {}, timeout) =>
     new Promise((resolve, reject) => {
-      sent.push({ method, url, body: options.body ?? '' });
+      const record = { method, url, body: options.body ?? '' };
+      sent.push(record);
       const request = https.request(url, { method, headers: options.headers ?? {}, agent, timeout }, (response) => {
         let text = '';
         response.setEncoding('utf8');
@@ -162,7 +164,9 @@ export function trustingNetworkClient(ca) {
         response.on('end', () => {
           try {
             const headers = Object.fromEntries(Object.entries(response.headers).map(([name, value]) => [name, String(value)]));
-            resolve({ headers, body: JSON.parse(text), status: response.statusCode });
+            record.status = response.statusCode;
+            record.response = JSON.parse(text);
+            resolve({ headers, body: record.response, status: response.statusCode });
           } catch (error) {
             reject(new Error(`${method} ${url}: not JSON (${response.statusCode}): ${text.slice(0, 200)}`, { cause: error }));
           }
