@@ -93,15 +93,12 @@ export async function createClientCertificate(subject = 'ciam-operator test clie
  * Starts the https reverse proxy on a free 127.0.0.1 port with `certificates` (from
  * createTestCertificates). It answers 502 until `forwardTo(url)` names the plain-HTTP
  * listener behind it, so its URL can be given to the runtime before the runtime starts.
- * Requests keep their method, path, headers (Host included) and body; `requests` records
- * `{ method, path }` of each, for tests that check which calls a library made.
+ * Requests keep their method, path, headers (Host included) and body.
  */
 export async function startTlsFront(certificates) {
   let target = null;
-  const requests = [];
   const agent = new http.Agent({ keepAlive: true });
   const server = https.createServer({ cert: certificates.cert, key: certificates.key }, (request, response) => {
-    requests.push({ method: request.method, path: request.url });
     if (!target) {
       response.writeHead(502, { 'content-type': 'text/plain' });
       response.end('no upstream yet');
@@ -109,7 +106,7 @@ export async function startTlsFront(certificates) {
     }
     const upstream = http.request(
       new URL(request.url, target),
-      { method: request.method, headers: { ...request.headers, 'x-forwarded-proto': 'https' }, agent },
+      { method: request.method, headers: request.headers, agent },
       (answer) => {
         response.writeHead(answer.statusCode, answer.rawHeaders);
         answer.pipe(response);
@@ -132,7 +129,6 @@ export async function startTlsFront(certificates) {
     port,
     host: `127.0.0.1:${port}`,
     url: `https://127.0.0.1:${port}`,
-    requests,
     forwardTo(url) {
       target = url;
     },
