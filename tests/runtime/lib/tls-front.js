@@ -22,7 +22,7 @@ async function openssl(args, cwd) {
   }
 }
 
-/** A key pair on `curve` (or RSA 2048 with `rsa: true`) in `directory`, named `name`.key. */
+/** A P-256 key (or RSA 2048 with `rsa: true`) in `directory`, named `name`.key. */
 async function newKey(directory, name, { rsa = false } = {}) {
   const args = rsa
     ? ['genpkey', '-algorithm', 'RSA', '-pkeyopt', 'rsa_keygen_bits:2048', '-out', `${name}.key`]
