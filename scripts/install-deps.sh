@@ -54,9 +54,12 @@ VENV_STAMP="$VENV/.requirements.sha256"
 wanted="$(sha256sum "$REQUIREMENTS" | cut -d' ' -f1)"
 if [[ ! -x "$VENV/bin/python" || ! -f "$VENV_STAMP" || "$(cat "$VENV_STAMP")" != "$wanted" ]]; then
   echo "install-deps: MSAL Python into $VENV" >&2
-  rm -rf "$VENV"
+  if [[ -e "$VENV" && ! -f "$VENV/pyvenv.cfg" ]]; then
+    echo "install-deps: $VENV exists and is not a virtual environment; not replacing it" >&2
+    exit 1
+  fi
   mkdir -p "$(dirname "$VENV")"
-  python3 -m venv "$VENV"
+  python3 -m venv --clear "$VENV"
   "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --no-input -r "$REQUIREMENTS"
   echo "$wanted" >"$VENV_STAMP"
 fi
