@@ -7,6 +7,8 @@
 #
 # Environment:
 #   CIAM_TEST_DATABASES   which databases to run (default "sqlite postgres")
+#   CIAM_PYTHON_VENV      MSAL Python's virtual environment (default ~/.cache/ciam-operator/python-venv);
+#                         its python is passed to the suites as CIAM_PYTHON
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -14,6 +16,7 @@ cd "$ROOT"
 
 "$ROOT/scripts/install-deps.sh"
 cargo build --locked --bin ciam-operator
+export CIAM_PYTHON="${CIAM_PYTHON_VENV:-$HOME/.cache/ciam-operator/python-venv}/bin/python"
 
 export CIAM_POSTGRES_DIR="${CIAM_POSTGRES_DIR:-$(mktemp -d "${TMPDIR:-/tmp}/ciam-test-postgres.XXXXXX")}"
 postgres_started=false

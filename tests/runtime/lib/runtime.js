@@ -105,7 +105,7 @@ export async function queryDatabase(database, sql) {
  * `files`, on fresh ports; `args` and `env` add flags and environment variables. Its output
  * goes to `runtime.log` in `files.directory`.
  */
-async function spawnRuntime(files, { args = [], env = {} } = {}) {
+async function spawnRuntime(files, { args = [], env = {}, publicUrl } = {}) {
   const publicPort = await freePort();
   const adminPort = await freePort();
   const binary = process.env.CIAM_RUNTIME_BIN || path.join(repoRoot, 'target', 'debug', 'ciam-operator');
@@ -117,7 +117,7 @@ async function spawnRuntime(files, { args = [], env = {} } = {}) {
       'runtime',
       '--public-addr', `127.0.0.1:${publicPort}`,
       '--admin-addr', `127.0.0.1:${adminPort}`,
-      '--public-url', `http://127.0.0.1:${publicPort}`,
+      '--public-url', publicUrl ?? `http://127.0.0.1:${publicPort}`,
       '--admin-token-file', path.join(files.directory, 'admin-token'),
       '--key-encryption-key-file', files.kekPath,
       '--database', files.databaseUrl,
@@ -147,16 +147,19 @@ async function runtimeFiles({ keyEncryptionKey = randomBytes(32).toString('hex')
  * Starts `ciam-operator runtime` with a temporary admin token and key-encryption key (or
  * `keyEncryptionKey`) on `database` (a fresh one from `createDatabase` unless given; a fresh
  * one is dropped by `stop()`). `env` adds environment variables (for example a short passcode
- * lifetime), `args` command-line flags. Resolves once /readyz answers 200.
+ * lifetime), `args` command-line flags. `publicUrl` replaces the public URL the runtime
+ * announces (default: its own plain-HTTP listener), for a test that puts a TLS front before it;
+ * `listenUrl` is then where the front forwards to. Resolves once /readyz answers 200.
  */
-export async function startRuntime({ env = {}, args = [], database, keyEncryptionKey } = {}) {
+export async function startRuntime({ env = {}, args = [], database, keyEncryptionKey, publicUrl: announcedUrl } = {}) {
   const ownDatabase = database === undefined;
   const db = database ?? (await createDatabase());
   const files = await runtimeFiles({ keyEncryptionKey, databaseUrl: db.url });
   const { adminToken, directory } = files;
-  const started = await spawnRuntime(files, { args, env });
+  const started = await spawnRuntime(files, { args, env, publicUrl: announcedUrl });
   const { child, logPath } = started;
-  const publicUrl = `http://127.0.0.1:${started.publicPort}`;
+  const listenUrl = `http://127.0.0.1:${started.publicPort}`;
+  const publicUrl = announcedUrl ?? listenUrl;
   const adminUrl = `http://127.0.0.1:${started.adminPort}`;
   try {
     await waitFor(
@@ -214,6 +217,7 @@ export async function startRuntime({ env = {}, args = [], database, keyEncryptio
 
   return {
     publicUrl,
+    listenUrl,
     adminUrl,
     adminToken,
     directory,
