@@ -70,7 +70,12 @@ pub(super) fn map_all(context: &mut Context, apps: &[graph::Application]) -> Vec
         let app = &apps[index];
         let fallback = format!(
             "app-{}",
-            app.app_id.as_deref().unwrap_or("unnamed").chars().take(8).collect::<String>()
+            app.app_id
+                .as_deref()
+                .unwrap_or("unnamed")
+                .chars()
+                .take(8)
+                .collect::<String>()
         );
         let stem = kubernetes_name(app.display_name.as_deref().unwrap_or_default(), &fallback);
         let name = names.take(&stem);
@@ -140,12 +145,22 @@ fn type_and_redirects(
     app: &graph::Application,
 ) -> (AppType, Option<Vec<String>>) {
     let platforms = [
-        (AppType::Web, "web", app.web.as_ref().and_then(|web| web.redirect_uris.clone())),
-        (AppType::Spa, "spa", app.spa.as_ref().and_then(|spa| spa.redirect_uris.clone())),
+        (
+            AppType::Web,
+            "web",
+            app.web.as_ref().and_then(|web| web.redirect_uris.clone()),
+        ),
+        (
+            AppType::Spa,
+            "spa",
+            app.spa.as_ref().and_then(|spa| spa.redirect_uris.clone()),
+        ),
         (
             AppType::Native,
             "publicClient",
-            app.public_client.as_ref().and_then(|native| native.redirect_uris.clone()),
+            app.public_client
+                .as_ref()
+                .and_then(|native| native.redirect_uris.clone()),
         ),
     ];
     let chosen = platforms
@@ -214,14 +229,22 @@ fn report_credentials(
     name: &str,
     app_type: AppType,
 ) {
-    if app.key_credentials.as_ref().is_some_and(|keys| !keys.is_empty()) {
+    if app
+        .key_credentials
+        .as_ref()
+        .is_some_and(|keys| !keys.is_empty())
+    {
         context.skipped(
             format!("{path}.keyCredentials"),
             "certificates are not imported (put the public certificates in a ConfigMap and \
              reference them from the AppRegistration)",
         );
     }
-    if app.password_credentials.as_ref().is_some_and(|secrets| !secrets.is_empty()) {
+    if app
+        .password_credentials
+        .as_ref()
+        .is_some_and(|secrets| !secrets.is_empty())
+    {
         let what = if app_type.is_confidential() {
             format!(
                 "client secrets are not imported: the operator generates a new one in Secret \
@@ -232,14 +255,21 @@ fn report_credentials(
         };
         context.action(format!("{path}.passwordCredentials"), what);
     }
-    if app.app_roles.as_ref().is_some_and(|roles| !roles.is_empty()) {
+    if app
+        .app_roles
+        .as_ref()
+        .is_some_and(|roles| !roles.is_empty())
+    {
         context.skipped(
             format!("{path}.appRoles"),
             "app roles are not imported (AppRegistrations have no app roles; expose scopes \
              instead)",
         );
     }
-    let implicit = app.web.as_ref().and_then(|web| web.implicit_grant_settings.as_ref());
+    let implicit = app
+        .web
+        .as_ref()
+        .and_then(|web| web.implicit_grant_settings.as_ref());
     if implicit.is_some_and(|settings| {
         settings.enable_id_token_issuance == Some(true)
             || settings.enable_access_token_issuance == Some(true)
@@ -250,7 +280,12 @@ fn report_credentials(
         );
     }
     if let Some(web) = &app.web {
-        context.report_other(&format!("{path}.web"), &web.other, &["redirectUriSettings"], "AppRegistration");
+        context.report_other(
+            &format!("{path}.web"),
+            &web.other,
+            &["redirectUriSettings"],
+            "AppRegistration",
+        );
     }
 }
 
@@ -275,7 +310,12 @@ fn exposed_api(context: &mut Context, path: &str, app: &graph::Application) -> O
     }
     let api = app.api.as_ref();
     let mut scopes: Vec<ApiScope> = Vec::new();
-    for (index, scope) in api.and_then(|api| api.oauth2_permission_scopes.as_ref()).into_iter().flatten().enumerate() {
+    for (index, scope) in api
+        .and_then(|api| api.oauth2_permission_scopes.as_ref())
+        .into_iter()
+        .flatten()
+        .enumerate()
+    {
         let scope_path = format!("{path}.api.oauth2PermissionScopes[{index}]");
         if let Some(scope) = exposed_scope(context, &scope_path, scope)
             && !scopes.iter().any(|known| known.value == scope.value)
@@ -284,7 +324,12 @@ fn exposed_api(context: &mut Context, path: &str, app: &graph::Application) -> O
         }
     }
     if let Some(api) = api {
-        context.report_other(&format!("{path}.api"), &api.other, &["requestedAccessTokenVersion"], "AppRegistration");
+        context.report_other(
+            &format!("{path}.api"),
+            &api.other,
+            &["requestedAccessTokenVersion"],
+            "AppRegistration",
+        );
     }
     if identifier_uri.is_none() && scopes.is_empty() {
         return None;
@@ -295,14 +340,21 @@ fn exposed_api(context: &mut Context, path: &str, app: &graph::Application) -> O
     })
 }
 
-fn exposed_scope(context: &mut Context, path: &str, scope: &graph::PermissionScope) -> Option<ApiScope> {
+fn exposed_scope(
+    context: &mut Context,
+    path: &str,
+    scope: &graph::PermissionScope,
+) -> Option<ApiScope> {
     let value = present(&scope.value).unwrap_or_default();
     if scope.is_enabled == Some(false) {
         context.skipped(path, format!("disabled scope {value:?} is not imported"));
         return None;
     }
     if !is_scope_value(value) {
-        context.skipped(path, format!("scope {value:?} is not imported: not a valid scope value"));
+        context.skipped(
+            path,
+            format!("scope {value:?} is not imported: not a valid scope value"),
+        );
         return None;
     }
     let mut text = |field: &str, value: &Option<String>, max: usize| {
@@ -310,16 +362,35 @@ fn exposed_scope(context: &mut Context, path: &str, scope: &graph::PermissionSco
         if is_plain_text(text, max) {
             Some(text.to_string())
         } else {
-            context.skipped(format!("{path}.{field}"), format!("not imported: more than {max} characters or hidden characters"));
+            context.skipped(
+                format!("{path}.{field}"),
+                format!("not imported: more than {max} characters or hidden characters"),
+            );
             None
         }
     };
     Some(ApiScope {
         value: value.to_string(),
-        admin_consent_display_name: text("adminConsentDisplayName", &scope.admin_consent_display_name, 256),
-        admin_consent_description: text("adminConsentDescription", &scope.admin_consent_description, 1024),
-        user_consent_display_name: text("userConsentDisplayName", &scope.user_consent_display_name, 256),
-        user_consent_description: text("userConsentDescription", &scope.user_consent_description, 1024),
+        admin_consent_display_name: text(
+            "adminConsentDisplayName",
+            &scope.admin_consent_display_name,
+            256,
+        ),
+        admin_consent_description: text(
+            "adminConsentDescription",
+            &scope.admin_consent_description,
+            1024,
+        ),
+        user_consent_display_name: text(
+            "userConsentDisplayName",
+            &scope.user_consent_display_name,
+            256,
+        ),
+        user_consent_description: text(
+            "userConsentDescription",
+            &scope.user_consent_description,
+            1024,
+        ),
     })
 }
 
@@ -334,20 +405,31 @@ fn api_permissions(
     for (index, required) in app.required_resource_access.iter().flatten().enumerate() {
         let required_path = format!("{path}.requiredResourceAccess[{index}]");
         let resource_app_id = present(&required.resource_app_id).unwrap_or_default();
-        let resource = apps.iter().find(|candidate| candidate.app_id.as_deref() == Some(resource_app_id));
-        let (Some(resource), Some(app_name)) = (resource, context.app_names.get(resource_app_id).cloned()) else {
+        let resource = apps
+            .iter()
+            .find(|candidate| candidate.app_id.as_deref() == Some(resource_app_id));
+        let (Some(resource), Some(app_name)) =
+            (resource, context.app_names.get(resource_app_id).cloned())
+        else {
             let why = if resource_app_id == MICROSOFT_GRAPH_APP_ID {
                 "Microsoft Graph permissions have no counterpart (openid, profile, email and \
                  offline_access are always available)"
             } else {
                 "the resource app is not in this import"
             };
-            context.skipped(required_path, format!("permissions on {resource_app_id} are not imported: {why}"));
+            context.skipped(
+                required_path,
+                format!("permissions on {resource_app_id} are not imported: {why}"),
+            );
             continue;
         };
         let scopes = granted_scopes(context, &required_path, required, resource, &app_name);
         if !scopes.is_empty() && permissions.len() < 50 {
-            permissions.push(ApiPermission { app_name, app_namespace: None, scopes });
+            permissions.push(ApiPermission {
+                app_name,
+                app_namespace: None,
+                scopes,
+            });
         }
     }
     (!permissions.is_empty()).then_some(permissions)
@@ -361,13 +443,20 @@ fn granted_scopes(
     resource: &graph::Application,
     resource_name: &str,
 ) -> Vec<String> {
-    let exposed = resource.api.as_ref().and_then(|api| api.oauth2_permission_scopes.as_ref());
+    let exposed = resource
+        .api
+        .as_ref()
+        .and_then(|api| api.oauth2_permission_scopes.as_ref());
     let mut scopes: Vec<String> = Vec::new();
     for (index, access) in required.resource_access.iter().flatten().enumerate() {
         let access_path = format!("{path}.resourceAccess[{index}]");
         let id = access.id.as_deref();
         if access.access_type.as_deref() == Some("Role") {
-            let role = resource.app_roles.iter().flatten().find(|role| role.id.as_deref() == id);
+            let role = resource
+                .app_roles
+                .iter()
+                .flatten()
+                .find(|role| role.id.as_deref() == id);
             let value = role.and_then(|role| role.value.clone()).unwrap_or_default();
             context.skipped(
                 access_path,
@@ -379,13 +468,24 @@ fn granted_scopes(
             );
             continue;
         }
-        let scope = exposed.into_iter().flatten().find(|scope| scope.id.as_deref() == id);
-        match scope.and_then(|scope| present(&scope.value)).filter(|value| is_scope_value(value)) {
-            Some(value) if !scopes.iter().any(|known| known == value) => scopes.push(value.to_string()),
+        let scope = exposed
+            .into_iter()
+            .flatten()
+            .find(|scope| scope.id.as_deref() == id);
+        match scope
+            .and_then(|scope| present(&scope.value))
+            .filter(|value| is_scope_value(value))
+        {
+            Some(value) if !scopes.iter().any(|known| known == value) => {
+                scopes.push(value.to_string())
+            }
             Some(_) => {}
             None => context.skipped(
                 access_path,
-                format!("scope {} is not imported: {resource_name} exposes no such scope", id.unwrap_or_default()),
+                format!(
+                    "scope {} is not imported: {resource_name} exposes no such scope",
+                    id.unwrap_or_default()
+                ),
             ),
         }
     }

@@ -46,6 +46,8 @@ pub(super) fn map(
             by_language.insert(id.to_string(), mapped);
         }
     }
+    let default_properties =
+        default_properties.filter(|properties| *properties != BrandingProperties::default());
     if default_properties.is_none() && by_language.is_empty() {
         return None;
     }
@@ -54,7 +56,7 @@ pub(super) fn map(
             name: context.tenant.clone(),
             namespace: None,
         },
-        default: default_properties.filter(|properties| *properties != BrandingProperties::default()),
+        default: default_properties,
         localizations: (!by_language.is_empty()).then_some(by_language),
         strings: None,
     };
@@ -78,17 +80,31 @@ fn properties(context: &mut Context, path: &str, branding: &graph::Branding) -> 
         image(context, path, field, relative, cdn.as_deref())
     };
     let mut mapped = BrandingProperties {
-        background_image: image("backgroundImageRelativeUrl", &branding.background_image_relative_url),
+        background_image: image(
+            "backgroundImageRelativeUrl",
+            &branding.background_image_relative_url,
+        ),
         banner_logo: image("bannerLogoRelativeUrl", &branding.banner_logo_relative_url),
         header_logo: image("headerLogoRelativeUrl", &branding.header_logo_relative_url),
         square_logo: image("squareLogoRelativeUrl", &branding.square_logo_relative_url),
-        square_logo_dark: image("squareLogoDarkRelativeUrl", &branding.square_logo_dark_relative_url),
+        square_logo_dark: image(
+            "squareLogoDarkRelativeUrl",
+            &branding.square_logo_dark_relative_url,
+        ),
         favicon: image("faviconRelativeUrl", &branding.favicon_relative_url),
         ..BrandingProperties::default()
     };
     texts(context, path, branding, &mut mapped);
-    mapped.login_page_text_visibility_settings = visibility(context, path, branding.login_page_text_visibility_settings.as_ref());
-    mapped.login_page_layout_configuration = layout(context, path, branding.login_page_layout_configuration.as_ref());
+    mapped.login_page_text_visibility_settings = visibility(
+        context,
+        path,
+        branding.login_page_text_visibility_settings.as_ref(),
+    );
+    mapped.login_page_layout_configuration = layout(
+        context,
+        path,
+        branding.login_page_layout_configuration.as_ref(),
+    );
     if present(&branding.custom_css_relative_url).is_some() {
         context.skipped(
             format!("{path}.customCSSRelativeUrl"),
@@ -112,7 +128,10 @@ fn image(
     let field_path = format!("{path}.{field}");
     let url = cdn.map(|host| format!("https://{host}/{}", relative.trim_start_matches('/')));
     let Some(url) = url.filter(|url| is_https_url(url)) else {
-        context.skipped(field_path, "the image is not imported: the export has no usable cdnList to resolve it");
+        context.skipped(
+            field_path,
+            "the image is not imported: the export has no usable cdnList to resolve it",
+        );
         return None;
     };
     context.action(
@@ -129,42 +148,75 @@ fn image(
 }
 
 /// Colours, texts and links, each checked like the CRD checks it.
-fn texts(context: &mut Context, path: &str, branding: &graph::Branding, mapped: &mut BrandingProperties) {
+fn texts(
+    context: &mut Context,
+    path: &str,
+    branding: &graph::Branding,
+    mapped: &mut BrandingProperties,
+) {
     let mut colour = |field: &str, value: &Option<String>| {
         let value = present(value)?;
         if is_colour(value) {
             return Some(value.to_string());
         }
-        context.skipped(format!("{path}.{field}"), format!("{value:?} is not imported: colours are #rgb or #rrggbb"));
+        context.skipped(
+            format!("{path}.{field}"),
+            format!("{value:?} is not imported: colours are #rgb or #rrggbb"),
+        );
         None
     };
     mapped.background_color = colour("backgroundColor", &branding.background_color);
-    mapped.header_background_color = colour("headerBackgroundColor", &branding.header_background_color);
+    mapped.header_background_color =
+        colour("headerBackgroundColor", &branding.header_background_color);
     let mut text = |field: &str, value: &Option<String>, max: usize| {
         let value = present(value)?;
         if is_plain_text(value, max) {
             return Some(value.to_string());
         }
-        context.skipped(format!("{path}.{field}"), format!("not imported: more than {max} characters or hidden characters"));
+        context.skipped(
+            format!("{path}.{field}"),
+            format!("not imported: more than {max} characters or hidden characters"),
+        );
         None
     };
     mapped.sign_in_page_text = text("signInPageText", &branding.sign_in_page_text, 1024)
         .filter(|value| value.chars().count() <= 1024);
     mapped.username_hint_text = text("usernameHintText", &branding.username_hint_text, 64);
-    mapped.custom_privacy_and_cookies_text = text("customPrivacyAndCookiesText", &branding.custom_privacy_and_cookies_text, 256);
-    mapped.custom_terms_of_use_text = text("customTermsOfUseText", &branding.custom_terms_of_use_text, 256);
-    mapped.custom_forgot_my_password_text = text("customForgotMyPasswordText", &branding.custom_forgot_my_password_text, 256);
+    mapped.custom_privacy_and_cookies_text = text(
+        "customPrivacyAndCookiesText",
+        &branding.custom_privacy_and_cookies_text,
+        256,
+    );
+    mapped.custom_terms_of_use_text = text(
+        "customTermsOfUseText",
+        &branding.custom_terms_of_use_text,
+        256,
+    );
+    mapped.custom_forgot_my_password_text = text(
+        "customForgotMyPasswordText",
+        &branding.custom_forgot_my_password_text,
+        256,
+    );
     let mut link = |field: &str, value: &Option<String>| {
         let value = present(value)?;
         if is_https_url(value) {
             return Some(value.to_string());
         }
-        context.skipped(format!("{path}.{field}"), format!("{value:?} is not imported: links must be https URLs"));
+        context.skipped(
+            format!("{path}.{field}"),
+            format!("{value:?} is not imported: links must be https URLs"),
+        );
         None
     };
-    mapped.custom_privacy_and_cookies_url = link("customPrivacyAndCookiesUrl", &branding.custom_privacy_and_cookies_url);
+    mapped.custom_privacy_and_cookies_url = link(
+        "customPrivacyAndCookiesUrl",
+        &branding.custom_privacy_and_cookies_url,
+    );
     mapped.custom_terms_of_use_url = link("customTermsOfUseUrl", &branding.custom_terms_of_use_url);
-    mapped.custom_account_reset_credentials_url = link("customAccountResetCredentialsUrl", &branding.custom_account_reset_credentials_url);
+    mapped.custom_account_reset_credentials_url = link(
+        "customAccountResetCredentialsUrl",
+        &branding.custom_account_reset_credentials_url,
+    );
 }
 
 /// `loginPageTextVisibilitySettings`: the switches the CRD has; the others are reported when on.
@@ -187,7 +239,10 @@ fn visibility(
             "hideSignUp" => &mut mapped.hide_sign_up,
             _ => {
                 if hidden {
-                    context.skipped(format!("{path}.loginPageTextVisibilitySettings.{key}"), "not imported (Branding has no such switch)");
+                    context.skipped(
+                        format!("{path}.loginPageTextVisibilitySettings.{key}"),
+                        "not imported (Branding has no such switch)",
+                    );
                 }
                 continue;
             }

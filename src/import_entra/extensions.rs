@@ -41,7 +41,10 @@ pub(super) fn for_handler(
     {
         return None;
     }
-    let Some(id) = handler.custom_extension.as_ref().and_then(|reference| present(&reference.id))
+    let Some(id) = handler
+        .custom_extension
+        .as_ref()
+        .and_then(|reference| present(&reference.id))
     else {
         context.skipped(
             path,

@@ -14,7 +14,9 @@ use crate::api::user_flow::{
     AttributeOption, BUILT_IN_ATTRIBUTES, Extensions, InputType, SignIn, UserAttribute, UserFlow,
 };
 
-use super::checks::{UniqueNames, is_attribute_name, is_display_name, is_plain_text, kubernetes_name, present};
+use super::checks::{
+    UniqueNames, is_attribute_name, is_display_name, is_plain_text, kubernetes_name, present,
+};
 use super::graph;
 use super::{Context, extensions, identity_providers};
 
@@ -45,7 +47,10 @@ pub(super) fn map_all(
         }
     }
     for flow_id in flow_applications.keys() {
-        if !flows.iter().any(|flow| flow.id.as_deref() == Some(flow_id.as_str())) {
+        if !flows
+            .iter()
+            .any(|flow| flow.id.as_deref() == Some(flow_id.as_str()))
+        {
             context.skipped(
                 format!("identity/authenticationEventsFlows('{flow_id}')/conditions/applications/includeApplications"),
                 "not imported: the flow it belongs to is not in the export",
@@ -63,7 +68,10 @@ fn map_one(
 ) -> Option<UserFlowSpec> {
     let methods = sign_in_methods(context, path, flow);
     if methods.is_empty() {
-        context.skipped(path, "the flow is not imported: none of its sign-in methods has a counterpart");
+        context.skipped(
+            path,
+            "the flow is not imported: none of its sign-in methods has a counterpart",
+        );
         return None;
     }
     let display_name = present(&flow.display_name)
@@ -97,7 +105,8 @@ fn sign_in_methods(context: &mut Context, path: &str, flow: &graph::SignUpFlow) 
         .and_then(|start| start.identity_providers.as_ref());
     let mut methods: Vec<String> = Vec::new();
     for (index, provider) in providers.into_iter().flatten().enumerate() {
-        let provider_path = format!("{path}.onAuthenticationMethodLoadStart.identityProviders[{index}]");
+        let provider_path =
+            format!("{path}.onAuthenticationMethodLoadStart.identityProviders[{index}]");
         let method = match identity_providers::local_method(provider) {
             Some(local) => Some(local.to_string()),
             None => identity_providers::method_name(context, &provider_path, provider),
@@ -115,7 +124,10 @@ fn sign_in_methods(context: &mut Context, path: &str, flow: &graph::SignUpFlow) 
 /// Notes on flow-level settings that have no counterpart.
 fn report_flow_settings(context: &mut Context, path: &str, flow: &graph::SignUpFlow) {
     if present(&flow.description).is_some() {
-        context.skipped(format!("{path}.description"), "not imported (UserFlow has no description)");
+        context.skipped(
+            format!("{path}.description"),
+            "not imported (UserFlow has no description)",
+        );
     }
     let sign_up = flow.on_interactive_auth_flow_start.as_ref();
     if sign_up.and_then(|start| start.is_sign_up_allowed) == Some(false) {
@@ -132,8 +144,15 @@ fn report_flow_settings(context: &mut Context, path: &str, flow: &graph::SignUpF
                 "not imported: every account is a customer account",
             );
         }
-        if create.access_packages.as_ref().is_some_and(|packages| !packages.is_empty()) {
-            context.skipped(format!("{path}.onUserCreateStart.accessPackages"), "access packages are not imported");
+        if create
+            .access_packages
+            .as_ref()
+            .is_some_and(|packages| !packages.is_empty())
+        {
+            context.skipped(
+                format!("{path}.onUserCreateStart.accessPackages"),
+                "access packages are not imported",
+            );
         }
     }
     context.report_other(path, &flow.other, IGNORED, "UserFlow");
@@ -147,7 +166,10 @@ fn applications(
     flow: &graph::SignUpFlow,
     listed_app_ids: &[String],
 ) -> Vec<String> {
-    let conditions = flow.conditions.as_ref().and_then(|conditions| conditions.applications.as_ref());
+    let conditions = flow
+        .conditions
+        .as_ref()
+        .and_then(|conditions| conditions.applications.as_ref());
     if conditions.and_then(|applications| applications.include_all_applications) == Some(true) {
         context.skipped(
             format!("{path}.conditions.applications.includeAllApplications"),
@@ -163,14 +185,20 @@ fn applications(
     for app_id in embedded.chain(listed_app_ids.iter().cloned()) {
         let app_path = format!("{path}.conditions.applications.includeApplications('{app_id}')");
         let Some(name) = context.app_names.get(&app_id).cloned() else {
-            context.skipped(app_path, "not imported: that application is not in the export");
+            context.skipped(
+                app_path,
+                "not imported: that application is not in the export",
+            );
             continue;
         };
         if names.contains(&name) {
             continue;
         }
         if !context.apps_in_flows.insert(app_id) {
-            context.skipped(app_path, format!("not imported: {name} already belongs to an earlier user flow"));
+            context.skipped(
+                app_path,
+                format!("not imported: {name} already belongs to an earlier user flow"),
+            );
             continue;
         }
         names.push(name);
@@ -192,7 +220,12 @@ fn attributes(context: &mut Context, path: &str, flow: &graph::SignUpFlow) -> Ve
         );
     }
     let mut attributes: Vec<UserAttribute> = Vec::new();
-    for (view_index, view) in page.and_then(|page| page.views.as_ref()).into_iter().flatten().enumerate() {
+    for (view_index, view) in page
+        .and_then(|page| page.views.as_ref())
+        .into_iter()
+        .flatten()
+        .enumerate()
+    {
         let view_path = format!("{path}.attributeCollectionPage.views[{view_index}]");
         if present(&view.title).is_some() || present(&view.description).is_some() {
             context.skipped(
@@ -226,7 +259,10 @@ fn attribute(
     let label = present(&input.label).and_then(|label| {
         let fits = is_plain_text(label, 1024);
         if !fits {
-            context.skipped(format!("{path}.label"), "not imported: more than 1024 characters or hidden characters");
+            context.skipped(
+                format!("{path}.label"),
+                "not imported: more than 1024 characters or hidden characters",
+            );
         }
         fits.then(|| label.to_string())
     });
@@ -246,7 +282,10 @@ fn attribute(
     attribute.validation_reg_ex = present(&input.validation_reg_ex).and_then(|pattern| {
         let compiles = pattern.len() <= 512 && regex::Regex::new(pattern).is_ok();
         if !compiles {
-            context.skipped(format!("{path}.validationRegEx"), "not imported: not a valid RE2 expression of at most 512 characters");
+            context.skipped(
+                format!("{path}.validationRegEx"),
+                "not imported: not a valid RE2 expression of at most 512 characters",
+            );
         }
         compiles.then(|| pattern.to_string())
     });
@@ -276,14 +315,23 @@ fn attribute_name(
     id: &str,
     definitions: &[graph::FlowAttribute],
 ) -> Option<String> {
-    if BUILT_IN_ATTRIBUTES.iter().any(|(built_in, _)| *built_in == id) {
+    if BUILT_IN_ATTRIBUTES
+        .iter()
+        .any(|(built_in, _)| *built_in == id)
+    {
         return Some(id.to_string());
     }
-    let definition = definitions.iter().find(|definition| definition.id.as_deref() == Some(id));
-    let custom = definition.and_then(|definition| definition.user_flow_attribute_type.as_deref()) == Some("custom")
+    let definition = definitions
+        .iter()
+        .find(|definition| definition.id.as_deref() == Some(id));
+    let custom = definition.and_then(|definition| definition.user_flow_attribute_type.as_deref())
+        == Some("custom")
         || id.starts_with("extension_");
     let name = custom_name(id);
-    let shadows = BUILT_IN_ATTRIBUTES.iter().any(|(built_in, _)| *built_in == name) || name == "password";
+    let shadows = BUILT_IN_ATTRIBUTES
+        .iter()
+        .any(|(built_in, _)| *built_in == name)
+        || name == "password";
     if !custom || !is_attribute_name(name) || shadows {
         context.skipped(path, format!("attribute {id:?} is not imported: it is neither built in nor a custom attribute with a plain name"));
         return None;
@@ -293,24 +341,43 @@ fn attribute_name(
         Some("boolean") => AttributeDataType::Boolean,
         Some("int64") => AttributeDataType::Int,
         Some(other) => {
-            context.skipped(path, format!("attribute {id:?} is not imported: {other} attributes have no counterpart"));
+            context.skipped(
+                path,
+                format!("attribute {id:?} is not imported: {other} attributes have no counterpart"),
+            );
             return None;
         }
     };
-    if !context.custom_attributes.iter().any(|known| known.name == name) && context.custom_attributes.len() < 100 {
+    if !context
+        .custom_attributes
+        .iter()
+        .any(|known| known.name == name)
+        && context.custom_attributes.len() < 100
+    {
         let description = definition
             .and_then(|definition| present(&definition.description))
             .filter(|text| text.chars().count() <= 256)
             .map(str::to_string);
-        context.custom_attributes.push(CustomAttribute { name: name.to_string(), data_type, description });
+        context.custom_attributes.push(CustomAttribute {
+            name: name.to_string(),
+            data_type,
+            description,
+        });
     }
     Some(name.to_string())
 }
 
 /// `Favoritecolor` out of `extension_6ea3bc85aec24b1c92ff4a117afb6621_Favoritecolor`.
 fn custom_name(id: &str) -> &str {
-    match id.strip_prefix("extension_").and_then(|rest| rest.split_once('_')) {
-        Some((app, name)) if app.len() == 32 && app.bytes().all(|byte| byte.is_ascii_hexdigit()) => name,
+    match id
+        .strip_prefix("extension_")
+        .and_then(|rest| rest.split_once('_'))
+    {
+        Some((app, name))
+            if app.len() == 32 && app.bytes().all(|byte| byte.is_ascii_hexdigit()) =>
+        {
+            name
+        }
         _ => id,
     }
 }
@@ -325,7 +392,10 @@ fn input_type(context: &mut Context, path: &str, graph_type: Option<&str>) -> Op
         "dropdownSingleSelect" | "dropdown" => InputType::Dropdown,
         "number" => InputType::Number,
         other => {
-            context.skipped(format!("{path}.inputType"), format!("the attribute is not imported: input type {other:?} has no counterpart"));
+            context.skipped(
+                format!("{path}.inputType"),
+                format!("the attribute is not imported: input type {other:?} has no counterpart"),
+            );
             return None;
         }
     })
@@ -338,7 +408,10 @@ fn options(
     input: &graph::AttributeInput,
     input_type: InputType,
 ) -> Option<Option<Vec<AttributeOption>>> {
-    let selection = matches!(input_type, InputType::RadioSingleSelect | InputType::CheckboxMultiSelect | InputType::Dropdown);
+    let selection = matches!(
+        input_type,
+        InputType::RadioSingleSelect | InputType::CheckboxMultiSelect | InputType::Dropdown
+    );
     if !selection {
         return Some(None);
     }
@@ -346,46 +419,80 @@ fn options(
     for (index, option) in input.options.iter().flatten().enumerate() {
         let (label, value) = (present(&option.label), present(&option.value));
         match (label, value) {
-            (Some(label), Some(value)) if is_display_name(label, 256) && value.chars().count() <= 256 => {
+            (Some(label), Some(value))
+                if is_display_name(label, 256) && value.chars().count() <= 256 =>
+            {
                 if !options.iter().any(|known| known.value == value) && options.len() < 500 {
-                    options.push(AttributeOption { label: label.to_string(), value: value.to_string() });
+                    options.push(AttributeOption {
+                        label: label.to_string(),
+                        value: value.to_string(),
+                    });
                 }
             }
-            _ => context.skipped(format!("{path}.options[{index}]"), "not imported: an option needs a plain label and a value of at most 256 characters"),
+            _ => context.skipped(
+                format!("{path}.options[{index}]"),
+                "not imported: an option needs a plain label and a value of at most 256 characters",
+            ),
         }
     }
     if options.is_empty() {
-        context.skipped(path, "the attribute is not imported: a selection input needs at least one option");
+        context.skipped(
+            path,
+            "the attribute is not imported: a selection input needs at least one option",
+        );
         return None;
     }
     Some(Some(options))
 }
 
 /// The CRD's rules that tie an attribute's fields together.
-fn consistent(context: &mut Context, path: &str, attribute: UserAttribute) -> Option<UserAttribute> {
-    let consent = matches!(attribute.input_type, InputType::Boolean | InputType::CheckboxSingleSelect);
+fn consistent(
+    context: &mut Context,
+    path: &str,
+    attribute: UserAttribute,
+) -> Option<UserAttribute> {
+    let consent = matches!(
+        attribute.input_type,
+        InputType::Boolean | InputType::CheckboxSingleSelect
+    );
     let preticked = attribute.default_value.as_deref() == Some("true");
     if attribute.required && consent && (attribute.hidden || preticked) {
-        context.skipped(path, "the attribute is not imported: a required checkbox must be shown and not pre-ticked");
+        context.skipped(
+            path,
+            "the attribute is not imported: a required checkbox must be shown and not pre-ticked",
+        );
         return None;
     }
     if attribute.required && attribute.hidden && attribute.default_value.is_none() {
-        context.skipped(path, "the attribute is not imported: a required hidden attribute needs a defaultValue");
+        context.skipped(
+            path,
+            "the attribute is not imported: a required hidden attribute needs a defaultValue",
+        );
         return None;
     }
     Some(attribute)
 }
 
 /// The custom extensions of the attribute-collection events.
-fn flow_extensions(context: &mut Context, path: &str, flow: &graph::SignUpFlow) -> Option<Extensions> {
+fn flow_extensions(
+    context: &mut Context,
+    path: &str,
+    flow: &graph::SignUpFlow,
+) -> Option<Extensions> {
     let mut mapped = Extensions::default();
     if let Some(handler) = &flow.on_attribute_collection_start {
-        mapped.on_attribute_collection_start =
-            extensions::for_handler(context, &format!("{path}.onAttributeCollectionStart"), handler);
+        mapped.on_attribute_collection_start = extensions::for_handler(
+            context,
+            &format!("{path}.onAttributeCollectionStart"),
+            handler,
+        );
     }
     if let Some(handler) = &flow.on_attribute_collection_submit {
-        mapped.on_attribute_collection_submit =
-            extensions::for_handler(context, &format!("{path}.onAttributeCollectionSubmit"), handler);
+        mapped.on_attribute_collection_submit = extensions::for_handler(
+            context,
+            &format!("{path}.onAttributeCollectionSubmit"),
+            handler,
+        );
     }
     (mapped != Extensions::default()).then_some(mapped)
 }

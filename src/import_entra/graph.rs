@@ -404,14 +404,19 @@ pub fn parse_document(file: &str, text: &str) -> Result<Document, ImportError> {
     let kind = kind_from_context(context)
         .or_else(|| items.first().and_then(kind_from_item))
         .ok_or_else(|| {
-            unknown(
-                file,
-                if items.is_empty() && !single {
-                    "an empty collection without @odata.context"
-                } else {
-                    "no @odata.context, @odata.type or field tells which Graph resource it is"
-                },
-            )
+            let resource = context
+                .split_once("$metadata#")
+                .map(|(_, resource)| resource);
+            match resource {
+                Some(resource) => unknown(file, &format!("@odata.context names {resource:?}")),
+                None if items.is_empty() && !single => {
+                    unknown(file, "an empty collection without @odata.context")
+                }
+                None => unknown(
+                    file,
+                    "no @odata.context, @odata.type or field tells which Graph resource it is",
+                ),
+            }
         })?;
     build(file, kind, context, items)
 }
@@ -423,7 +428,12 @@ fn unknown(file: &str, why: &str) -> ImportError {
     }
 }
 
-fn build(file: &str, kind: Kind, context: &str, items: Vec<Value>) -> Result<Document, ImportError> {
+fn build(
+    file: &str,
+    kind: Kind,
+    context: &str,
+    items: Vec<Value>,
+) -> Result<Document, ImportError> {
     let list = Value::Array(items);
     Ok(match kind {
         Kind::Applications => Document::Applications(typed(file, list)?),

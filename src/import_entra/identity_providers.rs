@@ -39,7 +39,11 @@ pub(super) fn local_method(provider: &graph::IdentityProvider) -> Option<&'stati
         .as_deref()
         .unwrap_or_default()
         .to_ascii_lowercase();
-    let id = provider.id.as_deref().unwrap_or_default().to_ascii_lowercase();
+    let id = provider
+        .id
+        .as_deref()
+        .unwrap_or_default()
+        .to_ascii_lowercase();
     if provider_type == "emailpassword" || id.starts_with("emailpassword") {
         Some(METHOD_EMAIL_PASSWORD)
     } else if provider_type == "emailotp" || id.starts_with("emailotp") {
@@ -71,7 +75,11 @@ fn key(provider: &graph::IdentityProvider) -> String {
         .unwrap_or_default()
 }
 
-fn provider_type(context: &mut Context, path: &str, provider: &graph::IdentityProvider) -> Option<IdentityProviderType> {
+fn provider_type(
+    context: &mut Context,
+    path: &str,
+    provider: &graph::IdentityProvider,
+) -> Option<IdentityProviderType> {
     let kind = short_type(provider.odata_type.as_deref());
     let named = provider
         .identity_provider_type
@@ -85,7 +93,12 @@ fn provider_type(context: &mut Context, path: &str, provider: &graph::IdentityPr
             Some(IdentityProviderType::Oidc)
         }
         _ => {
-            let what = if named.is_empty() { kind } else { named };
+            let what = provider
+                .identity_provider_type
+                .clone()
+                .or_else(|| provider.odata_type.clone())
+                .unwrap_or_default();
+            let what = what.trim_start_matches("#microsoft.graph.").to_string();
             context.skipped(
                 path,
                 format!(
@@ -99,14 +112,24 @@ fn provider_type(context: &mut Context, path: &str, provider: &graph::IdentityPr
 }
 
 /// Adds a tenant entry for `provider`; returns the name flows use for it.
-fn register(context: &mut Context, path: &str, provider: &graph::IdentityProvider) -> Option<String> {
+fn register(
+    context: &mut Context,
+    path: &str,
+    provider: &graph::IdentityProvider,
+) -> Option<String> {
     let provider_type = provider_type(context, path, provider)?;
     if context.providers.len() >= MAX_PROVIDERS {
-        context.skipped(path, format!("not imported: a tenant has at most {MAX_PROVIDERS} identity providers"));
+        context.skipped(
+            path,
+            format!("not imported: a tenant has at most {MAX_PROVIDERS} identity providers"),
+        );
         return None;
     }
     let Some(client_id) = present(&provider.client_id).filter(|id| id.len() <= 512) else {
-        context.skipped(path, "not imported: it has no clientId (1 to 512 characters)");
+        context.skipped(
+            path,
+            "not imported: it has no clientId (1 to 512 characters)",
+        );
         return None;
     };
     let issuer = match provider_type {
@@ -156,12 +179,22 @@ fn register(context: &mut Context, path: &str, provider: &graph::IdentityProvide
 }
 
 /// The issuer of an OpenID Connect provider, with notes on what of it has no counterpart.
-fn oidc_issuer(context: &mut Context, path: &str, provider: &graph::IdentityProvider) -> Option<String> {
+fn oidc_issuer(
+    context: &mut Context,
+    path: &str,
+    provider: &graph::IdentityProvider,
+) -> Option<String> {
     let Some(issuer) = present(&provider.issuer).filter(|issuer| is_https_url(issuer)) else {
-        context.skipped(path, "not imported: an OpenID Connect provider needs an https issuer");
+        context.skipped(
+            path,
+            "not imported: an OpenID Connect provider needs an https issuer",
+        );
         return None;
     };
-    let discovery = format!("{}/.well-known/openid-configuration", issuer.trim_end_matches('/'));
+    let discovery = format!(
+        "{}/.well-known/openid-configuration",
+        issuer.trim_end_matches('/')
+    );
     if let Some(endpoint) = present(&provider.well_known_endpoint)
         && endpoint != discovery
     {
@@ -178,7 +211,11 @@ fn oidc_issuer(context: &mut Context, path: &str, provider: &graph::IdentityProv
             "not imported: the authorization code flow is always used",
         );
     }
-    if provider.inbound_claim_mapping.as_ref().is_some_and(|mapping| !super::is_empty(mapping)) {
+    if provider
+        .inbound_claim_mapping
+        .as_ref()
+        .is_some_and(|mapping| !super::is_empty(mapping))
+    {
         context.skipped(
             format!("{path}.inboundClaimMapping"),
             "not imported: the provider's standard OpenID Connect claims are used",
@@ -199,14 +236,21 @@ fn oidc_issuer(context: &mut Context, path: &str, provider: &graph::IdentityProv
 }
 
 /// The provider's space-separated `scope`, as a list of values the CRD accepts.
-fn scopes(context: &mut Context, path: &str, provider: &graph::IdentityProvider) -> Option<Vec<String>> {
+fn scopes(
+    context: &mut Context,
+    path: &str,
+    provider: &graph::IdentityProvider,
+) -> Option<Vec<String>> {
     let text = present(&provider.scope)?;
     let mut scopes = Vec::new();
     for scope in text.split_whitespace() {
         if is_provider_scope(scope) && scopes.len() < 20 {
             scopes.push(scope.to_string());
         } else {
-            context.skipped(format!("{path}.scope"), format!("scope {scope:?} is not imported"));
+            context.skipped(
+                format!("{path}.scope"),
+                format!("scope {scope:?} is not imported"),
+            );
         }
     }
     (!scopes.is_empty()).then_some(scopes)

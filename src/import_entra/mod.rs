@@ -357,7 +357,11 @@ pub fn import(export: &Export, options: &Options) -> Result<Imported, ImportErro
     let apps = applications::map_all(&mut context, &export.applications);
     let flows = flows::map_all(&mut context, &export.flows, &export.flow_applications);
     extensions::report_unused(&mut context);
-    let branding = branding::map(&mut context, export.branding.as_ref(), &export.localizations);
+    let branding = branding::map(
+        &mut context,
+        export.branding.as_ref(),
+        &export.localizations,
+    );
     let tenant_spec = CustomerTenantSpec {
         custom_attributes: non_empty(std::mem::take(&mut context.custom_attributes)),
         identity_providers: non_empty(std::mem::take(&mut context.providers)),
@@ -448,10 +452,13 @@ pub fn render(imported: &Imported) -> Result<Vec<RenderedObject>, ImportError> {
     let mut rendered = Vec::new();
     let mut push = |kind: &str, name: &Option<String>, object: &dyn ErasedSerialize| {
         let name = name.clone().unwrap_or_default();
-        let yaml = object.to_yaml().map_err(|source| ImportError::Render {
+        let mut yaml = object.to_yaml().map_err(|source| ImportError::Render {
             name: format!("{kind} {name}"),
             source,
         })?;
+        if !yaml.ends_with('\n') {
+            yaml.push('\n');
+        }
         let file_name = format!("{:02}-{kind}-{name}.yaml", rendered.len() + 1);
         rendered.push(RenderedObject { file_name, yaml });
         Ok::<(), ImportError>(())
@@ -499,7 +506,10 @@ pub fn input_files(inputs: &[PathBuf]) -> Result<Vec<PathBuf>, ImportError> {
             let mut found: Vec<PathBuf> = std::fs::read_dir(input)
                 .map_err(read_error)?
                 .filter_map(|entry| entry.ok().map(|entry| entry.path()))
-                .filter(|path| path.extension().is_some_and(|extension| extension == "json"))
+                .filter(|path| {
+                    path.extension()
+                        .is_some_and(|extension| extension == "json")
+                })
                 .collect();
             if found.is_empty() {
                 return Err(ImportError::EmptyDirectory(input.clone()));
