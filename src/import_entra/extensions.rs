@@ -48,8 +48,8 @@ pub(super) fn for_handler(
     else {
         context.skipped(
             path,
-            "not imported: the export does not say which custom extension this event calls \
-             (export the flow with $expand on the handler's customExtension)",
+            "not imported: the flow export does not say which custom extension this event \
+             calls; export the event's customExtension too (docs/import-entra.md)",
         );
         return None;
     };

@@ -18,17 +18,14 @@ use super::checks::{
     UniqueNames, is_attribute_name, is_display_name, is_plain_text, kubernetes_name, present,
 };
 use super::graph;
-use super::{Context, extensions, identity_providers};
+use super::{Context, Export, extensions, identity_providers};
 
 /// Graph fields of a flow that have no meaning here.
 const IGNORED: &[&str] = &["id", "priority", "displayName"];
 
 /// Maps every flow; a flow none of whose sign-in methods has a counterpart is left out.
-pub(super) fn map_all(
-    context: &mut Context,
-    flows: &[graph::SignUpFlow],
-    flow_applications: &BTreeMap<String, Vec<String>>,
-) -> Vec<UserFlow> {
+pub(super) fn map_all(context: &mut Context, export: &Export) -> Vec<UserFlow> {
+    let (flows, flow_applications) = (&export.flows, &export.flow_applications);
     let mut names = UniqueNames::default();
     let mut mapped = Vec::new();
     for (index, flow) in flows.iter().enumerate() {
@@ -37,6 +34,7 @@ pub(super) fn map_all(
             .and_then(|id| flow_applications.get(id))
             .cloned()
             .unwrap_or_default();
+        let flow = &with_exported_extensions(flow, &export.flow_extensions);
         if let Some(spec) = map_one(context, &path, flow, &listed) {
             let name = names.take(&kubernetes_name(&spec.display_name, "user-flow"));
             mapped.push(UserFlow {
@@ -495,4 +493,40 @@ fn flow_extensions(
         );
     }
     (mapped != Extensions::default()).then_some(mapped)
+}
+
+/// The flow with each attribute-collection handler pointing at the extension exported for that
+/// event separately, when the flow export itself does not name it.
+fn with_exported_extensions(
+    flow: &graph::SignUpFlow,
+    exported: &BTreeMap<(String, String), String>,
+) -> graph::SignUpFlow {
+    let mut flow = flow.clone();
+    let flow_id = flow.id.clone().unwrap_or_default();
+    for (event, handler) in [
+        (
+            "onAttributeCollectionStart",
+            &mut flow.on_attribute_collection_start,
+        ),
+        (
+            "onAttributeCollectionSubmit",
+            &mut flow.on_attribute_collection_submit,
+        ),
+    ] {
+        let Some(id) = exported.get(&(flow_id.clone(), event.to_string())) else {
+            continue;
+        };
+        let handler = handler.get_or_insert_with(graph::ExtensionHandler::default);
+        if handler
+            .custom_extension
+            .as_ref()
+            .and_then(|reference| reference.id.as_ref())
+            .is_none()
+        {
+            handler.custom_extension = Some(graph::ExtensionReference {
+                id: Some(id.clone()),
+            });
+        }
+    }
+    flow
 }

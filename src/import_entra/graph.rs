@@ -357,6 +357,14 @@ pub enum Document {
         flow_id: String,
         apps: Vec<ConditionApplication>,
     },
+    /// The custom extension one event of a flow calls:
+    /// `…/authenticationEventsFlows('{id}')/…/onAttributeCollectionSubmit/…/customExtension`.
+    FlowExtension {
+        flow_id: String,
+        /// `onAttributeCollectionStart` or `onAttributeCollectionSubmit`.
+        event: String,
+        extension: Box<CustomExtension>,
+    },
     Branding(Box<Branding>),
     BrandingLocalizations(Vec<Branding>),
     IdentityProviders(Vec<IdentityProvider>),
@@ -369,6 +377,7 @@ enum Kind {
     Applications,
     Flows,
     FlowApplications,
+    FlowExtension,
     Branding,
     BrandingLocalizations,
     IdentityProviders,
@@ -442,6 +451,26 @@ fn build(
             flow_id: flow_id_in_context(context).unwrap_or_default(),
             apps: typed(file, list)?,
         },
+        Kind::FlowExtension => {
+            let mut extensions: Vec<CustomExtension> = typed(file, list)?;
+            let lower = context.to_ascii_lowercase();
+            let event = ["onAttributeCollectionStart", "onAttributeCollectionSubmit"]
+                .into_iter()
+                .find(|event| lower.contains(&format!("/{}/", event.to_ascii_lowercase())));
+            match (extensions.len(), event) {
+                (1, Some(event)) => Document::FlowExtension {
+                    flow_id: flow_id_in_context(context).unwrap_or_default(),
+                    event: event.to_string(),
+                    extension: Box::new(extensions.remove(0)),
+                },
+                _ => {
+                    return Err(unknown(
+                        file,
+                        "a flow's custom extension of an unknown event",
+                    ));
+                }
+            }
+        }
         Kind::Branding => {
             let mut brandings: Vec<Branding> = typed(file, list)?;
             match brandings.len() {
@@ -471,6 +500,10 @@ fn kind_from_context(context: &str) -> Option<Kind> {
     if resource.contains("authenticationeventsflows") && resource.ends_with("/includeapplications")
     {
         Some(Kind::FlowApplications)
+    } else if resource.contains("authenticationeventsflows")
+        && resource.contains("/customextension")
+    {
+        Some(Kind::FlowExtension)
     } else if resource.contains("authenticationeventsflows") {
         Some(Kind::Flows)
     } else if resource.ends_with("branding/localizations") {

@@ -194,6 +194,9 @@ pub struct Export {
     pub flows: Vec<graph::SignUpFlow>,
     /// `includeApplications` lists, by flow id.
     pub flow_applications: BTreeMap<String, Vec<String>>,
+    /// Ids of the custom extensions flows call, by (flow id, event), from exports of the
+    /// events' `customExtension`.
+    pub flow_extensions: BTreeMap<(String, String), String>,
     /// The default `organizationalBranding`.
     pub branding: Option<graph::Branding>,
     /// `organizationalBranding/localizations`.
@@ -218,6 +221,22 @@ impl Export {
                     .entry(flow_id)
                     .or_default()
                     .extend(app_ids);
+            }
+            Document::FlowExtension {
+                flow_id,
+                event,
+                extension,
+            } => {
+                if let Some(id) = extension.id.clone() {
+                    self.flow_extensions.insert((flow_id, event), id.clone());
+                    if !self
+                        .extensions
+                        .iter()
+                        .any(|known| known.id.as_ref() == Some(&id))
+                    {
+                        self.extensions.push(*extension);
+                    }
+                }
             }
             Document::Branding(branding) if self.branding.is_none() => {
                 self.branding = Some(*branding);
@@ -355,7 +374,7 @@ pub fn import(export: &Export, options: &Options) -> Result<Imported, ImportErro
     identity_providers::register_export(&mut context, &export.identity_providers);
     extensions::index(&mut context, &export.extensions);
     let apps = applications::map_all(&mut context, &export.applications);
-    let flows = flows::map_all(&mut context, &export.flows, &export.flow_applications);
+    let flows = flows::map_all(&mut context, export);
     extensions::report_unused(&mut context);
     let branding = branding::map(
         &mut context,

@@ -397,7 +397,38 @@ fn a_handler_without_its_extension_is_reported() {
         &imported,
         "identity/authenticationEventsFlows[0].onAttributeCollectionSubmit",
     );
-    assert!(missing.message.contains("$expand"), "{missing}");
+    assert!(missing.message.contains("customExtension"), "{missing}");
+
+    // The event's customExtension, exported on its own, completes the flow.
+    let extension = json!({
+        "@odata.context": "https://graph.microsoft.com/beta/$metadata#identity/authenticationEventsFlows('f1')/microsoft.graph.externalUsersSelfServiceSignUpEventsFlow/onAttributeCollectionSubmit/microsoft.graph.onAttributeCollectionSubmitCustomExtensionHandler/customExtension/$entity",
+        "@odata.type": "#microsoft.graph.onAttributeCollectionSubmitCustomExtension",
+        "id": "e1",
+        "authenticationConfiguration": { "resourceId": "api://checks.example/e1" },
+        "endpointConfiguration": { "targetUrl": "https://checks.example/submit" }
+    });
+    let imported = import(
+        &export_from(&[json!({ "value": flow }), extension]),
+        &options(),
+    )
+    .unwrap();
+    let submit = imported.flows[0]
+        .spec
+        .extensions
+        .as_ref()
+        .unwrap()
+        .on_attribute_collection_submit
+        .as_ref()
+        .unwrap();
+    assert_eq!(submit.target_url, "https://checks.example/submit");
+    assert!(
+        imported
+            .notes
+            .iter()
+            .all(|note| !note.path.contains("customAuthenticationExtensions")),
+        "{:#?}",
+        imported.notes
+    );
 }
 
 #[test]
