@@ -384,6 +384,13 @@ enum Kind {
     Extensions,
 }
 
+/// Whether a Graph collection says more pages follow (`@odata.nextLink`).
+pub fn has_more_pages(text: &str) -> bool {
+    serde_json::from_str::<Value>(text)
+        .ok()
+        .is_some_and(|json| json.get("@odata.nextLink").is_some())
+}
+
 /// Reads one file's JSON text as a Graph response: a collection (`{"value": [...]}`) or a
 /// single object, its kind told by `@odata.context`, then `@odata.type`, then its shape.
 ///

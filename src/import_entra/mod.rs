@@ -555,6 +555,15 @@ pub fn read_export(files: &[PathBuf]) -> Result<Export, ImportError> {
         })?;
         let name = file.display().to_string();
         let document = graph::parse_document(&name, &text)?;
+        if graph::has_more_pages(&text) {
+            export.notes.push(Note {
+                path: format!("{name}: @odata.nextLink"),
+                message: "only this page is imported: export with $top=999, or save every \
+                          page the nextLink leads to as a file of its own"
+                    .to_string(),
+                kind: NoteKind::Skipped,
+            });
+        }
         export.add(&name, document);
     }
     Ok(export)

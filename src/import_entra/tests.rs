@@ -614,3 +614,27 @@ fn files_are_numbered_in_apply_order() {
     let documents = serde_saphyr::from_multiple::<serde_json::Value>(&stream(&rendered)).unwrap();
     assert_eq!(documents.len(), 7);
 }
+
+#[test]
+fn a_paged_export_is_reported() {
+    let dir = std::env::temp_dir().join(format!("ciam-import-paged-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("applications.json");
+    let page = json!({
+        "@odata.context": "https://graph.microsoft.com/v1.0/$metadata#applications",
+        "@odata.nextLink": "https://graph.microsoft.com/v1.0/applications?$skiptoken=abc",
+        "value": [{ "appId": "77777777-7777-4777-8777-777777777777", "displayName": "Paged", "web": { "redirectUris": [] } }]
+    });
+    std::fs::write(&file, page.to_string()).unwrap();
+    let export = read_export(std::slice::from_ref(&file)).unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(export.applications.len(), 1);
+    assert_eq!(export.notes.len(), 1);
+    assert!(
+        export.notes[0]
+            .path
+            .ends_with("applications.json: @odata.nextLink"),
+        "{:?}",
+        export.notes
+    );
+}
