@@ -638,3 +638,55 @@ fn a_paged_export_is_reported() {
         export.notes
     );
 }
+
+#[test]
+fn yaml_keeps_every_value_a_string_whatever_it_looks_like() {
+    let tricky = [
+        "no",
+        "null",
+        "123",
+        "- item",
+        "key: value",
+        "#not a comment",
+        "'quoted'",
+        "a\nb",
+    ];
+    let apps: Vec<serde_json::Value> = tricky
+        .iter()
+        .enumerate()
+        .map(|(index, name)| {
+            json!({ "appId": format!("88888888-8888-4888-8888-88888888888{index}"), "displayName": name,
+                "web": { "redirectUris": [] } })
+        })
+        .collect();
+    let imported = import(&export_from(&[applications(json!(apps))]), &options()).unwrap();
+    let documents =
+        serde_saphyr::from_multiple::<serde_json::Value>(&stream(&render(&imported).unwrap()))
+            .unwrap();
+    let mut names: Vec<String> = documents
+        .iter()
+        .filter(|document| document["kind"] == "AppRegistration")
+        .map(|document| {
+            document["spec"]["displayName"]
+                .as_str()
+                .expect("a string")
+                .to_string()
+        })
+        .collect();
+    names.sort();
+    let mut expected: Vec<String> = tricky
+        .iter()
+        .map(|name| {
+            if name.contains('\n') {
+                "a-b".to_string()
+            } else {
+                name.to_string()
+            }
+        })
+        .collect();
+    expected.sort();
+    assert_eq!(
+        names, expected,
+        "a display name with a line break is refused like the CRD refuses it: the object name stands in"
+    );
+}
