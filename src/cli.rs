@@ -28,6 +28,9 @@ pub enum Command {
     Runtime(Box<crate::runtime::RuntimeConfig>),
     /// Run the operator: reconcile the ciam.dev resources into the identity runtime.
     Controller(crate::controller::ControllerConfig),
+    /// Turn Microsoft Graph JSON exported from Entra External ID into CustomerTenant,
+    /// AppRegistration, UserFlow and Branding YAML; what cannot be mapped is listed on stderr.
+    ImportEntra(crate::import_entra::ImportEntraArgs),
 }
 
 /// Errors of the command-line front end.
@@ -47,6 +50,9 @@ pub enum CliError {
     /// The operator could not start.
     #[error(transparent)]
     Controller(#[from] crate::controller::StartError),
+    /// `import-entra` failed.
+    #[error(transparent)]
+    ImportEntra(#[from] crate::import_entra::ImportError),
     /// A file could not be written.
     #[error("failed to write {path}: {source}")]
     Write {
@@ -66,6 +72,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Command::Crds { out_dir } => write_crds(out_dir.as_deref()),
         Command::Runtime(config) => Ok(crate::runtime::run(*config)?),
         Command::Controller(config) => Ok(crate::controller::start(config)?),
+        Command::ImportEntra(args) => Ok(crate::import_entra::run(args)?),
     }
 }
 

@@ -10,4 +10,5 @@ pub mod backend;
 pub mod cli;
 pub mod contract;
 pub mod controller;
+pub mod import_entra;
 pub mod runtime;

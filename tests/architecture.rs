@@ -275,7 +275,7 @@ fn target_module(known: &BTreeSet<Vec<String>>, path: &[String]) -> Option<Vec<S
 }
 
 /// (importing module prefix, forbidden internal prefixes, forbidden external crates, why).
-const RULES: [(&str, &[&str], &[&str], &str); 8] = [
+const RULES: [(&str, &[&str], &[&str], &str); 9] = [
     (
         "contract",
         &["runtime", "controller", "backend", "cli"],
@@ -336,6 +336,13 @@ const RULES: [(&str, &[&str], &[&str], &str); 8] = [
         &["runtime", "controller", "backend"],
         &[],
         "the CRD types are a leaf",
+    ),
+    (
+        "import_entra",
+        &["runtime", "controller", "backend", "cli"],
+        &["axum", "sqlx", "kube", "reqwest", "tokio"],
+        "the Entra import only maps files to CRD types: it uses api and contract, never a \
+         cluster, a backend or the runtime",
     ),
 ];
 
