@@ -7,8 +7,7 @@ use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Redirect, Response};
 
 use crate::runtime::domain::authorize::{self, AuthorizationRequest, ResponseMode};
-use crate::runtime::http::pages::Templates;
-use crate::runtime::http::pages::form_post::{self, FormField, ReturnForm};
+use crate::runtime::http::pages::form_post::{self, FormField, ReturnForm, Templates};
 use crate::runtime::store::{self, SessionRecord, StoreError};
 use crate::runtime::{AppState, Tenant};
 

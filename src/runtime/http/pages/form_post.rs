@@ -12,8 +12,12 @@ use minijinja::context;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use super::render::{HOSTED_PAGE_POLICY, Templates, page_response};
+use super::render::{HOSTED_PAGE_POLICY, page_response};
 use crate::runtime::i18n;
+
+/// The compiled templates the page is rendered with (re-exported so that the authorization
+/// response reaches them through this module only).
+pub use super::render::Templates;
 
 /// A form that posts an authorization response to the client: this page's, and the
 /// no-user-flow page's way back in `form_post` mode.
