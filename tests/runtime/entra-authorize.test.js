@@ -64,6 +64,7 @@ describe(`authorization endpoint: form_post, prompt=create, discovery at the aut
   let config;
   let redirectUri;
   const clientId = randomUUID();
+  const orphanId = randomUUID();
   const secret = randomBytes(32).toString('base64url');
   const email = `avery.${Date.now()}@example.com`;
 
@@ -141,6 +142,14 @@ describe(`authorization endpoint: form_post, prompt=create, discovery at the aut
       clientSecrets: [{ value: secret }],
     });
     assert.equal(registered.status, 201, JSON.stringify(registered.body));
+    // An app in no user flow: nobody can sign in to it, and it is told so.
+    const orphan = await runtime.admin('PUT', `/admin/v1/tenants/${SUBDOMAIN}/clients/${orphanId}`, {
+      displayName: 'Woodgrove Labs',
+      type: 'web',
+      redirectUris: [redirectUri],
+      clientSecrets: [{ value: secret }],
+    });
+    assert.equal(orphan.status, 201, JSON.stringify(orphan.body));
     const smtpSettings = await runtime.admin('PUT', `/admin/v1/tenants/${SUBDOMAIN}/smtp`, { host: '127.0.0.1', port: smtp.port, tls: 'none' });
     assert.equal(smtpSettings.status, 201, JSON.stringify(smtpSettings.body));
     const flow = await runtime.admin('PUT', `/admin/v1/tenants/${SUBDOMAIN}/userflows/web`, {
@@ -287,6 +296,25 @@ describe(`authorization endpoint: form_post, prompt=create, discovery at the aut
     const fragment = await authorizationUrl({ response_mode: 'fragment' });
     const refused = await fetch(fragment.url, { redirect: 'manual' });
     assert.equal(new URL(refused.headers.get('location')).searchParams.get('error'), 'invalid_request');
+    await context.close();
+  });
+
+  test('form_post for an app in no user flow: the error page\'s Return button posts unauthorized_client to the app', async () => {
+    const orphanConfig = await client.discovery(new URL(issuer), orphanId, undefined, client.ClientSecretPost(secret), {
+      execute: [client.allowInsecureRequests],
+    });
+    const state = client.randomState();
+    const url = client.buildAuthorizationUrl(orphanConfig, { redirect_uri: redirectUri, scope: 'openid', response_mode: 'form_post', state });
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    const shown = await page.goto(url.href);
+    assert.equal(shown.status(), 400);
+    assert.equal(await page.getByRole('heading', { level: 1 }).innerText(), 'Sign-in is not available');
+    const since = app.received.length;
+    await page.getByRole('button', { name: 'Return to the application' }).click();
+    const posted = await app.next('/signin-oidc', since);
+    const fields = postedFields(posted, { state });
+    assert.equal(fields.get('error'), 'unauthorized_client');
     await context.close();
   });
 
