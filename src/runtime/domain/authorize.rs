@@ -1,6 +1,8 @@
 //! Validates an authorization request (RFC 6749 §4.1.1, OpenID Connect Core §3.1.2) into an
 //! [`AuthorizationRequest`], decides whether a signed-in session may answer it (`prompt`,
-//! `max_age`), and issues the authorization code once the customer is signed in.
+//! `max_age`) and which hosted page opens (`prompt=create`), and issues the authorization code
+//! once the customer is signed in. The response mode (query or form post) travels with the
+//! request so that every answer to the client, code or error, takes the same way back.
 //!
 //! ```text
 //!  identify_client ──▶ validate ──▶ session fresh enough? ──▶ issue_code
@@ -37,7 +39,7 @@ pub struct AuthorizeQuery {
     pub redirect_uri: Option<String>,
     /// `response_type` (only `code`).
     pub response_type: Option<String>,
-    /// `response_mode` (only `query`).
+    /// `response_mode` (`query` or `form_post`).
     pub response_mode: Option<String>,
     /// Requested scopes, space-separated.
     pub scope: Option<String>,
@@ -78,6 +80,47 @@ pub struct AuthorizationRequest {
     pub login_hint: Option<String>,
     /// Preferred languages.
     pub ui_locales: Option<String>,
+    /// How the answer goes back to the client (requests kept before form posts existed
+    /// load as `query`).
+    #[serde(default)]
+    pub response_mode: ResponseMode,
+}
+
+/// How the authorization response travels back to the client's redirect URI.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum ResponseMode {
+    /// Parameters in the redirect URI's query (RFC 6749 §4.1.2), the default of `code`.
+    #[default]
+    Query,
+    /// Parameters in an HTML form the browser posts to the redirect URI (OAuth 2.0 Form Post
+    /// Response Mode).
+    FormPost,
+}
+
+impl ResponseMode {
+    /// The mode every answer to `query` uses, its errors included: `form_post` when asked for,
+    /// else the query. An unsupported mode is answered in the default mode, the only one the
+    /// client is known to read.
+    pub fn of(query: &AuthorizeQuery) -> Self {
+        match query.response_mode.as_deref() {
+            Some("form_post") => ResponseMode::FormPost,
+            _ => ResponseMode::Query,
+        }
+    }
+
+    /// The requested `response_mode`; `fragment` and unknown modes are refused (only the
+    /// code flow is served, and a fragment never reaches a server).
+    fn requested(mode: Option<&str>) -> Result<Self, Refusal> {
+        match mode {
+            None | Some("query") => Ok(ResponseMode::Query),
+            Some("form_post") => Ok(ResponseMode::FormPost),
+            Some(_) => Err(Refusal::new(
+                "invalid_request",
+                "only response_mode=query and response_mode=form_post are supported",
+            )),
+        }
+    }
 }
 
 /// Why a request is refused before its client and redirect URI are trusted: the customer sees
@@ -212,11 +255,17 @@ pub struct ValidAuthorization {
 }
 
 impl ValidAuthorization {
-    /// `prompt=login` or `select_account`: an existing session may not answer.
+    /// `prompt=login`, `select_account` or `create`: an existing session may not answer (the
+    /// customer asked to sign in again, to choose, or to create an account).
     pub fn forces_login(&self) -> bool {
         self.prompts
             .iter()
-            .any(|prompt| matches!(prompt.as_str(), "login" | "select_account"))
+            .any(|prompt| matches!(prompt.as_str(), "login" | "select_account" | "create"))
+    }
+
+    /// `prompt=create` (OpenID Connect Prompt Create): the sign-up page opens first.
+    pub fn opens_sign_up(&self) -> bool {
+        self.prompts.iter().any(|prompt| prompt == "create")
     }
 
     /// `prompt=none`: the customer may not be asked anything.
@@ -248,16 +297,7 @@ pub async fn validate(
             "only response_type=code is supported",
         ));
     }
-    if query
-        .response_mode
-        .as_deref()
-        .is_some_and(|mode| mode != "query")
-    {
-        return Err(Refusal::new(
-            "invalid_request",
-            "only response_mode=query is supported",
-        ));
-    }
+    let response_mode = ResponseMode::requested(query.response_mode.as_deref())?;
     let scope = query.scope.clone().unwrap_or_default();
     let scopes: Vec<&str> = scope.split_whitespace().collect();
     check_scopes(store, tenant, client, &scopes).await?;
@@ -277,6 +317,7 @@ pub async fn validate(
         code_challenge,
         login_hint: query.login_hint.clone(),
         ui_locales: query.ui_locales.clone(),
+        response_mode,
     };
     Ok(ValidAuthorization {
         request,
@@ -621,6 +662,98 @@ mod tests {
         assert!(!valid.accepts_session(&session(1_000), 1_301));
         let any_age = validated(&fixture, &query(&app.id)).await.expect("valid");
         assert!(any_age.accepts_session(&session(0), 1_000_000));
+    }
+
+    #[tokio::test]
+    async fn form_post_is_kept_with_the_request_and_fragment_is_refused() {
+        let fixture = Fixture::new().await;
+        let app = fixture.app(Some("secret")).await;
+        for (mode, expected) in [
+            (None, ResponseMode::Query),
+            (Some("query"), ResponseMode::Query),
+            (Some("form_post"), ResponseMode::FormPost),
+        ] {
+            let request = AuthorizeQuery {
+                response_mode: mode.map(str::to_string),
+                ..query(&app.id)
+            };
+            let valid = validated(&fixture, &request).await.expect("valid");
+            assert_eq!(valid.request.response_mode, expected, "{mode:?}");
+            assert_eq!(ResponseMode::of(&request), expected, "{mode:?}");
+        }
+        for unsupported in ["fragment", "FORM_POST", "web_message"] {
+            let request = AuthorizeQuery {
+                response_mode: Some(unsupported.into()),
+                ..query(&app.id)
+            };
+            let refusal = validated(&fixture, &request).await.expect_err("refused");
+            assert_eq!(refusal.code, "invalid_request", "{unsupported}");
+            // The refusal itself goes back in the default mode the client surely reads.
+            assert_eq!(ResponseMode::of(&request), ResponseMode::Query);
+        }
+        // An error of a form_post request (here a scope) goes back as a form post too.
+        let bad_scope = AuthorizeQuery {
+            response_mode: Some("form_post".into()),
+            scope: Some("openid api://nowhere/read".into()),
+            ..query(&app.id)
+        };
+        assert_eq!(
+            validated(&fixture, &bad_scope)
+                .await
+                .expect_err("refused")
+                .code,
+            "invalid_scope"
+        );
+        assert_eq!(ResponseMode::of(&bad_scope), ResponseMode::FormPost);
+    }
+
+    #[test]
+    fn a_request_kept_before_response_modes_loads_as_query() {
+        let stored = r#"{"client_id":"c","redirect_uri":"https://app.example.com/cb","scope":"openid","state":null,"nonce":null,"code_challenge":null,"login_hint":null,"ui_locales":null}"#;
+        let request: AuthorizationRequest = serde_json::from_str(stored).expect("loads");
+        assert_eq!(request.response_mode, ResponseMode::Query);
+        let kept = serde_json::to_string(&AuthorizationRequest {
+            response_mode: ResponseMode::FormPost,
+            ..request
+        })
+        .expect("serialises");
+        assert!(kept.contains(r#""response_mode":"form_post""#), "{kept}");
+    }
+
+    #[tokio::test]
+    async fn prompt_create_opens_sign_up_and_no_session_answers_it() {
+        let fixture = Fixture::new().await;
+        let app = fixture.app(Some("secret")).await;
+        let create = AuthorizeQuery {
+            prompt: Some("create".into()),
+            ..query(&app.id)
+        };
+        let valid = validated(&fixture, &create).await.expect("valid");
+        assert!(valid.opens_sign_up());
+        assert!(valid.forces_login(), "an existing session never answers it");
+        assert!(!valid.is_silent());
+        let plain = validated(&fixture, &query(&app.id)).await.expect("valid");
+        assert!(!plain.opens_sign_up());
+        let login = AuthorizeQuery {
+            prompt: Some("login".into()),
+            ..query(&app.id)
+        };
+        assert!(
+            !validated(&fixture, &login)
+                .await
+                .expect("valid")
+                .opens_sign_up()
+        );
+        for combined in ["none create", "create none"] {
+            let silent_create = AuthorizeQuery {
+                prompt: Some(combined.into()),
+                ..query(&app.id)
+            };
+            let refusal = validated(&fixture, &silent_create)
+                .await
+                .expect_err("refused");
+            assert_eq!(refusal.code, "invalid_request", "{combined}");
+        }
     }
 
     #[tokio::test]

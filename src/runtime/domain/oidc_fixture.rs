@@ -159,6 +159,7 @@ impl Fixture {
             code_challenge: code_challenge.map(str::to_string),
             login_hint: None,
             ui_locales: None,
+            response_mode: Default::default(),
         };
         issue_code(
             &self.store,

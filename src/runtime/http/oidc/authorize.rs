@@ -1,6 +1,7 @@
 //! Serves the authorization endpoint: validates the request through the domain, answers from a
-//! fresh session or sends the customer to the hosted sign-in page, and redirects back to the
-//! app with a code or an OAuth error.
+//! fresh session or sends the customer to the hosted sign-in page (sign-up for
+//! `prompt=create`), and returns to the app with a code or an OAuth error in the request's
+//! response mode (query redirect or form post).
 
 use std::sync::Arc;
 
@@ -10,12 +11,11 @@ use axum::response::{IntoResponse, Redirect, Response};
 
 pub use crate::runtime::domain::authorize::AuthorizationRequest;
 use crate::runtime::domain::authorize::{
-    self as domain, AuthorizeError, AuthorizeQuery, NO_USER_FLOW, TrustedClient,
+    self as domain, AuthorizeError, AuthorizeQuery, NO_USER_FLOW, ResponseMode, TrustedClient,
+    ValidAuthorization,
 };
 use crate::runtime::http::pages;
-use crate::runtime::http::redirect::{
-    complete_authorization, redirect_location, redirect_to_client,
-};
+use crate::runtime::http::redirect::{ClientReturn, complete_authorization};
 use crate::runtime::store;
 use crate::runtime::{AppState, Tenant};
 
@@ -37,21 +37,23 @@ pub(super) async fn authorize(
     }
 }
 
-/// An OAuth error redirected to the trusted client.
-fn redirect_error(
+/// The way back to a trusted client, in the response mode the request asked for (also for
+/// the errors of a request that turns out invalid).
+fn client_return<'a>(
     state: &AppState,
-    tenant: &Tenant,
-    client: &TrustedClient,
-    query: &AuthorizeQuery,
-    code: &str,
-    description: &str,
-) -> Response {
-    redirect_to_client(
-        &client.redirect_uri,
-        &[("error", code), ("error_description", description)],
-        query.state.as_deref(),
-        &state.issuer(&tenant.subdomain),
-    )
+    tenant: &'a Tenant,
+    client: &'a TrustedClient,
+    query: &'a AuthorizeQuery,
+    headers: &HeaderMap,
+) -> ClientReturn<'a> {
+    ClientReturn {
+        redirect_uri: &client.redirect_uri,
+        mode: ResponseMode::of(query),
+        state: query.state.as_deref(),
+        issuer: state.issuer(&tenant.subdomain),
+        language: pages::request_language(tenant, Some(headers), query.ui_locales.as_deref()),
+        tenant_name: &tenant.spec.display_name,
+    }
 }
 
 async fn authorize_inner(
@@ -77,20 +79,18 @@ async fn authorize_inner(
         }
         Err(AuthorizeError::Store(error)) => return Err(error.into()),
     };
+    let way_back = client_return(state, &tenant, &client, &query, headers);
     if !domain::has_user_flow(&state.store, &tenant.id, &client.client_id).await? {
-        return Ok(no_user_flow(state, &tenant, headers, &client, &query));
+        return Ok(no_user_flow(state, &tenant, headers, &query, &way_back));
     }
     let valid = match domain::validate(&state.store, &tenant, &client, &query).await {
         Ok(valid) => valid,
         Err(refusal) => {
-            return Ok(redirect_error(
-                state,
-                &tenant,
-                &client,
-                &query,
-                refusal.code,
-                &refusal.description,
-            ));
+            let error = [
+                ("error", refusal.code),
+                ("error_description", refusal.description.as_str()),
+            ];
+            return Ok(way_back.respond(state, &error));
         }
     };
     let now = store::now();
@@ -98,60 +98,63 @@ async fn authorize_inner(
         && let Some(session) = pages::current_session(state, &tenant, headers).await?
         && valid.accepts_session(&session, now)
     {
-        return Ok(complete_authorization(state, &tenant, &valid.request, &session).await?);
+        let language = way_back.language;
+        return Ok(
+            complete_authorization(state, &tenant, &valid.request, &session, language).await?,
+        );
     }
     if valid.is_silent() {
-        let description = "the user is not signed in";
-        return Ok(redirect_error(
-            state,
-            &tenant,
-            &client,
-            &query,
-            "login_required",
-            description,
-        ));
+        let error = [
+            ("error", "login_required"),
+            ("error_description", "the user is not signed in"),
+        ];
+        return Ok(way_back.respond(state, &error));
     }
     let request_id = domain::start_sign_in(&state.store, &tenant.id, &valid.request, now).await?;
+    let page = first_page(state, &tenant, &valid, way_back.language).await?;
     Ok(Redirect::to(&format!(
-        "{}/{}/signin?request={request_id}",
+        "{}/{}/{page}?request={request_id}",
         state.settings.public_url, tenant.subdomain
     ))
     .into_response())
 }
 
+/// The hosted page a sign-in starts on: sign-up for `prompt=create` when the tenant offers
+/// sign-up in the page language, else sign-in.
+async fn first_page(
+    state: &AppState,
+    tenant: &Tenant,
+    valid: &ValidAuthorization,
+    language: &str,
+) -> Result<&'static str, OAuthError> {
+    if valid.opens_sign_up() && pages::sign_up_offered(state, tenant, language).await? {
+        Ok("signup")
+    } else {
+        Ok("signin")
+    }
+}
+
 /// A client in no user flow has no sign-in experience: the customer sees why, and the app
-/// gets an OAuth error (right away for `prompt=none`, else through the page's link).
+/// gets an OAuth error (right away for `prompt=none`, else through the page's link or form).
 fn no_user_flow(
     state: &AppState,
     tenant: &Tenant,
     headers: &HeaderMap,
-    client: &TrustedClient,
     query: &AuthorizeQuery,
+    way_back: &ClientReturn<'_>,
 ) -> Response {
+    let error = [
+        ("error", "unauthorized_client"),
+        ("error_description", NO_USER_FLOW),
+    ];
     if query.prompt.as_deref() == Some("none") {
-        return redirect_error(
-            state,
-            tenant,
-            client,
-            query,
-            "unauthorized_client",
-            NO_USER_FLOW,
-        );
+        return way_back.respond(state, &error);
     }
-    let return_to_client = redirect_location(
-        &client.redirect_uri,
-        &[
-            ("error", "unauthorized_client"),
-            ("error_description", NO_USER_FLOW),
-        ],
-        query.state.as_deref(),
-        &state.issuer(&tenant.subdomain),
-    );
     pages::no_user_flow_page(
         state,
         tenant,
         Some(headers),
         query.ui_locales.as_deref(),
-        &return_to_client,
+        &way_back.way_back(&error),
     )
 }

@@ -11,7 +11,8 @@ use crate::runtime::{AppState, i18n};
 
 use super::{OAuthError, known_tenant, unknown_tenant_text};
 
-/// `GET /{subdomain}/v2.0/.well-known/openid-configuration`.
+/// `GET /{subdomain}/v2.0/.well-known/openid-configuration` (at the issuer) and
+/// `GET /{subdomain}/.well-known/openid-configuration` (at the authority): one document.
 pub(super) async fn discovery(
     State(state): State<Arc<AppState>>,
     Path(subdomain): Path<String>,
@@ -28,7 +29,7 @@ pub(super) async fn discovery(
         "end_session_endpoint": format!("{base}/oauth2/v2.0/logout"),
         "jwks_uri": format!("{base}/discovery/v2.0/keys"),
         "response_types_supported": ["code"],
-        "response_modes_supported": ["query"],
+        "response_modes_supported": ["query", "form_post"],
         "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials"],
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": ["ES256", "RS256"],
@@ -39,7 +40,7 @@ pub(super) async fn discovery(
             "iss", "sub", "aud", "exp", "iat", "nbf", "auth_time", "nonce", "tid", "oid", "ver",
             "sid", "email", "name", "preferred_username"
         ],
-        "prompt_values_supported": ["none", "login", "consent", "select_account"],
+        "prompt_values_supported": ["none", "login", "consent", "select_account", "create"],
         "ui_locales_supported": ui_locales_supported(tenant.spec.supported_locales.as_deref()),
         "claims_parameter_supported": false,
         "request_parameter_supported": false,

@@ -1,7 +1,8 @@
 //! Serves each tenant's OpenID Connect endpoints on paths shaped like Entra External ID's.
 //!
 //! ```text
-//!  {publicUrl}/{subdomain}/v2.0/.well-known/openid-configuration
+//!  {publicUrl}/{subdomain}/v2.0/.well-known/openid-configuration   (issuer + /.well-known/…)
+//!  {publicUrl}/{subdomain}/.well-known/openid-configuration        (authority + .well-known/…)
 //!  {publicUrl}/{subdomain}/discovery/v2.0/keys
 //!  {publicUrl}/{subdomain}/oauth2/v2.0/authorize | token | logout
 //!  {publicUrl}/{subdomain}/openid/v2.0/userinfo
@@ -51,6 +52,11 @@ pub fn router(state: Arc<AppState>) -> Router {
     Router::new()
         .route(
             "/{tenant}/v2.0/.well-known/openid-configuration",
+            get(discovery::discovery).layer(cors.clone()),
+        )
+        // The same document where libraries that derive it from the authority look.
+        .route(
+            "/{tenant}/.well-known/openid-configuration",
             get(discovery::discovery).layer(cors.clone()),
         )
         .route(

@@ -5,8 +5,9 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use minijinja::context;
 
-use super::render::{accept_language, page_language, render_page};
+use super::render::{page_language, render_page, request_language};
 use crate::runtime::http::form::FormError;
+use crate::runtime::http::redirect::WayBack;
 use crate::runtime::i18n;
 use crate::runtime::{AppState, Tenant};
 
@@ -138,22 +139,22 @@ pub fn form_error_page(state: &AppState, headers: &HeaderMap, error: FormError) 
     .render_with(state, &[("limit", &limit.to_string())])
 }
 
-/// The page shown when the client is in no user flow, with a link that returns the OAuth
-/// error to the app. `ui_locales` of the request and `Accept-Language` choose the language.
+/// The page shown when the client is in no user flow, with a link (or, for `form_post`, a
+/// form) that returns the OAuth error to the app. `ui_locales` of the request and
+/// `Accept-Language` choose the language.
 pub fn no_user_flow_page(
     state: &AppState,
     tenant: &Tenant,
     headers: Option<&HeaderMap>,
     ui_locales: Option<&str>,
-    return_url: &str,
+    way_back: &WayBack,
 ) -> Response {
-    let language = i18n::pick_language(
-        ui_locales,
-        accept_language(headers),
-        tenant.spec.default_locale.as_deref(),
-        tenant.spec.supported_locales.as_deref(),
-    );
+    let language = request_language(tenant, headers, ui_locales);
     let strings = i18n::built_in_strings(language);
+    let (return_url, return_form) = match way_back {
+        WayBack::Link(url) => (Some(url), None),
+        WayBack::Form(form) => (None, Some(form)),
+    };
     render_page(
         state,
         StatusCode::BAD_REQUEST,
@@ -166,6 +167,7 @@ pub fn no_user_flow_page(
             message => strings.get("no_flow_message"),
             error_code => "unauthorized_client",
             return_url => return_url,
+            return_form => return_form,
         },
     )
 }

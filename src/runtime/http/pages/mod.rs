@@ -6,15 +6,18 @@
 //!
 //! ```text
 //!  /authorize ──(no session)──▶ /{subdomain}/signin?request=ID ◀──▶ /{subdomain}/signup?request=ID
+//!       └──(prompt=create)─────────────────────────────────────────────────────▲
 //!                                        │ POST ok: new session cookie
 //!                                        ▼
 //!                               redirect_uri?code=…&state=…&iss=…
+//!                               (or, for response_mode=form_post, form_post.rs's page)
 //! ```
 
 mod cookies;
 mod error;
 mod fields;
 mod form;
+pub(crate) mod form_post;
 mod logout;
 mod pending;
 mod render;
@@ -38,7 +41,8 @@ pub use error::{
     ErrorPage, OrServerError, PageError, form_error_page, no_user_flow_page, signed_out_page,
 };
 pub use logout::{LogoutConfirmation, logout_confirmation_page};
-pub use render::{Templates, minutes_text};
+pub use pending::sign_up_offered;
+pub use render::{Templates, minutes_text, request_language};
 
 use self::pending::{PendingRequest, SubmittedForm};
 use crate::runtime::domain::hosted::Refusal;
@@ -119,8 +123,14 @@ async fn start_session_and_redirect(
     let result: Result<Response, StoreError> = async {
         let tenant = &pending.tenant;
         let started = finish(&state.store, &tenant.id, &pending.id, user_id, store::now()).await?;
-        let mut response =
-            complete_authorization(state, tenant, &pending.request, &started.record).await?;
+        let mut response = complete_authorization(
+            state,
+            tenant,
+            &pending.request,
+            &started.record,
+            pending.language,
+        )
+        .await?;
         response.headers_mut().append(
             header::SET_COOKIE,
             cookie(

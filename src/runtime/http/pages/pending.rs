@@ -8,13 +8,14 @@ use serde::Deserialize;
 
 use super::cookies::csrf_valid;
 use super::error::{ErrorPage, OrServerError, PageError, csrf_failure, no_user_flow_page};
-use super::render::accept_language;
+use super::render::request_language;
 use crate::contract::{BrandingDocument, UserFlowSpec};
 use crate::runtime::domain::authorize::AuthorizationRequest;
+use crate::runtime::domain::authorize::NO_USER_FLOW;
 use crate::runtime::domain::hosted::Hosted;
 use crate::runtime::domain::throttles::Throttles;
 use crate::runtime::domain::{branding, flows};
-use crate::runtime::http::redirect::redirect_location;
+use crate::runtime::http::redirect::ClientReturn;
 use crate::runtime::i18n::{self, Strings};
 use crate::runtime::store::{self, Kind, StoreError};
 use crate::runtime::{AppState, Tenant};
@@ -160,29 +161,22 @@ async fn load_parts(
     let client_name = client_display_name(state, &tenant, &request.client_id).await?;
     // The flow may have changed since /authorize; a client removed from every flow can no
     // longer sign in.
+    let language = request_language(&tenant, Some(headers), request.ui_locales.as_deref());
     let Some((_, flow)) =
         flows::flow_for_client(&state.store, &tenant.id, &request.client_id).await?
     else {
-        let return_url = redirect_location(
-            &request.redirect_uri,
-            &[("error", "unauthorized_client")],
-            request.state.as_deref(),
-            &state.issuer(&tenant.subdomain),
-        );
+        let way_back = ClientReturn::of_request(state, &tenant, &request, language).way_back(&[
+            ("error", "unauthorized_client"),
+            ("error_description", NO_USER_FLOW),
+        ]);
         return Ok(Err(PageError::shown(no_user_flow_page(
             state,
             &tenant,
             Some(headers),
             request.ui_locales.as_deref(),
-            &return_url,
+            &way_back,
         ))));
     };
-    let language = i18n::pick_language(
-        request.ui_locales.as_deref(),
-        accept_language(Some(headers)),
-        tenant.spec.default_locale.as_deref(),
-        tenant.spec.supported_locales.as_deref(),
-    );
     let mut strings = i18n::built_in_strings(language);
     let document = tenant_branding(state, &tenant).await?;
     branding::apply_strings(&mut strings, &document, language);
@@ -240,6 +234,20 @@ pub(super) async fn tenant_branding(
             }
         })
         .unwrap_or_default())
+}
+
+/// Whether the sign-up page is offered to a customer of `tenant` reading `language`: the
+/// tenant's Branding may hide self-service sign-up (`prompt=create` then opens sign-in).
+///
+/// # Errors
+/// Storage failure.
+pub async fn sign_up_offered(
+    state: &AppState,
+    tenant: &Tenant,
+    language: &str,
+) -> Result<bool, StoreError> {
+    let document = tenant_branding(state, tenant).await?;
+    Ok(!branding::view(&branding::content_for(&document, language)).hide_sign_up)
 }
 
 /// Form fields as submitted, in order (repeated names kept, as multi-select checkboxes send).

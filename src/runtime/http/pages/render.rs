@@ -38,6 +38,10 @@ impl Templates {
             ("verify.html", include_str!("../../templates/verify.html")),
             ("reset.html", include_str!("../../templates/reset.html")),
             ("logout.html", include_str!("../../templates/logout.html")),
+            (
+                "form_post.html",
+                include_str!("../../templates/form_post.html"),
+            ),
         ] {
             if let Err(error) = environment.add_template(name, source) {
                 // The templates are compiled into the binary; a syntax error is a build bug
@@ -57,18 +61,17 @@ impl Templates {
     }
 }
 
+/// The Content-Security-Policy of the hosted pages: no script, no third-party resources, no
+/// framing. The form-post page adds its script's hash and a `form-action`.
+pub const HOSTED_PAGE_POLICY: &str = "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' https: data:; frame-ancestors 'none'; base-uri 'none'";
+
 /// Adds the headers every hosted page carries: no caching, no framing, no third-party
-/// resources, no referrer leaks of the query string.
-fn page_response(status: StatusCode, body: String) -> Response {
+/// resources (`policy`), no referrer leaks of the query string.
+pub(super) fn page_response(status: StatusCode, body: String, policy: HeaderValue) -> Response {
     let mut response = (status, Html(body)).into_response();
     let headers = response.headers_mut();
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    headers.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(
-            "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' https: data:; frame-ancestors 'none'; base-uri 'none'",
-        ),
-    );
+    headers.insert(header::CONTENT_SECURITY_POLICY, policy);
     headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     headers.insert(
         header::REFERRER_POLICY,
@@ -89,7 +92,7 @@ pub(super) fn render_page(
     values: minijinja::Value,
 ) -> Response {
     match state.templates.render(name, values) {
-        Ok(body) => page_response(status, body),
+        Ok(body) => page_response(status, body, HeaderValue::from_static(HOSTED_PAGE_POLICY)),
         Err(error) => {
             tracing::error!(template = name, error = %error, "failed to render a page");
             (
@@ -106,6 +109,21 @@ pub(super) fn accept_language(headers: Option<&HeaderMap>) -> Option<&str> {
     headers
         .and_then(|headers| headers.get(header::ACCEPT_LANGUAGE))
         .and_then(|value| value.to_str().ok())
+}
+
+/// The language of a page answering an authorization request of `tenant`: its `ui_locales`,
+/// then `Accept-Language`, then the tenant's default.
+pub fn request_language(
+    tenant: &Tenant,
+    headers: Option<&HeaderMap>,
+    ui_locales: Option<&str>,
+) -> &'static str {
+    i18n::pick_language(
+        ui_locales,
+        accept_language(headers),
+        tenant.spec.default_locale.as_deref(),
+        tenant.spec.supported_locales.as_deref(),
+    )
 }
 
 /// The language of a page shown outside a pending request: `Accept-Language`, then the
@@ -167,6 +185,30 @@ mod tests {
                 "{name}"
             );
         }
+    }
+
+    #[test]
+    fn the_no_user_flow_page_returns_a_form_post_error_by_form() {
+        let templates = Templates::new();
+        let form = super::super::form_post::ReturnForm {
+            action: "https://app.example.com/cb".into(),
+            fields: vec![super::super::form_post::FormField {
+                name: "error".into(),
+                value: "unauthorized_client\"><b>".into(),
+            }],
+        };
+        let html = templates
+            .render(
+                "message.html",
+                context! { lang => "en", t => i18n::built_in_strings("en"), title => "T", message => "m", error_code => "unauthorized_client", return_form => form },
+            )
+            .expect("render");
+        assert!(html.contains(
+            "<form method=\"post\" action=\"https:&#x2f;&#x2f;app.example.com&#x2f;cb\">"
+        ));
+        assert!(html.contains("value=\"unauthorized_client&quot;&gt;&lt;b&gt;\""));
+        assert!(html.contains("<button type=\"submit\">Return to the application</button>"));
+        assert!(!html.contains("<script"), "the error page runs no script");
     }
 
     #[test]
