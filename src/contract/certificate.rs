@@ -90,7 +90,20 @@ pub enum CertificateError {
     RsaTooSmall(usize),
 }
 
-/// Parses one PEM certificate into its thumbprints, public key and validity.
+const PEM_BEGIN: &str = "-----BEGIN CERTIFICATE-----";
+const PEM_END: &str = "-----END CERTIFICATE-----";
+
+/// The first PEM `CERTIFICATE` block of `pem`, from its BEGIN to its END line. A `tls.crt`
+/// (for example cert-manager's) holds the app's own certificate first and its issuers after
+/// it; text around the block, such as a private key in the same file, is left out.
+pub fn first_certificate_block(pem: &str) -> Option<&str> {
+    let start = pem.find(PEM_BEGIN)?;
+    let end = start + pem[start..].find(PEM_END)? + PEM_END.len();
+    Some(&pem[start..end])
+}
+
+/// Parses the first certificate of a PEM text (see [`first_certificate_block`]) into its
+/// thumbprints, public key and validity.
 ///
 /// # Errors
 /// A [`CertificateError`] naming what is wrong.
@@ -98,7 +111,9 @@ pub fn parse_certificate(pem: &str) -> Result<ParsedCertificate, CertificateErro
     if pem.len() > MAX_CERTIFICATE_PEM_BYTES {
         return Err(CertificateError::TooLarge);
     }
-    let certificate = Certificate::from_pem(pem.trim().as_bytes())
+    let block = first_certificate_block(pem)
+        .ok_or_else(|| CertificateError::NotCertificate(format!("no {PEM_BEGIN} block")))?;
+    let certificate = Certificate::from_pem(block.as_bytes())
         .map_err(|error| CertificateError::NotCertificate(error.to_string()))?;
     let der = certificate
         .to_der()
@@ -242,6 +257,23 @@ mod tests {
         ));
         let huge = format!("{RSA_2048}{}", " ".repeat(MAX_CERTIFICATE_PEM_BYTES));
         assert_eq!(parse_certificate(&huge), Err(CertificateError::TooLarge));
+        let truncated = &RSA_2048[..RSA_2048.len() / 2];
+        assert!(matches!(
+            parse_certificate(truncated),
+            Err(CertificateError::NotCertificate(_))
+        ));
+    }
+
+    #[test]
+    fn the_first_certificate_of_a_chain_or_a_file_with_its_key_is_the_one_read() {
+        let leaf = parse_certificate(RSA_2048).expect("leaf");
+        let chain = format!("{RSA_2048}{P256}");
+        assert_eq!(parse_certificate(&chain), Ok(leaf.clone()));
+        let with_key = format!("{}{RSA_2048}", include_str!("testdata/rsa2048.key"));
+        assert_eq!(parse_certificate(&with_key), Ok(leaf));
+        let block = first_certificate_block(&with_key).expect("a block");
+        assert_eq!(block, RSA_2048.trim());
+        assert!(!block.contains("PRIVATE KEY"));
     }
 }
 

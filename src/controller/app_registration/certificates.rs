@@ -18,7 +18,7 @@ use super::super::{Context, Error};
 use crate::api::AppRegistration;
 use crate::api::app_registration::{CertificateRef, CertificateStatus};
 use crate::backend::Backend;
-use crate::contract::certificate::{CertificateSpec, parse_certificate};
+use crate::contract::certificate::{CertificateSpec, first_certificate_block, parse_certificate};
 
 /// A referenced certificate is missing, unreadable, not a certificate, or has a key the
 /// runtime refuses.
@@ -199,9 +199,11 @@ pub(super) fn judge_certificates(
             resolved
                 .expired
                 .push(format!("{named} expired {}", parsed.not_after));
-        } else {
+        } else if let Some(block) = first_certificate_block(pem) {
+            // Only the app's own certificate travels: not its issuers, nor anything else
+            // that shares the key (a private key put there by mistake stays behind).
             resolved.send.push(CertificateSpec {
-                pem: format!("{}\n", pem.trim()),
+                pem: format!("{block}\n"),
             });
         }
     }
@@ -237,6 +239,22 @@ mod tests {
         assert_eq!(resolved.status[0].thumbprint, parsed.sha256_thumbprint);
         assert_eq!(resolved.status[0].expires_at, Time(parsed.not_after));
         assert_eq!(resolved.expired_message(), None);
+    }
+
+    #[test]
+    fn only_the_first_certificate_block_is_sent_never_a_key_beside_it() {
+        let with_key_and_issuer = format!(
+            "{}{RSA}{EC}",
+            include_str!("../../contract/testdata/rsa2048.key")
+        );
+        let contents = [read("secret/app/tls.crt", &with_key_and_issuer)];
+        let resolved = judge_certificates(&contents, jiff::Timestamp::now()).expect("valid");
+        assert_eq!(
+            resolved.send,
+            [CertificateSpec {
+                pem: format!("{}\n", RSA.trim())
+            }]
+        );
     }
 
     #[test]
