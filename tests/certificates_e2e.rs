@@ -24,6 +24,7 @@ const RSA_CERTIFICATE: &str = include_str!("../src/contract/testdata/rsa2048.crt
 const RSA_KEY: &str = include_str!("../src/contract/testdata/rsa2048.key");
 const EC_CERTIFICATE: &str = include_str!("../src/contract/testdata/p256.crt");
 const EC_KEY: &str = include_str!("../src/contract/testdata/p256.key");
+const EXPIRED_CERTIFICATE: &str = include_str!("../src/contract/testdata/expired.crt");
 const CONFIG_MAP: &str = "daemon-certificates";
 const SECRET: &str = "daemon-next-certificate";
 
@@ -249,14 +250,49 @@ async fn certificates_from_a_config_map_and_a_secret_authenticate_the_app_and_pr
         .await
         .expect("a bad edit does not break the registered client");
 
-    // 4. Repairing the ConfigMap wakes the app again.
+    // 4. Repairing the ConfigMap wakes the app again; an expired certificate beside it is
+    // reported by name and not sent, while the others keep working.
     apply(
         &client,
         ns,
-        config_map(serde_json::json!({ "current.crt": RSA_CERTIFICATE })),
+        config_map(serde_json::json!({
+            "current.crt": RSA_CERTIFICATE, "old.crt": EXPIRED_CERTIFICATE
+        })),
     )
     .await;
     wait_ready(&apps, "True", "Reconciled").await;
+    let with_expired = serde_json::json!([
+        from_config_map("current.crt"),
+        next.clone(),
+        from_config_map("old.crt")
+    ]);
+    apply(&client, ns, daemon(with_expired)).await;
+    let app = wait_ready(&apps, "False", "CertificateExpired").await;
+    let message = ready_message(&app);
+    assert!(
+        message.contains(&format!(
+            "credentials.certificates[2] (configMap/{CONFIG_MAP}/old.crt) expired 2021-01-01T00:00:00Z"
+        )),
+        "{message}"
+    );
+    assert_eq!(
+        app.status.expect("status").certificates.len(),
+        3,
+        "all are shown"
+    );
+    let client_id = secret_value(&credentials, "CLIENT_ID");
+    let stored = runtime
+        .admin_get(&format!("tenants/{ns}/clients/{client_id}"))
+        .await
+        .expect("the client in the runtime");
+    assert_eq!(
+        stored["spec"]["certificates"].as_array().map(Vec::len),
+        Some(2),
+        "the expired certificate is not sent: {stored}"
+    );
+    token_with_assertion(&credentials, Algorithm::RS256, RSA_KEY, RSA_CERTIFICATE)
+        .await
+        .expect("the valid certificates keep working");
 
     // 5. A certificate the app no longer lists stops working.
     let patch = serde_json::json!({ "spec": { "credentials": { "certificates": [next] } } });
