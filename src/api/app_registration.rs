@@ -9,8 +9,8 @@ use kube::{CustomResource, KubeSchema};
 use serde::{Deserialize, Serialize};
 
 use super::common::{
-    DNS_SUBDOMAIN_PATTERN, DeletionPolicy, TenantRef, no_bidi_or_zero_width_rule,
-    no_hidden_characters_rule,
+    ConfigMapKeyRef, DNS_SUBDOMAIN_PATTERN, DeletionPolicy, SecretKeyRef, TenantRef,
+    no_bidi_or_zero_width_rule, no_hidden_characters_rule,
 };
 
 /// CEL condition on a URI `u`: https with a host (and no user information), or http on the
@@ -112,6 +112,7 @@ fn reserved_key_rule(what: &str, reserved: &str, why: &str) -> Rule {
 #[x_kube(validation = Rule::new(redirect_target_rule("postLogoutRedirectUris", false)).message("postLogoutRedirectUris must use https with a host, or http only on localhost or 127.0.0.1; custom schemes are allowed only for native apps"))]
 #[x_kube(validation = Rule::new(redirect_target_rule("postLogoutRedirectUris", true)).message("postLogoutRedirectUris of native apps must use https with a host, http on localhost or 127.0.0.1, or a custom scheme such as com.example.app:/signed-out; javascript, data, file and vbscript URIs are never allowed"))]
 #[x_kube(validation = Rule::new("self.type in ['web', 'daemon'] || !has(self.credentials) || (!has(self.credentials.existingSecretRef) && !has(self.credentials.rotation))").message("spa and native apps are public clients without a client secret: credentials.existingSecretRef and credentials.rotation apply only to web and daemon apps"))]
+#[x_kube(validation = Rule::new("self.type in ['web', 'daemon'] || !has(self.credentials) || !has(self.credentials.certificates) || size(self.credentials.certificates) == 0").message("spa and native apps are public clients: credentials.certificates apply only to web and daemon apps"))]
 pub struct AppRegistrationSpec {
     /// The CustomerTenant this app is registered in. Cannot be changed after creation.
     #[x_kube(validation = Rule::new("self == oldSelf").message("tenantRef is immutable"))]
@@ -288,6 +289,44 @@ pub struct Credentials {
     /// Periodic rotation of the generated client secret.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rotation: Option<Rotation>,
+
+    /// Public certificates (PEM X.509, RSA of at least 2048 bits or EC P-256) whose private
+    /// keys may sign `private_key_jwt` client assertions at the token endpoint, as Entra's
+    /// certificate credentials (MSAL's `clientCertificate`). Web and daemon apps only; at
+    /// most 4. Rotate by adding the next certificate, then removing the old one: every
+    /// listed certificate that has not expired works. The client secret keeps working too.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 4))]
+    #[x_kube(validation = Rule::new("self.all(c, self.exists_one(d, d == c))").message("credentials.certificates must not contain duplicates"))]
+    pub certificates: Option<Vec<CertificateRef>>,
+}
+
+/// Where a public certificate is read from: a key of a ConfigMap or of a Secret in the
+/// AppRegistration's namespace, holding one PEM certificate (`-----BEGIN CERTIFICATE-----`).
+/// Only the public certificate: never put the private key there.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+#[x_kube(validation = Rule::new("has(self.configMapKeyRef) != has(self.secretKeyRef)").message("a certificate needs exactly one of configMapKeyRef or secretKeyRef"))]
+pub struct CertificateRef {
+    /// ConfigMap key (in this namespace) holding the PEM certificate.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub config_map_key_ref: Option<ConfigMapKeyRef>,
+
+    /// Secret key (in this namespace) holding the PEM certificate.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret_key_ref: Option<SecretKeyRef>,
+}
+
+impl CertificateRef {
+    /// How status and messages name the reference: `configMap/<name>/<key>` or
+    /// `secret/<name>/<key>`.
+    pub fn describe(&self) -> String {
+        match (&self.config_map_key_ref, &self.secret_key_ref) {
+            (Some(reference), _) => format!("configMap/{}/{}", reference.name, reference.key),
+            (None, Some(reference)) => format!("secret/{}/{}", reference.name, reference.key),
+            (None, None) => "an empty certificate reference".into(),
+        }
+    }
 }
 
 /// Labels and annotations for the credentials Secret.
@@ -368,4 +407,26 @@ pub struct AppRegistrationStatus {
     /// The UserFlow that serves this app's sign-ins.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user_flow: Option<String>,
+
+    /// The certificates of `spec.credentials.certificates` as read, in order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub certificates: Vec<CertificateStatus>,
+}
+
+/// A certificate credential as the operator read it (public data only).
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CertificateStatus {
+    /// Where it was read: `configMap/<name>/<key>` or `secret/<name>/<key>`.
+    pub source: String,
+
+    /// SHA-256 thumbprint of the certificate (DER), base64url without padding: the value of
+    /// the `x5t#S256` header of the client's assertions.
+    pub thumbprint: String,
+
+    /// SHA-1 thumbprint, base64url without padding: the `x5t` header older libraries send.
+    pub thumbprint_sha1: String,
+
+    /// When the certificate expires; after that it no longer authenticates the app.
+    pub expires_at: Time,
 }

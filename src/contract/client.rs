@@ -6,6 +6,11 @@ use subtle::ConstantTimeEq;
 
 use crate::api::app_registration::{AppType, ExposedApi};
 
+use super::certificate::{
+    CertificateSpec, MAX_CERTIFICATE_PEM_BYTES, MAX_CLIENT_CERTIFICATES, ParsedCertificate,
+    parse_certificate,
+};
+
 use super::*;
 
 /// At most this many client secrets are active at once (the current one and, during a
@@ -58,6 +63,11 @@ pub struct ClientSpec {
     /// before storage; it is never stored or returned).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub client_secrets: Vec<ClientSecretSpec>,
+
+    /// Public certificates whose keys may sign `private_key_jwt` client assertions (web and
+    /// daemon apps only; at most four, so a new one can be added before an old one goes).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub certificates: Vec<CertificateSpec>,
 }
 
 /// Permission to request scopes of another app's API, by that app's client ID
@@ -191,6 +201,7 @@ pub fn validate_client(spec: &ClientSpec) -> Vec<FieldError> {
     check_api_permissions(&mut errors, spec);
     check_access_token_lifetime(&mut errors, spec);
     check_client_secrets(&mut errors, spec);
+    check_client_certificates(&mut errors, spec);
     errors
 }
 
@@ -307,10 +318,10 @@ fn check_client_secrets(errors: &mut Vec<FieldError>, spec: &ClientSpec) {
             "spa and native apps are public clients and cannot have client secrets",
         ));
     }
-    if confidential && spec.client_secrets.is_empty() {
+    if confidential && spec.client_secrets.is_empty() && spec.certificates.is_empty() {
         errors.push(FieldError::new(
             "clientSecrets",
-            "web and daemon apps need at least one client secret",
+            "web and daemon apps need at least one client secret or certificate",
         ));
     }
     if spec.client_secrets.len() > MAX_CLIENT_SECRETS {
@@ -336,6 +347,38 @@ fn check_client_secrets(errors: &mut Vec<FieldError>, spec: &ClientSpec) {
                 path,
                 "must have exactly one of hash or value",
             )),
+        }
+    }
+}
+
+/// Certificates: confidential clients only, at most [`MAX_CLIENT_CERTIFICATES`], each a PEM
+/// certificate within [`MAX_CERTIFICATE_PEM_BYTES`] with an RSA (2048 bits or more) or P-256
+/// key. An expired certificate is accepted here and simply never verifies an assertion.
+fn check_client_certificates(errors: &mut Vec<FieldError>, spec: &ClientSpec) {
+    if !spec.app_type.is_confidential() && !spec.certificates.is_empty() {
+        errors.push(FieldError::new(
+            "certificates",
+            "spa and native apps are public clients and cannot have certificates",
+        ));
+    }
+    if spec.certificates.len() > MAX_CLIENT_CERTIFICATES {
+        errors.push(FieldError::new(
+            "certificates",
+            format!("must have at most {MAX_CLIENT_CERTIFICATES} entries"),
+        ));
+    }
+    for (index, certificate) in spec.certificates.iter().enumerate() {
+        if let Err(error) = parse_certificate(&certificate.pem) {
+            errors.push(FieldError::new(
+                format!("certificates[{index}].pem"),
+                format!("the certificate {error}"),
+            ));
+        }
+        if spec.certificates[..index].contains(certificate) {
+            errors.push(FieldError::new(
+                format!("certificates[{index}]"),
+                "duplicates an earlier entry",
+            ));
         }
     }
 }
@@ -396,6 +439,16 @@ impl ClientSpec {
         self.post_logout_redirect_uris
             .iter()
             .any(|registered| registered == uri)
+    }
+
+    /// The client's certificates that parse (a stored client's always do: they were
+    /// validated when it was written).
+    pub fn parsed_certificates(&self) -> Vec<ParsedCertificate> {
+        self.certificates
+            .iter()
+            .filter(|certificate| certificate.pem.len() <= MAX_CERTIFICATE_PEM_BYTES)
+            .filter_map(|certificate| parse_certificate(&certificate.pem).ok())
+            .collect()
     }
 
     /// Whether a presented client secret matches an active (unexpired) secret hash.

@@ -10,6 +10,7 @@
 //! imports none of them (`tests/architecture.rs` checks).
 
 pub mod branding;
+pub mod certificate;
 pub mod client;
 pub mod image_content;
 pub mod owner;

@@ -53,6 +53,7 @@ fn web_client(redirect_uris: &[&str]) -> ClientSpec {
             value: Some("x".repeat(43)),
             expires_at: None,
         }],
+        certificates: vec![],
     }
 }
 

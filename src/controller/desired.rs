@@ -81,6 +81,7 @@ pub fn desired_client(
         api_permissions,
         access_token_lifetime: spec.access_token_lifetime.clone(),
         client_secrets,
+        certificates: Vec::new(),
     }
 }
 

@@ -27,17 +27,19 @@ Call with (dict "clusterWide" true|false).
 # - credentials Secrets are written by server-side apply (app_registration.rs), which is a
 #   PATCH that creates the object when missing: create + patch; never update or delete (owned
 #   Secrets go by garbage collection);
-# - get: credentials.existingSecretRef (app_registration.rs) and the tenant's
-#   email.smtpSecretRef (customer_tenant.rs) are read;
+# - get: credentials.existingSecretRef and credentials.certificates[].secretKeyRef
+#   (app_registration) and the tenant's email.smtpSecretRef (customer_tenant.rs) are read;
 # - list + watch: the AppRegistration controller watches the Secrets it owns (label selector
-#   app.kubernetes.io/managed-by=ciam-operator), and the CustomerTenant controller watches
+#   app.kubernetes.io/managed-by=ciam-operator) and the metadata of the Secrets it reads (to
+#   notice a changed certificate or brought secret), and the CustomerTenant controller watches
 #   Secret metadata to notice SMTP Secret changes. RBAC cannot restrict a verb to a label
 #   selector, so these verbs cover every Secret in the watched namespaces.
 - apiGroups: [""]
   resources: ["secrets"]
   verbs: ["get", "list", "watch", "create", "patch"]
-# Branding reads logos, images and custom CSS from ConfigMaps (branding.rs) and watches their
-# metadata to re-reconcile when one changes.
+# Branding reads logos, images and custom CSS from ConfigMaps (branding.rs), AppRegistration
+# reads public certificates (credentials.certificates[].configMapKeyRef); both watch
+# ConfigMap metadata to re-reconcile when one changes. Read-only.
 - apiGroups: [""]
   resources: ["configmaps"]
   verbs: ["get", "list", "watch"]

@@ -11,6 +11,7 @@ use super::super::{Context, Error};
 use crate::api::AppRegistration;
 use crate::backend::Backend;
 use crate::contract::ClientSecretSpec;
+use crate::contract::certificate::CertificateSpec;
 use crate::runtime::crypto::{client_secret_hash, random_token};
 
 /// Keys of the credentials Secret, usable with `envFrom`.
@@ -53,6 +54,8 @@ pub(super) struct Credentials {
     /// During a rotation, the secret being replaced: the new one is staged next to it and the
     /// runtime accepts both before the app sees the new one.
     pub replacing: Option<String>,
+    /// The unexpired certificates the runtime accepts client assertions from.
+    pub certificates: Vec<CertificateSpec>,
 }
 
 impl Credentials {
@@ -73,6 +76,7 @@ impl Credentials {
             annotations: BTreeMap::new(),
             expires_at: None,
             replacing: None,
+            certificates: Vec::new(),
         }
     }
 }

@@ -4,6 +4,7 @@
 //! the secret's hash, and are read back from the Secret on every reconcile, so a crash at any
 //! point leaves either the old working credentials or the new ones, never none.
 
+mod certificates;
 mod conflicts;
 mod credentials;
 mod secret;
@@ -12,7 +13,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures::future::BoxFuture;
-use k8s_openapi::api::core::v1::Secret;
+use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::ResourceExt;
 use kube::api::Api;
@@ -24,8 +25,8 @@ use super::desired::desired_client;
 use super::ownership::{SecretState, owner_of, read_secret};
 use super::references::{TenantResolution, holds_place, precedence, resolve_tenant};
 use super::{
-    Context, Decision, Error, MANAGED_BY_LABEL, Ready, TenantScoped, on_tenant_change, publish,
-    run_controllers,
+    Context, Decision, Error, MANAGED_BY_LABEL, Ready, TenantScoped, on_metadata_change,
+    on_tenant_change, publish, run_controllers,
 };
 use crate::api::{
     AppRegistration, AppRegistrationStatus, CustomerTenant, DeletionPolicy, UserFlow,
@@ -33,12 +34,16 @@ use crate::api::{
 use crate::backend::{Backend, BackendError, Observed};
 use crate::contract::owner::Claim;
 use crate::contract::{ApiPermissionSpec, ClientSpec};
+use certificates::{
+    CERTIFICATE_EXPIRED, CERTIFICATE_INVALID, names_config_map, names_secret, read_certificates,
+};
 use conflicts::{claimant_of, client_id_in_use, earlier_claimant, secret_conflict};
 pub use credentials::keys;
 use credentials::{Credentials, plan_credentials, read_brought_secret, secret_name, secret_string};
 use secret::{SecretWrite, write_secret};
 
-/// The controllers of `AppRegistration`s: also woken by their tenant and their Secret.
+/// The controllers of `AppRegistration`s: also woken by their tenant, their Secret, and the
+/// ConfigMaps and Secrets they read certificates (or a brought secret) from.
 pub fn controller<B: Backend>(context: Arc<Context<B>>) -> BoxFuture<'static, ()> {
     run_controllers::<AppRegistration, B>(context, |controller, context| {
         let secrets = context.apis::<Secret>();
@@ -49,6 +54,16 @@ pub fn controller<B: Backend>(context: Arc<Context<B>>) -> BoxFuture<'static, ()
                     .labels(&format!("{}={}", MANAGED_BY_LABEL.0, MANAGED_BY_LABEL.1)),
             )
         });
+        let controller = on_metadata_change(
+            controller,
+            context.apis::<kube::core::PartialObjectMeta<ConfigMap>>(),
+            names_config_map,
+        );
+        let controller = on_metadata_change(
+            controller,
+            context.apis::<kube::core::PartialObjectMeta<Secret>>(),
+            names_secret,
+        );
         on_tenant_change(controller, context)
     })
 }
@@ -96,7 +111,20 @@ async fn apply<B: Backend>(
         }
     };
     let now = jiff::Timestamp::now();
-    let credentials = plan_credentials(app, existing.as_ref(), brought_secret, now);
+    let certificates = match read_certificates(app, context, now).await? {
+        Ok(certificates) => certificates,
+        Err(message) => {
+            status.certificates.clear();
+            return Ok(Decision::not_ready(
+                status,
+                (CERTIFICATE_INVALID, message),
+                retry,
+            ));
+        }
+    };
+    let mut credentials = plan_credentials(app, existing.as_ref(), brought_secret, now);
+    credentials.certificates = certificates.send.clone();
+    status.certificates = certificates.status.clone();
     if let Some(problem) =
         adoption_conflict(app, context, &subdomain, &credentials, existing.as_ref()).await?
     {
@@ -115,7 +143,12 @@ async fn apply<B: Backend>(
         credentials: &credentials,
         existing: existing.as_ref(),
     };
-    report_outcome(app, context, status, &report, outcome).await
+    let mut decision = report_outcome(app, context, status, &report, outcome).await?;
+    // Registered, but an expired certificate no longer works: say so by name.
+    if let (Ready::True(_), Some(message)) = (&decision.ready, certificates.expired_message()) {
+        decision.ready = Ready::False(CERTIFICATE_EXPIRED, message);
+    }
+    Ok(decision)
 }
 
 /// `ClientIdInUse` when the app takes its client ID from the Secret (nothing in status yet)
@@ -163,7 +196,7 @@ async fn register<B: Backend>(
     let (permissions, pending) = resolve_permissions(app, context).await?;
     // 1. The Secret first: whatever the runtime will accept is already in the app's hands.
     if let Some(old_secret) = &credentials.replacing {
-        let both = desired_client(&app.spec, credentials.accepted.clone(), permissions.clone());
+        let both = desired(app, credentials, permissions.clone());
         stage_rotation(app, context, written, credentials, old_secret).await?;
         if let Err(error) = context
             .backend
@@ -175,9 +208,20 @@ async fn register<B: Backend>(
     }
     write_secret(app, context, written, credentials, None).await?;
     // 2. Then the runtime.
-    let desired = desired_client(&app.spec, credentials.accepted.clone(), permissions);
+    let desired = desired(app, credentials, permissions);
     let outcome = sync_client(app, context, subdomain, &credentials.client_id, &desired).await;
     Ok(outcome.map(|corrected| Registration { corrected, pending }))
+}
+
+/// The runtime client for these credentials: the secrets' hashes and the certificates.
+fn desired(
+    app: &AppRegistration,
+    credentials: &Credentials,
+    permissions: Vec<ApiPermissionSpec>,
+) -> ClientSpec {
+    let mut client = desired_client(&app.spec, credentials.accepted.clone(), permissions);
+    client.certificates = credentials.certificates.clone();
+    client
 }
 
 /// A rotation stages the new secret beside the old one (the app still uses the old one) so
@@ -200,6 +244,7 @@ async fn stage_rotation<B: Backend>(
             .unwrap_or_default(),
         expires_at: None,
         replacing: None,
+        certificates: credentials.certificates.clone(),
     };
     let next_secret = credentials.secret.as_deref();
     write_secret(app, context, written, &staging, next_secret).await

@@ -1,9 +1,14 @@
 //! Authenticates a client at the token endpoint from credentials the HTTP layer has already
-//! read: a `client_secret_basic` pair, `client_secret_post` fields, or a public client's bare
-//! `client_id` (RFC 6749 §2.3).
+//! read: a `client_secret_basic` pair, `client_secret_post` fields, a `private_key_jwt`
+//! client assertion signed with one of the client's certificates (RFC 7523, checked in
+//! [`super::client_assertion`]), or a public client's bare `client_id` (RFC 6749 §2.3).
 
 use crate::contract::ClientSpec;
 use crate::runtime::store::{Kind, Store, StoreError};
+
+use super::client_assertion::{
+    AssertionFailure, Expectations, JWT_BEARER_ASSERTION_TYPE, peek, verify,
+};
 
 use super::scopes::parse_client;
 
@@ -14,6 +19,8 @@ pub enum AuthMethod {
     Basic,
     /// `client_id` and `client_secret` in the body.
     Post,
+    /// A `client_assertion` JWT signed with the key of one of the client's certificates.
+    PrivateKeyJwt,
     /// A bare `client_id` (public clients).
     None,
 }
@@ -24,6 +31,7 @@ impl AuthMethod {
         match self {
             AuthMethod::Basic => "client_secret_basic",
             AuthMethod::Post => "client_secret_post",
+            AuthMethod::PrivateKeyJwt => "private_key_jwt",
             AuthMethod::None => "none",
         }
     }
@@ -51,6 +59,9 @@ pub enum ClientAuthFailure {
     /// A public client sent a secret.
     #[error("public clients have no client secret")]
     SecretNotAllowed,
+    /// The client assertion was refused.
+    #[error("{0}")]
+    Assertion(AssertionFailure),
 }
 
 impl ClientAuthFailure {
@@ -63,6 +74,7 @@ impl ClientAuthFailure {
             ClientAuthFailure::SecretMissing => "secret_missing",
             ClientAuthFailure::WrongSecret => "wrong_secret",
             ClientAuthFailure::SecretNotAllowed => "secret_not_allowed",
+            ClientAuthFailure::Assertion(failure) => failure.reason(),
         }
     }
 
@@ -105,6 +117,10 @@ pub struct PresentedCredentials<'a> {
     pub client_id: Option<&'a str>,
     /// The body's non-empty `client_secret`.
     pub client_secret: Option<&'a str>,
+    /// The body's non-empty `client_assertion_type`.
+    pub client_assertion_type: Option<&'a str>,
+    /// The body's non-empty `client_assertion` (a JWT; never logged).
+    pub client_assertion: Option<&'a str>,
 }
 
 impl PresentedCredentials<'_> {
@@ -112,11 +128,18 @@ impl PresentedCredentials<'_> {
     pub fn method(&self) -> AuthMethod {
         if self.basic != BasicCredentials::Absent {
             AuthMethod::Basic
+        } else if self.has_assertion() {
+            AuthMethod::PrivateKeyJwt
         } else if self.client_secret.is_some() {
             AuthMethod::Post
         } else {
             AuthMethod::None
         }
+    }
+
+    /// Whether the request carries a client assertion (or its type alone).
+    fn has_assertion(&self) -> bool {
+        self.client_assertion.is_some() || self.client_assertion_type.is_some()
     }
 
     /// The client ID and the secret if one was sent, from the header or the body (never both).
@@ -199,16 +222,29 @@ pub async fn load_client(
     }
 }
 
+/// The token endpoint a client authenticates at.
+#[derive(Clone, Copy, Debug)]
+pub struct TokenEndpoint<'a> {
+    /// The tenant's ID.
+    pub tenant_id: &'a str,
+    /// What a client assertion's `aud` may be: the token endpoint's URL and the issuer.
+    pub audiences: &'a [String],
+}
+
 /// Authenticates the client of a token request at `now` (Unix seconds).
 ///
 /// # Errors
 /// See [`ClientAuthError`].
 pub async fn authenticate_client(
     store: &Store,
-    tenant_id: &str,
+    endpoint: &TokenEndpoint<'_>,
     credentials: &PresentedCredentials<'_>,
     now: i64,
 ) -> Result<AuthenticatedClient, ClientAuthError> {
+    if credentials.has_assertion() {
+        return authenticate_with_assertion(store, endpoint, credentials, now).await;
+    }
+    let tenant_id = endpoint.tenant_id;
     let (client_id, secret) = credentials.identify()?;
     let failure = match load_client(store, tenant_id, &client_id).await? {
         None => ClientAuthFailure::UnknownClient,
@@ -229,10 +265,80 @@ pub async fn authenticate_client(
     })
 }
 
+/// Authenticates a client by its `private_key_jwt` assertion: the assertion's `iss` (or the
+/// body's `client_id`) names the client, one of its current certificates must have signed it,
+/// and its `jti` is recorded so that it is accepted once.
+///
+/// # Errors
+/// `invalid_request` when a secret comes too; otherwise a failed [`AssertionFailure`].
+async fn authenticate_with_assertion(
+    store: &Store,
+    endpoint: &TokenEndpoint<'_>,
+    credentials: &PresentedCredentials<'_>,
+    now: i64,
+) -> Result<AuthenticatedClient, ClientAuthError> {
+    if credentials.basic != BasicCredentials::Absent || credentials.client_secret.is_some() {
+        return Err(ClientAuthError::InvalidRequest(
+            "use exactly one client authentication method",
+        ));
+    }
+    let failed = |client_id: &str, failure| ClientAuthError::Failed {
+        method: AuthMethod::PrivateKeyJwt,
+        client_id: client_id.to_string(),
+        failure,
+    };
+    let body_id = credentials.client_id.unwrap_or_default();
+    let assertion_failed =
+        |client_id: &str, failure| failed(client_id, ClientAuthFailure::Assertion(failure));
+    if credentials.client_assertion_type != Some(JWT_BEARER_ASSERTION_TYPE) {
+        return Err(assertion_failed(body_id, AssertionFailure::UnsupportedType));
+    }
+    let compact = credentials.client_assertion.unwrap_or_default();
+    let assertion = peek(compact).map_err(|failure| assertion_failed(body_id, failure))?;
+    let client_id = credentials
+        .client_id
+        .or(assertion.claims.iss.as_deref())
+        .ok_or_else(|| failed("", ClientAuthFailure::NoClientId))?
+        .to_string();
+    let Some(spec) = load_client(store, endpoint.tenant_id, &client_id).await? else {
+        return Err(failed(&client_id, ClientAuthFailure::UnknownClient));
+    };
+    let expected = Expectations {
+        client_id: &client_id,
+        audiences: endpoint.audiences,
+        now,
+    };
+    let accepted = verify(&assertion, &spec.parsed_certificates(), &expected)
+        .map_err(|failure| assertion_failed(&client_id, failure))?;
+    let first_use = store
+        .record_client_assertion(
+            endpoint.tenant_id,
+            &client_id,
+            &accepted.jti,
+            accepted.expires_at,
+        )
+        .await?;
+    if !first_use {
+        return Err(assertion_failed(&client_id, AssertionFailure::Replayed));
+    }
+    Ok(AuthenticatedClient {
+        id: client_id,
+        spec,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::runtime::domain::oidc_fixture::{Fixture, now};
+
+    /// The fixture tenant's token endpoint (no assertion audiences: these tests use secrets).
+    fn endpoint(fixture: &Fixture) -> TokenEndpoint<'_> {
+        TokenEndpoint {
+            tenant_id: &fixture.tenant.id,
+            audiences: &[],
+        }
+    }
 
     fn basic(client_id: &str, secret: &str) -> PresentedCredentials<'static> {
         PresentedCredentials {
@@ -242,6 +348,8 @@ mod tests {
             },
             client_id: None,
             client_secret: None,
+            client_assertion_type: None,
+            client_assertion: None,
         }
     }
 
@@ -250,6 +358,8 @@ mod tests {
             basic: BasicCredentials::Absent,
             client_id: Some(client_id),
             client_secret: secret,
+            client_assertion_type: None,
+            client_assertion: None,
         }
     }
 
@@ -258,7 +368,7 @@ mod tests {
         credentials: &PresentedCredentials<'_>,
         now: i64,
     ) -> (AuthMethod, ClientAuthFailure) {
-        match authenticate_client(&fixture.store, &fixture.tenant.id, credentials, now).await {
+        match authenticate_client(&fixture.store, &endpoint(fixture), credentials, now).await {
             Err(ClientAuthError::Failed {
                 method, failure, ..
             }) => (method, failure),
@@ -272,7 +382,7 @@ mod tests {
         let app = fixture.app(Some("s3cret")).await;
         for credentials in [basic(&app.id, "s3cret"), post(&app.id, Some("s3cret"))] {
             let client =
-                authenticate_client(&fixture.store, &fixture.tenant.id, &credentials, now())
+                authenticate_client(&fixture.store, &endpoint(&fixture), &credentials, now())
                     .await
                     .expect("authenticated");
             assert_eq!(client.id, app.id);
@@ -309,8 +419,9 @@ mod tests {
         });
         let app = fixture.register(spec).await;
         let credentials = post(&app.id, Some("s3cret"));
-        let before = authenticate_client(&fixture.store, &fixture.tenant.id, &credentials, now());
-        assert!(before.await.is_ok());
+        let before =
+            authenticate_client(&fixture.store, &endpoint(&fixture), &credentials, now()).await;
+        assert!(before.is_ok());
         assert_eq!(
             failure_of(&fixture, &credentials, now() + 60).await,
             (AuthMethod::Post, ClientAuthFailure::WrongSecret)
@@ -322,8 +433,8 @@ mod tests {
         let fixture = Fixture::new().await;
         let spa = fixture.app(None).await;
         let bare_id = post(&spa.id, None);
-        let bare = authenticate_client(&fixture.store, &fixture.tenant.id, &bare_id, now());
-        assert!(bare.await.is_ok());
+        let bare = authenticate_client(&fixture.store, &endpoint(&fixture), &bare_id, now()).await;
+        assert!(bare.is_ok());
         assert_eq!(
             failure_of(&fixture, &post(&spa.id, Some("x")), now()).await,
             (AuthMethod::Post, ClientAuthFailure::SecretNotAllowed)
@@ -346,6 +457,8 @@ mod tests {
             basic: BasicCredentials::Absent,
             client_id: None,
             client_secret: None,
+            client_assertion_type: None,
+            client_assertion: None,
         };
         assert_eq!(
             failure_of(&fixture, &none, now()).await,
@@ -375,7 +488,7 @@ mod tests {
         };
         for credentials in [both, disagreeing] {
             let result =
-                authenticate_client(&fixture.store, &fixture.tenant.id, &credentials, now()).await;
+                authenticate_client(&fixture.store, &endpoint(&fixture), &credentials, now()).await;
             assert!(
                 matches!(result, Err(ClientAuthError::InvalidRequest(_))),
                 "{result:?}"
@@ -385,7 +498,167 @@ mod tests {
             client_id: Some(&app.id),
             ..basic(&app.id, "s3cret")
         };
-        let result = authenticate_client(&fixture.store, &fixture.tenant.id, &agreeing, now());
-        assert!(result.await.is_ok());
+        let result =
+            authenticate_client(&fixture.store, &endpoint(&fixture), &agreeing, now()).await;
+        assert!(result.is_ok());
+    }
+
+    const RSA_CERTIFICATE: &str = include_str!("../../contract/testdata/rsa2048.crt");
+    const RSA_KEY: &str = include_str!("../../contract/testdata/rsa2048.key");
+    const TOKEN_ENDPOINT: &str = "https://id.example.com/contoso/oauth2/v2.0/token";
+
+    /// A daemon that authenticates with the RSA test certificate (and has no secret).
+    async fn certificate_daemon(fixture: &Fixture) -> AuthenticatedClient {
+        let mut spec =
+            crate::runtime::domain::oidc_fixture::client_spec(crate::api::AppType::Daemon);
+        spec.redirect_uris.clear();
+        spec.certificates
+            .push(crate::contract::certificate::CertificateSpec {
+                pem: RSA_CERTIFICATE.into(),
+            });
+        fixture.register(spec).await
+    }
+
+    fn assertion_for(client_id: &str, jti: &str) -> String {
+        let thumbprint = crate::contract::certificate::parse_certificate(RSA_CERTIFICATE)
+            .expect("certificate")
+            .sha256_thumbprint;
+        let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::RS256);
+        header.x5t_s256 = Some(thumbprint);
+        let claims = serde_json::json!({
+            "iss": client_id, "sub": client_id, "aud": TOKEN_ENDPOINT,
+            "exp": now() + 300, "iat": now(), "jti": jti,
+        });
+        let key = jsonwebtoken::EncodingKey::from_rsa_pem(RSA_KEY.as_bytes()).expect("key");
+        jsonwebtoken::encode(&header, &claims, &key).expect("sign")
+    }
+
+    fn with_assertion<'a>(
+        client_id: Option<&'a str>,
+        assertion: &'a str,
+    ) -> PresentedCredentials<'a> {
+        PresentedCredentials {
+            basic: BasicCredentials::Absent,
+            client_id,
+            client_secret: None,
+            client_assertion_type: Some(JWT_BEARER_ASSERTION_TYPE),
+            client_assertion: Some(assertion),
+        }
+    }
+
+    async fn by_assertion(
+        fixture: &Fixture,
+        credentials: &PresentedCredentials<'_>,
+    ) -> Result<AuthenticatedClient, ClientAuthError> {
+        let audiences = [TOKEN_ENDPOINT.to_string()];
+        let endpoint = TokenEndpoint {
+            tenant_id: &fixture.tenant.id,
+            audiences: &audiences,
+        };
+        authenticate_client(&fixture.store, &endpoint, credentials, now()).await
+    }
+
+    fn assertion_failure(
+        result: Result<AuthenticatedClient, ClientAuthError>,
+    ) -> ClientAuthFailure {
+        match result {
+            Err(ClientAuthError::Failed {
+                method: AuthMethod::PrivateKeyJwt,
+                failure,
+                ..
+            }) => failure,
+            other => panic!("expected a failed private_key_jwt authentication, got {other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn an_assertion_authenticates_its_issuer_once_and_a_replay_fails() {
+        let fixture = Fixture::new().await;
+        let daemon = certificate_daemon(&fixture).await;
+        let assertion = assertion_for(&daemon.id, "jti-1");
+        let client = by_assertion(&fixture, &with_assertion(None, &assertion))
+            .await
+            .expect("authenticated by the assertion alone");
+        assert_eq!(client.id, daemon.id);
+        let replay = by_assertion(&fixture, &with_assertion(Some(&daemon.id), &assertion)).await;
+        assert_eq!(
+            assertion_failure(replay),
+            ClientAuthFailure::Assertion(AssertionFailure::Replayed)
+        );
+        let fresh = assertion_for(&daemon.id, "jti-2");
+        assert!(
+            by_assertion(&fixture, &with_assertion(Some(&daemon.id), &fresh))
+                .await
+                .is_ok()
+        );
+    }
+
+    #[tokio::test]
+    async fn the_body_client_id_must_be_the_assertions_issuer() {
+        let fixture = Fixture::new().await;
+        let daemon = certificate_daemon(&fixture).await;
+        let other = certificate_daemon(&fixture).await;
+        let assertion = assertion_for(&daemon.id, "jti-1");
+        let result = by_assertion(&fixture, &with_assertion(Some(&other.id), &assertion)).await;
+        assert_eq!(
+            assertion_failure(result),
+            ClientAuthFailure::Assertion(AssertionFailure::WrongIssuer)
+        );
+    }
+
+    #[tokio::test]
+    async fn a_client_without_that_certificate_or_an_unknown_client_fails() {
+        let fixture = Fixture::new().await;
+        let with_secret = fixture.app(Some("s3cret")).await;
+        let assertion = assertion_for(&with_secret.id, "jti-1");
+        let result = by_assertion(&fixture, &with_assertion(None, &assertion)).await;
+        assert_eq!(
+            assertion_failure(result),
+            ClientAuthFailure::Assertion(AssertionFailure::UnknownCertificate)
+        );
+        let nobody = uuid::Uuid::new_v4().to_string();
+        let assertion = assertion_for(&nobody, "jti-1");
+        let result = by_assertion(&fixture, &with_assertion(None, &assertion)).await;
+        assert_eq!(assertion_failure(result), ClientAuthFailure::UnknownClient);
+    }
+
+    #[tokio::test]
+    async fn an_assertion_with_a_secret_or_of_another_type_is_refused() {
+        let fixture = Fixture::new().await;
+        let daemon = certificate_daemon(&fixture).await;
+        let assertion = assertion_for(&daemon.id, "jti-1");
+        let mixed = PresentedCredentials {
+            client_secret: Some("s3cret"),
+            ..with_assertion(Some(&daemon.id), &assertion)
+        };
+        let result = by_assertion(&fixture, &mixed).await;
+        assert!(
+            matches!(result, Err(ClientAuthError::InvalidRequest(_))),
+            "{result:?}"
+        );
+        let mut with_basic = with_assertion(None, &assertion);
+        with_basic.basic = BasicCredentials::Present {
+            client_id: daemon.id.clone(),
+            secret: "s3cret".into(),
+        };
+        let result = by_assertion(&fixture, &with_basic).await;
+        assert!(
+            matches!(result, Err(ClientAuthError::InvalidRequest(_))),
+            "{result:?}"
+        );
+        let saml = PresentedCredentials {
+            client_assertion_type: Some("urn:ietf:params:oauth:client-assertion-type:saml2-bearer"),
+            ..with_assertion(Some(&daemon.id), &assertion)
+        };
+        assert_eq!(
+            assertion_failure(by_assertion(&fixture, &saml).await),
+            ClientAuthFailure::Assertion(AssertionFailure::UnsupportedType)
+        );
+        // None of the refusals above used up the assertion.
+        assert!(
+            by_assertion(&fixture, &with_assertion(None, &assertion))
+                .await
+                .is_ok()
+        );
     }
 }

@@ -6,6 +6,7 @@
 pub mod admin;
 pub mod authorize;
 pub mod branding;
+pub mod client_assertion;
 pub mod client_auth;
 pub mod flows;
 pub mod grants;

@@ -208,6 +208,7 @@ pub(crate) fn client_spec(app_type: AppType) -> ClientSpec {
         api_permissions: vec![],
         access_token_lifetime: None,
         client_secrets: vec![],
+        certificates: vec![],
     }
 }
 

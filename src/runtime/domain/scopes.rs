@@ -182,6 +182,7 @@ mod tests {
             api_permissions: vec![],
             access_token_lifetime: None,
             client_secrets: vec![],
+            certificates: vec![],
         }
     }
 

@@ -22,6 +22,7 @@
 
 mod authorization_requests;
 mod challenges;
+mod client_assertions;
 mod documents;
 mod grants;
 mod purge;

@@ -3,7 +3,8 @@
 use super::{Store, StoreError, now, query_error};
 
 impl Store {
-    /// Removes expired short-lived rows (requests, codes, sessions, refresh tokens).
+    /// Removes expired short-lived rows (requests, codes, sessions, refresh tokens, passcode
+    /// challenges, used client assertion IDs).
     ///
     /// # Errors
     /// A failed query.
@@ -15,6 +16,7 @@ impl Store {
             "DELETE FROM sessions WHERE expires_at <= $1",
             "DELETE FROM refresh_tokens WHERE expires_at <= $1",
             "DELETE FROM passcode_challenges WHERE expires_at <= $1",
+            "DELETE FROM client_assertions WHERE expires_at <= $1",
         ] {
             sqlx::query(statement)
                 .bind(now)
@@ -76,12 +78,18 @@ mod tests {
             .create_challenge(tenant_id, &challenge)
             .await
             .expect("challenge");
+        let jti = unique_id();
+        store
+            .record_client_assertion(tenant_id, "client", &jti, expires_at)
+            .await
+            .expect("client assertion");
         vec![
             ("authorization_requests", "id", request_id),
             ("authorization_codes", "code_digest", code_digest),
             ("refresh_tokens", "token_digest", refresh_digest),
             ("sessions", "id", session.id),
             ("passcode_challenges", "id", challenge.id),
+            ("client_assertions", "jti", jti),
         ]
     }
 

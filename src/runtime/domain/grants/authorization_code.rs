@@ -150,6 +150,33 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn user_tokens_name_their_account_as_client_info_with_the_tokens_oid_and_tid() {
+        let fixture = Fixture::new().await;
+        let app = fixture.app(Some("secret")).await;
+        let code = fixture.code(&app, "openid", None, now()).await;
+        let tokens = exchange(&fixture.provider(), &app, &exchange_of(&code, None), now())
+            .await
+            .expect("tokens");
+        let claims = fixture.access_claims(&tokens.access_token).await;
+        let client_info = tokens
+            .client_info
+            .expect("a user's tokens name the account");
+        assert_eq!(
+            (client_info.uid.as_str(), client_info.utid.as_str()),
+            (claims.oid.as_str(), claims.tid.as_str())
+        );
+        use base64::Engine;
+        let decoded = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(client_info.encode())
+            .expect("base64url without padding");
+        let json: serde_json::Value = serde_json::from_slice(&decoded).expect("JSON");
+        assert_eq!(
+            json,
+            serde_json::json!({"uid": claims.oid, "utid": claims.tid})
+        );
+    }
+
+    #[tokio::test]
     async fn without_offline_access_or_openid_only_an_access_token_is_issued() {
         let fixture = Fixture::new().await;
         let app = fixture.app(Some("secret")).await;

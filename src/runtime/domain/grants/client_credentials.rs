@@ -61,6 +61,7 @@ pub async fn exchange(
         scope: scope.to_string(),
         id_token: None,
         refresh_token: None,
+        client_info: None,
     })
 }
 

@@ -91,6 +91,30 @@ pub struct IssuedTokens {
     pub id_token: Option<String>,
     /// A new refresh token, when `offline_access` was granted.
     pub refresh_token: Option<String>,
+    /// The account the user tokens are for (none for app-only tokens); the token endpoint
+    /// returns it as `client_info` when the request asks with `client_info=1`.
+    pub client_info: Option<ClientInfo>,
+}
+
+/// The account of user tokens as Entra's `client_info` carries it (MSAL builds its cached
+/// account's `homeAccountId` as `<uid>.<utid>` from it): the user's `oid` and the tenant's
+/// `tid`, exactly as the tokens carry them.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct ClientInfo {
+    /// The user's object ID (the tokens' `oid`).
+    pub uid: String,
+    /// The tenant ID (the tokens' `tid`).
+    pub utid: String,
+}
+
+impl ClientInfo {
+    /// The `client_info` value: base64url, without padding, of the JSON
+    /// `{"uid":"…","utid":"…"}`.
+    pub fn encode(&self) -> String {
+        use base64::Engine;
+        let json = serde_json::to_vec(self).unwrap_or_default();
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(json)
+    }
 }
 
 /// Issues the access token, and the ID and refresh tokens the grant's scopes call for, at
@@ -155,6 +179,10 @@ async fn issue_user_tokens(
         scope: grant.scope.clone(),
         id_token,
         refresh_token,
+        client_info: Some(ClientInfo {
+            uid: user.id.clone(),
+            utid: provider.tenant.id.clone(),
+        }),
     })
 }
 

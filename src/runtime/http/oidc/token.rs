@@ -11,6 +11,7 @@ use base64::engine::general_purpose::STANDARD;
 
 use crate::runtime::domain::client_auth::{
     self, AuthenticatedClient, BasicCredentials, ClientAuthError, PresentedCredentials,
+    TokenEndpoint,
 };
 use crate::runtime::domain::grants::{
     IssuedTokens, Provider, authorization_code, client_credentials, refresh_token,
@@ -63,6 +64,8 @@ impl TokenRequest {
             basic,
             client_id: self.get("client_id"),
             client_secret: self.get("client_secret"),
+            client_assertion_type: self.get("client_assertion_type"),
+            client_assertion: self.get("client_assertion"),
         }
     }
 }
@@ -80,7 +83,7 @@ fn basic_header(headers: &HeaderMap) -> Option<&str> {
 const LOGGED_CLIENT_ID_CHARS: usize = 64;
 
 /// Authenticates the client; a failure is counted and logged, naming tenant, client ID,
-/// method and reason, never the secret. No throttle follows: client IDs are public, so a
+/// method and reason, never the secret or the client assertion. No throttle follows: client IDs are public, so a
 /// per-client-ID lockout would let anyone lock an app out of its tokens, while its 256-bit
 /// random secret cannot be guessed online anyway.
 async fn authenticate_client(
@@ -88,13 +91,25 @@ async fn authenticate_client(
     tenant: &Tenant,
     credentials: &PresentedCredentials<'_>,
 ) -> Result<AuthenticatedClient, OAuthError> {
-    let error =
-        match client_auth::authenticate_client(&state.store, &tenant.id, credentials, store::now())
-            .await
-        {
-            Ok(client) => return Ok(client),
-            Err(error) => error,
-        };
+    // A client assertion's `aud` is the token endpoint; the issuer is accepted too (OIDC
+    // Core §9 allows either, and some libraries send the issuer).
+    let audiences = [
+        format!(
+            "{}/{}/oauth2/v2.0/token",
+            state.settings.public_url, tenant.subdomain
+        ),
+        state.issuer(&tenant.subdomain),
+    ];
+    let endpoint = TokenEndpoint {
+        tenant_id: &tenant.id,
+        audiences: &audiences,
+    };
+    let result =
+        client_auth::authenticate_client(&state.store, &endpoint, credentials, store::now()).await;
+    let error = match result {
+        Ok(client) => return Ok(client),
+        Err(error) => error,
+    };
     if let ClientAuthError::Failed {
         method,
         client_id,
@@ -142,7 +157,7 @@ pub async fn token(
     };
     state.metrics.count_token(&grant_type, outcome);
     match result {
-        Ok(tokens) => tokens_response(&tokens),
+        Ok(tokens) => tokens_response(&tokens, request.get("client_info") == Some("1")),
         Err(error) => {
             tracing::info!(grant_type = %grant_type, error = error.code(), reason = %error.description(), "token request refused");
             error.into_response()
@@ -212,8 +227,9 @@ async fn run_grant(
     Ok(issued?)
 }
 
-/// The token response (RFC 6749 §5.1), not cacheable.
-fn tokens_response(tokens: &IssuedTokens) -> Response {
+/// The token response (RFC 6749 §5.1), not cacheable; with `client_info` (Entra's account
+/// hint for MSAL) when the request asked for it and the tokens are a user's.
+fn tokens_response(tokens: &IssuedTokens, with_client_info: bool) -> Response {
     let mut body = serde_json::json!({
         "access_token": tokens.access_token,
         "token_type": "Bearer",
@@ -225,6 +241,9 @@ fn tokens_response(tokens: &IssuedTokens) -> Response {
     }
     if let Some(refresh_token) = &tokens.refresh_token {
         body["refresh_token"] = serde_json::Value::String(refresh_token.clone());
+    }
+    if let Some(client_info) = tokens.client_info.as_ref().filter(|_| with_client_info) {
+        body["client_info"] = serde_json::Value::String(client_info.encode());
     }
     json_no_store(&body)
 }
