@@ -299,6 +299,34 @@ pub struct Credentials {
     #[schemars(length(max = 4))]
     #[x_kube(validation = Rule::new("self.all(c, self.exists_one(d, d == c))").message("credentials.certificates must not contain duplicates"))]
     pub certificates: Option<Vec<CertificateRef>>,
+
+    /// Whether a certificate-signed client assertion may be presented more than once.
+    /// `Refuse` (default): each assertion's `jti` is accepted once (RFC 7523 §3), so a copied
+    /// assertion is useless. `AllowUntilExpiry`: the same assertion works until its `exp`, as
+    /// Entra accepts it; MSAL's `clientCertificate` option reuses one assertion for about ten
+    /// minutes, so a web app that redeems several codes in that time needs this (or a fresh
+    /// assertion per request through MSAL's `clientAssertion` callback).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub assertion_reuse: Option<AssertionReuse>,
+}
+
+/// Whether a client assertion may be presented more than once (`credentials.assertionReuse`).
+#[derive(
+    Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, schemars::JsonSchema,
+)]
+pub enum AssertionReuse {
+    /// Each assertion is accepted once.
+    #[default]
+    Refuse,
+    /// An assertion is accepted again until it expires.
+    AllowUntilExpiry,
+}
+
+impl AssertionReuse {
+    /// Whether this is the default, `Refuse` (the admin API leaves it out then).
+    pub fn is_refuse(&self) -> bool {
+        *self == AssertionReuse::Refuse
+    }
 }
 
 /// Where a public certificate is read from: a key of a ConfigMap or of a Secret in the

@@ -67,9 +67,14 @@ impl ParsedCertificate {
         self.not_before <= now && now < self.not_after
     }
 
-    /// Whether the JWS header's `x5t#S256`, `x5t` or `kid` names this certificate.
+    /// Whether the JWS header's `x5t#S256`, `x5t` or `kid` names this certificate. Base64url
+    /// padding is ignored: MSAL Python sends thumbprints with it (`…=`).
     pub fn is_named_by(&self, thumbprint: &str) -> bool {
-        thumbprint == self.sha256_thumbprint || thumbprint == self.sha1_thumbprint
+        let unpadded = thumbprint
+            .strip_suffix("==")
+            .or_else(|| thumbprint.strip_suffix('='))
+            .unwrap_or(thumbprint);
+        unpadded == self.sha256_thumbprint || unpadded == self.sha1_thumbprint
     }
 }
 
@@ -220,6 +225,16 @@ mod tests {
         }
         assert!(parsed.is_named_by(&parsed.sha1_thumbprint));
         assert!(!parsed.is_named_by("x"));
+    }
+
+    #[test]
+    fn a_thumbprint_with_base64_padding_names_the_certificate_too() {
+        // MSAL Python encodes x5t and x5t#S256 with padding.
+        let parsed = parse_certificate(RSA_2048).expect("parses");
+        assert!(parsed.is_named_by(&format!("{}=", parsed.sha1_thumbprint)));
+        assert!(parsed.is_named_by(&format!("{}=", parsed.sha256_thumbprint)));
+        assert!(!parsed.is_named_by(&format!("{}==x", parsed.sha1_thumbprint)));
+        assert!(!parsed.is_named_by("="));
     }
 
     #[test]

@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-use crate::api::app_registration::{AppType, ExposedApi};
+use crate::api::app_registration::{AppType, AssertionReuse, ExposedApi};
 
 use super::certificate::{
     CertificateSpec, MAX_CERTIFICATE_PEM_BYTES, MAX_CLIENT_CERTIFICATES, ParsedCertificate,
@@ -68,6 +68,11 @@ pub struct ClientSpec {
     /// daemon apps only; at most four, so a new one can be added before an old one goes).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub certificates: Vec<CertificateSpec>,
+
+    /// Whether a client assertion may be presented again until it expires (`Refuse`, the
+    /// default, accepts each `jti` once).
+    #[serde(default, skip_serializing_if = "AssertionReuse::is_refuse")]
+    pub assertion_reuse: AssertionReuse,
 }
 
 /// Permission to request scopes of another app's API, by that app's client ID

@@ -54,6 +54,7 @@ fn web_client(redirect_uris: &[&str]) -> ClientSpec {
             expires_at: None,
         }],
         certificates: vec![],
+        assertion_reuse: Default::default(),
     }
 }
 

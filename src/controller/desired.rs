@@ -82,6 +82,11 @@ pub fn desired_client(
         access_token_lifetime: spec.access_token_lifetime.clone(),
         client_secrets,
         certificates: Vec::new(),
+        assertion_reuse: spec
+            .credentials
+            .as_ref()
+            .and_then(|credentials| credentials.assertion_reuse)
+            .unwrap_or_default(),
     }
 }
 
@@ -408,5 +413,23 @@ mod tests {
         assert_eq!(client.app_type, AppType::Spa);
         assert_eq!(client.redirect_uris, ["https://spa.example/"]);
         assert!(client.client_secrets.is_empty());
+    }
+
+    #[test]
+    fn assertion_reuse_reaches_the_runtime_only_when_asked_for() {
+        let spec = |credentials: serde_json::Value| -> AppRegistrationSpec {
+            serde_json::from_value(serde_json::json!({
+                "tenantRef": { "name": "contoso" }, "displayName": "Job", "type": "daemon",
+                "credentials": credentials
+            }))
+            .expect("valid spec")
+        };
+        let default = desired_client(&spec(serde_json::json!({})), Vec::new(), Vec::new());
+        let document = serde_json::to_value(&default).expect("JSON");
+        assert!(document.get("assertionReuse").is_none(), "{document}");
+        let msal = spec(serde_json::json!({ "assertionReuse": "AllowUntilExpiry" }));
+        let document =
+            serde_json::to_value(desired_client(&msal, Vec::new(), Vec::new())).expect("JSON");
+        assert_eq!(document["assertionReuse"], "AllowUntilExpiry");
     }
 }

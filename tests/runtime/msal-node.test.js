@@ -132,15 +132,16 @@ describe(`MSAL Node behind TLS (${process.env.CIAM_TEST_DATABASE_URL ? 'PostgreS
     });
   });
 
-  // Waits for helper B (certificate credentials).
-  test('client credentials with a certificate (PS256, x5t#S256 and x5c), reused by MSAL for a second request', async () => {
-    const certificate = await createClientCertificate('woodgrove nightly job');
+  /** Registers a daemon with a new certificate (and `assertionReuse` when given) and its MSAL app. */
+  async function certificateDaemon(name, assertionReuse) {
+    const certificate = await createClientCertificate(name);
     const clientId = randomUUID();
     const registered = await env.putClient(clientId, {
-      displayName: 'Nightly job with a certificate',
+      displayName: `${name} with a certificate`,
       type: 'daemon',
       apiPermissions: [{ resourceAppId: env.ids.api, scopes: ['orders.read'] }],
       certificates: [{ pem: certificate.certificatePem }],
+      ...(assertionReuse ? { assertionReuse } : {}),
     });
     assert.equal(registered.status, 201, JSON.stringify(registered.body));
     const { app, sent } = msalApp(clientId, {
@@ -150,6 +151,11 @@ describe(`MSAL Node behind TLS (${process.env.CIAM_TEST_DATABASE_URL ? 'PostgreS
         x5c: certificate.certificatePem,
       },
     });
+    return { clientId, app, sent };
+  }
+
+  test('client credentials with a certificate (PS256, x5t#S256 and x5c); with assertionReuse MSAL may send its assertion again', async () => {
+    const { clientId, app, sent } = await certificateDaemon('woodgrove nightly job', 'AllowUntilExpiry');
     const result = await app.acquireTokenByClientCredential({ scopes: [`${env.apiUri}/.default`] });
     const [request] = tokenRequests(sent);
     assert.equal(request.form.client_assertion_type, 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer');
@@ -162,8 +168,7 @@ describe(`MSAL Node behind TLS (${process.env.CIAM_TEST_DATABASE_URL ? 'PostgreS
     assert.deepEqual(claims.roles, ['orders.read']);
 
     // MSAL keeps one signed assertion for ten minutes and sends it again with the next token
-    // request of the same app (ClientAssertion.getJwt): the runtime must accept that, or an
-    // app that asks for a second token within ten minutes breaks.
+    // request of the same app (ClientAssertion.getJwt); `AllowUntilExpiry` accepts that.
     const second = await app.acquireTokenByClientCredential({ scopes: [`${env.apiUri}/.default`], skipCache: true });
     const requests = tokenRequests(sent);
     assert.equal(requests.length, 2);
@@ -171,7 +176,23 @@ describe(`MSAL Node behind TLS (${process.env.CIAM_TEST_DATABASE_URL ? 'PostgreS
     assert.ok(second.accessToken);
   });
 
-  // Waits for helper B (certificate credentials).
+  test('by default an assertion works once: MSAL\'s reused assertion is refused with a message that says so', async () => {
+    const { app, sent } = await certificateDaemon('one-time job');
+    const first = await app.acquireTokenByClientCredential({ scopes: [`${env.apiUri}/.default`] });
+    assert.ok(first.accessToken);
+    await assert.rejects(
+      app.acquireTokenByClientCredential({ scopes: [`${env.apiUri}/.default`], skipCache: true }),
+      (error) => {
+        assert.equal(error.errorCode, 'invalid_client');
+        assert.match(error.errorMessage, /client assertion was already used/);
+        return true;
+      },
+    );
+    const requests = tokenRequests(sent);
+    assert.equal(requests.length, 2);
+    assert.equal(requests[1].form.client_assertion, requests[0].form.client_assertion, 'the same assertion was sent twice');
+  });
+
   test('client credentials with a certificate the client does not have: invalid_client', async () => {
     const registeredCertificate = await createClientCertificate('registered');
     const otherCertificate = await createClientCertificate('someone else');
@@ -215,7 +236,6 @@ describe(`MSAL Node behind TLS (${process.env.CIAM_TEST_DATABASE_URL ? 'PostgreS
     assert.equal(accounts[0].username, env.email);
   });
 
-  // Waits for helper B (client_info).
   test('query mode: client_info gives homeAccountId <oid>.<tid> and MSAL logs no missing client info', async () => {
     const { result, logs, sent } = await queryModeFlow();
     const [redemption] = tokenRequests(sent);
@@ -246,7 +266,6 @@ describe(`MSAL Node behind TLS (${process.env.CIAM_TEST_DATABASE_URL ? 'PostgreS
     assert.notEqual(requests.at(-1).response.refresh_token, requests.at(-1).form.refresh_token, 'the refresh token rotated');
   });
 
-  // Waits for helper B (client_info on refresh).
   test('the refresh-token response carries client_info too', async () => {
     const { app, logs, sent } = await queryModeFlow();
     const [account] = await app.getTokenCache().getAllAccounts();
@@ -259,7 +278,6 @@ describe(`MSAL Node behind TLS (${process.env.CIAM_TEST_DATABASE_URL ? 'PostgreS
     assert.deepEqual(logs.filter((line) => MISSING_CLIENT_INFO.test(line.message)), []);
   });
 
-  // Waits for helpers A (form_post) and B (client_info).
   test('authorization code + PKCE with response_mode=form_post: the code arrives in a POST, homeAccountId is <oid>.<tid>', async () => {
     const { result, arrival, logs, state, authUrl } = await authorizationCodeFlow('form_post');
     assert.equal(new URL(authUrl).searchParams.get('response_mode'), 'form_post');

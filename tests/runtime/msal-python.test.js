@@ -162,7 +162,6 @@ describe(`MSAL Python behind TLS (${process.env.CIAM_TEST_DATABASE_URL ? 'Postgr
     assert.equal(result.access_token, undefined);
   });
 
-  // Waits for helper A (discovery at {authority}.well-known/openid-configuration).
   test('client credentials with a secret, oidc_authority= the authority (discovery under the authority)', async () => {
     const result = await msalPython(
       'client-credentials',
@@ -172,7 +171,6 @@ describe(`MSAL Python behind TLS (${process.env.CIAM_TEST_DATABASE_URL ? 'Postgr
     await assertDaemonToken(result, env.ids.daemon);
   });
 
-  // Waits for helper B (certificate credentials).
   test('client credentials with a certificate and its SHA-1 thumbprint (RS256, x5t)', async () => {
     const certificate = await createClientCertificate('tailspin job sha1');
     const clientId = await certificateDaemon(certificate);
@@ -184,7 +182,6 @@ describe(`MSAL Python behind TLS (${process.env.CIAM_TEST_DATABASE_URL ? 'Postgr
     await assertDaemonToken(result, clientId);
   });
 
-  // Waits for helper B (certificate credentials).
   test('client credentials with a certificate sent along (PS256, x5t#S256, x5c)', async () => {
     const certificate = await createClientCertificate('tailspin job sha256');
     const clientId = await certificateDaemon(certificate);
@@ -216,13 +213,11 @@ describe(`MSAL Python behind TLS (${process.env.CIAM_TEST_DATABASE_URL ? 'Postgr
     assert.equal(accounts[0].local_account_id, id.oid);
   });
 
-  // Waits for helper B (client_info).
   test('query mode: the cached account\'s home_account_id is <oid>.<tid>', async () => {
     const { result, accounts } = await queryModeFlow();
     assert.equal(accounts[0]?.home_account_id, `${result.id_token_claims.oid}.${env.tenantId}`);
   });
 
-  // Waits for helpers A (form_post) and B (client_info).
   test('authorization code + PKCE with response_mode=form_post: the posted answer redeemed, home_account_id <oid>.<tid>', async () => {
     const { flow, arrival, result, accounts } = await authorizationCodeFlow('form_post');
     assert.equal(new URL(flow.auth_uri).searchParams.get('response_mode'), 'form_post');

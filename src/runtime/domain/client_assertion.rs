@@ -127,14 +127,35 @@ pub struct AssertionClaims {
     sub: Option<String>,
     #[serde(default)]
     aud: Option<Audience>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "numeric_date")]
     exp: Option<i64>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "numeric_date")]
     nbf: Option<i64>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "numeric_date")]
     iat: Option<i64>,
     #[serde(default)]
     jti: Option<String>,
+}
+
+/// A JWT NumericDate (RFC 7519 §2): seconds since the epoch, which may have a fraction (MSAL
+/// Python writes `time.time()` as it is); read as whole seconds, rounded down. A value that is
+/// not a finite number in range is malformed.
+fn numeric_date<'de, D>(deserializer: D) -> Result<Option<i64>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    let Some(number) = Option::<serde_json::Number>::deserialize(deserializer)? else {
+        return Ok(None);
+    };
+    if let Some(seconds) = number.as_i64() {
+        return Ok(Some(seconds));
+    }
+    match number.as_f64() {
+        Some(seconds) if seconds.is_finite() && seconds.abs() < 1e15 => {
+            Ok(Some(seconds.floor() as i64))
+        }
+        _ => Err(serde::de::Error::custom("a NumericDate out of range")),
+    }
 }
 
 /// A client assertion parsed but not yet verified.

@@ -3,6 +3,7 @@
 //! client assertion signed with one of the client's certificates (RFC 7523, checked in
 //! [`super::client_assertion`]), or a public client's bare `client_id` (RFC 6749 §2.3).
 
+use crate::api::app_registration::AssertionReuse;
 use crate::contract::ClientSpec;
 use crate::runtime::store::{Kind, Store, StoreError};
 
@@ -267,7 +268,8 @@ pub async fn authenticate_client(
 
 /// Authenticates a client by its `private_key_jwt` assertion: the assertion's `iss` (or the
 /// body's `client_id`) names the client, one of its current certificates must have signed it,
-/// and its `jti` is recorded so that it is accepted once.
+/// and its `jti` is recorded so that it is accepted once (unless the client allows reuse until
+/// expiry).
 ///
 /// # Errors
 /// `invalid_request` when a secret comes too; otherwise a failed [`AssertionFailure`].
@@ -318,7 +320,7 @@ async fn authenticate_with_assertion(
             accepted.expires_at,
         )
         .await?;
-    if !first_use {
+    if !first_use && spec.assertion_reuse == AssertionReuse::Refuse {
         return Err(assertion_failed(&client_id, AssertionFailure::Replayed));
     }
     Ok(AuthenticatedClient {
@@ -590,6 +592,27 @@ mod tests {
             by_assertion(&fixture, &with_assertion(Some(&daemon.id), &fresh))
                 .await
                 .is_ok()
+        );
+    }
+
+    #[tokio::test]
+    async fn a_client_that_allows_reuse_accepts_an_assertion_again_until_it_expires() {
+        let fixture = Fixture::new().await;
+        let mut spec = certificate_daemon(&fixture).await.spec;
+        spec.assertion_reuse = AssertionReuse::AllowUntilExpiry;
+        let msal_like = fixture.register(spec).await;
+        let assertion = assertion_for(&msal_like.id, "jti-1");
+        for attempt in ["first", "second", "third"] {
+            let presented = with_assertion(Some(&msal_like.id), &assertion);
+            let client = by_assertion(&fixture, &presented).await;
+            assert!(client.is_ok(), "{attempt} use: {client:?}");
+        }
+        // Every other check still applies: a copy for another client is refused.
+        let other = certificate_daemon(&fixture).await;
+        let result = by_assertion(&fixture, &with_assertion(Some(&other.id), &assertion)).await;
+        assert_eq!(
+            assertion_failure(result),
+            ClientAuthFailure::Assertion(AssertionFailure::WrongIssuer)
         );
     }
 

@@ -209,6 +209,7 @@ pub(crate) fn client_spec(app_type: AppType) -> ClientSpec {
         access_token_lifetime: None,
         client_secrets: vec![],
         certificates: vec![],
+        assertion_reuse: Default::default(),
     }
 }
 

@@ -183,6 +183,7 @@ mod tests {
             access_token_lifetime: None,
             client_secrets: vec![],
             certificates: vec![],
+            assertion_reuse: Default::default(),
         }
     }
 

@@ -263,3 +263,22 @@ fn anything_but_a_compact_jws_is_malformed() {
         );
     }
 }
+
+#[test]
+fn times_with_a_fraction_of_a_second_are_read_as_whole_seconds() {
+    // MSAL Python writes `exp`, `iat` and `nbf` as `time.time()`, with a fraction.
+    let mut fractional = claims();
+    fractional["exp"] = serde_json::json!(NOW as f64 + 299.75);
+    fractional["iat"] = serde_json::json!(NOW as f64 + 0.5);
+    fractional["nbf"] = serde_json::json!(NOW as f64 + 0.5);
+    let accepted = judge(&rsa(&fractional)).expect("accepted");
+    assert_eq!(accepted.expires_at, NOW + 299 + LEEWAY_SECONDS);
+    assert_eq!(
+        judge(&rsa(&with("exp", serde_json::json!(1e300)))),
+        Err(AssertionFailure::Malformed)
+    );
+    assert_eq!(
+        judge(&rsa(&with("exp", serde_json::json!("soon")))),
+        Err(AssertionFailure::Malformed)
+    );
+}
