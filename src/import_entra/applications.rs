@@ -236,8 +236,9 @@ fn report_credentials(
     {
         context.skipped(
             format!("{path}.keyCredentials"),
-            "certificates are not imported (put the public certificates in a ConfigMap and \
-             reference them from the AppRegistration)",
+            "certificates are not imported: put the public certificates (PEM) in a ConfigMap \
+             and list them under the AppRegistration's credentials.certificates (MSAL apps \
+             also want credentials.assertionReuse: AllowUntilExpiry, see docs/api.md)",
         );
     }
     if app
