@@ -108,7 +108,11 @@ async fn the_imported_tenant_without_social_sign_in_becomes_ready() {
     let stderr = text(&output.stderr);
     assert!(output.status.success(), "import failed:\n{stderr}");
     assert!(
-        stderr.contains("applications[2].keyCredentials: certificates are not imported"),
+        stderr.contains(
+            "applications[2].keyCredentials: 1 public certificate(s) written to ConfigMap \
+             nightly-order-reports-certificates"
+        ) && stderr
+            .contains("applications[2].keyCredentials[1]: the export has no certificate content"),
         "{stderr}"
     );
     let objects = written_objects(&out);
@@ -121,7 +125,7 @@ async fn the_imported_tenant_without_social_sign_in_becomes_ready() {
             )
         })
         .collect();
-    assert_eq!(kinds.len(), 7, "{kinds:?}");
+    assert_eq!(kinds.len(), 8, "{kinds:?}");
 
     let runtime = Runtime::start("import-entra").await;
     let _operator = Operator::start(&runtime, &namespace.name, 300);
@@ -130,9 +134,26 @@ async fn the_imported_tenant_without_social_sign_in_becomes_ready() {
             .await
             .unwrap_or_else(|error| panic!("{} refused: {error}", object["metadata"]["name"]));
     }
-    for object in &objects {
+    for object in objects
+        .iter()
+        .filter(|object| object["kind"] != "ConfigMap")
+    {
         wait_ready(&client, &namespace.name, object).await;
     }
+    // The certificate Entra had reached the app: its thumbprint is in the app's status.
+    let expected = ciam_operator::contract::certificate::parse_certificate(include_str!(
+        "../src/contract/testdata/rsa2048.crt"
+    ))
+    .expect("test certificate");
+    let apps: Api<ciam_operator::api::AppRegistration> =
+        Api::namespaced(client.clone(), &namespace.name);
+    let reports = apps.get("nightly-order-reports").await.expect("the daemon");
+    let status = reports.status.expect("status");
+    assert_eq!(status.certificates.len(), 1, "{:?}", status.certificates);
+    assert_eq!(
+        status.certificates[0].thumbprint,
+        expected.sha256_thumbprint
+    );
     // What an app team checks after the migration: the Secret their app mounts.
     let secrets: Api<Secret> = Api::namespaced(client.clone(), &namespace.name);
     let storefront = secrets
@@ -232,6 +253,7 @@ async fn the_full_export_with_social_sign_in_and_extensions_passes_admission() {
         admitted,
         [
             "CustomerTenant/woodgrove-customers",
+            "ConfigMap/nightly-order-reports-certificates",
             "AppRegistration/nightly-order-reports",
             "AppRegistration/woodgrove-mobile-ios",
             "AppRegistration/woodgrove-orders",
@@ -247,7 +269,7 @@ async fn the_full_export_with_social_sign_in_and_extensions_passes_admission() {
         tenant["spec"]["identityProviders"].as_array().map(Vec::len),
         Some(3)
     );
-    let rewards = &objects[7];
+    let rewards = &objects[8];
     assert_eq!(
         rewards["spec"]["signIn"]["methods"],
         serde_json::json!(["emailPassword", "google", "facebook", "fabrikam-partners"])

@@ -10,12 +10,12 @@
 use crate::api::AppRegistrationSpec;
 use crate::api::app_registration::{ApiPermission, ApiScope, AppRegistration, AppType, ExposedApi};
 
-use super::Context;
 use super::checks::{
     UniqueNames, is_display_name, is_plain_text, is_redirect_uri, is_scope_value, kubernetes_name,
     present,
 };
 use super::graph;
+use super::{Context, certificates};
 
 /// `appId` of Microsoft Graph, whose permissions (`openid`, `User.Read` …) have no counterpart.
 const MICROSOFT_GRAPH_APP_ID: &str = "00000003-0000-0000-c000-000000000000";
@@ -118,6 +118,14 @@ fn map_one(
     let (app_type, redirect_uris) = type_and_redirects(context, path, app);
     let post_logout_redirect_uris = post_logout(context, path, app, app_type);
     report_credentials(context, path, app, name, app_type);
+    let credentials = certificates::map(
+        context,
+        path,
+        name,
+        app_type,
+        app.key_credentials.as_deref().unwrap_or_default(),
+        jiff::Timestamp::now(),
+    );
     let exposed_api = exposed_api(context, path, app);
     let api_permissions = api_permissions(context, path, app, apps);
     context.report_other(path, &app.other, IGNORED, "AppRegistration");
@@ -133,7 +141,7 @@ fn map_one(
         exposed_api,
         api_permissions,
         access_token_lifetime: None,
-        credentials: None,
+        credentials,
         deletion_policy: crate::api::DeletionPolicy::Delete,
     }
 }
@@ -229,18 +237,6 @@ fn report_credentials(
     name: &str,
     app_type: AppType,
 ) {
-    if app
-        .key_credentials
-        .as_ref()
-        .is_some_and(|keys| !keys.is_empty())
-    {
-        context.skipped(
-            format!("{path}.keyCredentials"),
-            "certificates are not imported: put the public certificates (PEM) in a ConfigMap \
-             and list them under the AppRegistration's credentials.certificates (MSAL apps \
-             also want credentials.assertionReuse: AllowUntilExpiry, see docs/api.md)",
-        );
-    }
     if app
         .password_credentials
         .as_ref()

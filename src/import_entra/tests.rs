@@ -141,12 +141,13 @@ fn an_exposed_api_and_permissions_on_apps_of_the_same_import_are_mapped() {
 #[test]
 fn what_has_no_counterpart_is_listed_with_its_graph_path() {
     let imported = import_of(&["ready"]);
-    let certificates = note(&imported, "applications[2].keyCredentials");
-    assert_eq!(certificates.kind, NoteKind::Skipped);
+    let without_content = note(&imported, "applications[2].keyCredentials[1]");
+    assert_eq!(without_content.kind, NoteKind::Action);
     assert!(
-        certificates
-            .to_string()
-            .starts_with("applications[2].keyCredentials: certificates are not imported")
+        without_content
+            .message
+            .contains("$select=id,appId,displayName"),
+        "{without_content}"
     );
     assert_eq!(
         note(&imported, "applications[1].appRoles").kind,
@@ -608,11 +609,15 @@ fn files_are_numbered_in_apply_order() {
         .map(|object| object.file_name.as_str())
         .collect();
     assert_eq!(names[0], "01-customertenant-woodgrove-customers.yaml");
-    assert_eq!(names[1], "02-appregistration-nightly-order-reports.yaml");
-    assert_eq!(names[5], "06-userflow-woodgrove-shoppers.yaml");
-    assert_eq!(names[6], "07-branding-woodgrove-customers.yaml");
+    assert_eq!(
+        names[1],
+        "02-configmap-nightly-order-reports-certificates.yaml"
+    );
+    assert_eq!(names[2], "03-appregistration-nightly-order-reports.yaml");
+    assert_eq!(names[6], "07-userflow-woodgrove-shoppers.yaml");
+    assert_eq!(names[7], "08-branding-woodgrove-customers.yaml");
     let documents = serde_saphyr::from_multiple::<serde_json::Value>(&stream(&rendered)).unwrap();
-    assert_eq!(documents.len(), 7);
+    assert_eq!(documents.len(), 8);
 }
 
 #[test]
@@ -688,5 +693,56 @@ fn yaml_keeps_every_value_a_string_whatever_it_looks_like() {
     assert_eq!(
         names, expected,
         "a display name with a line break is refused like the CRD refuses it: the object name stands in"
+    );
+}
+
+#[test]
+fn a_certificate_with_its_content_becomes_a_config_map_the_app_lists() {
+    let imported = import_of(&["ready"]);
+    let reports = imported
+        .apps
+        .iter()
+        .find(|app| app.spec.display_name == "Nightly order reports")
+        .expect("the daemon");
+    let credentials = reports.spec.credentials.as_ref().expect("credentials");
+    assert_eq!(
+        credentials.assertion_reuse,
+        Some(crate::api::app_registration::AssertionReuse::AllowUntilExpiry)
+    );
+    let references = credentials.certificates.as_ref().expect("certificates");
+    assert_eq!(
+        references.len(),
+        1,
+        "the entry without content is not listed"
+    );
+    let reference = references[0]
+        .config_map_key_ref
+        .as_ref()
+        .expect("ConfigMap");
+    let config_map = imported
+        .config_maps
+        .iter()
+        .find(|map| map.metadata.name.as_deref() == Some(reference.name.as_str()))
+        .expect("the ConfigMap is imported");
+    let pem = &config_map.data.as_ref().expect("data")[&reference.key];
+    let parsed = crate::contract::certificate::parse_certificate(pem).expect("accepted");
+    let expected = crate::contract::certificate::parse_certificate(include_str!(
+        "../contract/testdata/rsa2048.crt"
+    ))
+    .expect("test certificate");
+    assert_eq!(parsed.sha256_thumbprint, expected.sha256_thumbprint);
+    let rendered = render(&imported).expect("renders");
+    let names: Vec<&str> = rendered.iter().map(|o| o.file_name.as_str()).collect();
+    let config_map_at = names
+        .iter()
+        .position(|n| n.contains("-configmap-"))
+        .expect("rendered");
+    let app_at = names
+        .iter()
+        .position(|n| n.contains("appregistration"))
+        .expect("apps");
+    assert!(
+        config_map_at < app_at,
+        "the ConfigMap is applied first: {names:?}"
     );
 }
