@@ -58,19 +58,9 @@ fn ready_message(app: &AppRegistration) -> String {
 
 /// A tenant, an API and a daemon permitted its scope, reading `certificates`.
 fn objects(subdomain: &str, certificates: serde_json::Value) -> Vec<serde_json::Value> {
-    vec![
-        serde_json::json!({
-            "apiVersion": "ciam.dev/v1alpha1", "kind": "CustomerTenant", "metadata": { "name": "t" },
-            "spec": { "displayName": "T", "subdomain": subdomain, "countryCode": "DE" }
-        }),
-        serde_json::json!({
-            "apiVersion": "ciam.dev/v1alpha1", "kind": "AppRegistration", "metadata": { "name": "api" },
-            "spec": { "tenantRef": { "name": "t" }, "displayName": "API", "type": "spa",
-                      "redirectUris": ["https://api.example/"],
-                      "exposedApi": { "identifierUri": "api://reports", "scopes": [{ "value": "read" }] } }
-        }),
-        daemon(certificates),
-    ]
+    let mut objects = support::tenant_with_api(subdomain);
+    objects.push(daemon(certificates));
+    objects
 }
 
 fn daemon(certificates: serde_json::Value) -> serde_json::Value {

@@ -12,7 +12,7 @@ use kube::api::{Api, DeleteParams, Patch, PatchParams};
 use ciam_operator::api::{AppRegistration, Branding, CustomerTenant, UserFlow};
 use support::{
     Operator, Runtime, TestNamespace, apply_examples, client, client_credentials_token,
-    create_or_replace, eventually, secret_value,
+    create_or_replace, eventually, secret_value, tenant_with_api,
 };
 
 const WAIT: Duration = Duration::from_secs(90);
@@ -321,22 +321,6 @@ async fn cross_object_rules_are_reported_on_the_later_object() {
         .await
         .unwrap();
     wait_ready(&tenants, "contoso", "False", "DependentsExist").await;
-}
-
-/// A tenant, an API app and `daemons` daemon apps allowed to call it, as JSON objects.
-fn tenant_with_api(subdomain: &str) -> Vec<serde_json::Value> {
-    vec![
-        serde_json::json!({
-            "apiVersion": "ciam.dev/v1alpha1", "kind": "CustomerTenant", "metadata": { "name": "t" },
-            "spec": { "displayName": "T", "subdomain": subdomain, "countryCode": "DE" }
-        }),
-        serde_json::json!({
-            "apiVersion": "ciam.dev/v1alpha1", "kind": "AppRegistration", "metadata": { "name": "api" },
-            "spec": { "tenantRef": { "name": "t" }, "displayName": "API", "type": "spa",
-                      "redirectUris": ["https://api.example/"],
-                      "exposedApi": { "identifierUri": "api://reports", "scopes": [{ "value": "read" }] } }
-        }),
-    ]
 }
 
 fn daemon(name: &str, extra: serde_json::Value) -> serde_json::Value {

@@ -9,7 +9,9 @@ use kube::api::Api;
 use kube::runtime::controller::Action;
 
 use super::conditions::{self, reasons};
-use super::desired::{ConfigMapContent, branding_config_map_refs, desired_branding};
+use super::desired::{
+    ConfigMapContent, branding_config_map_refs, config_map_value, desired_branding,
+};
 use super::ownership::{claim_for, describe_for, owner_of, write_needed};
 use super::references::{TenantResolution, holds_place, precedence, resolve_tenant, tenant_key};
 use super::{Context, Decision, Error, on_metadata_change, on_tenant_change, run_controllers};
@@ -57,19 +59,7 @@ async fn read_config_maps<B: Backend>(
         else {
             continue;
         };
-        let bytes = config_map
-            .binary_data
-            .as_ref()
-            .and_then(|data| data.get(&reference.key))
-            .map(|bytes| bytes.0.clone())
-            .or_else(|| {
-                config_map
-                    .data
-                    .as_ref()
-                    .and_then(|data| data.get(&reference.key))
-                    .map(|text| text.clone().into_bytes())
-            });
-        if let Some(bytes) = bytes {
+        if let Some(bytes) = config_map_value(&config_map, &reference.key) {
             content.insert((reference.name, reference.key), bytes);
         }
     }

@@ -90,6 +90,26 @@ pub fn desired_client(
     }
 }
 
+/// A ConfigMap key's bytes, from `binaryData` or `data` (Kubernetes keeps a key in only one
+/// of them).
+pub fn config_map_value(
+    config_map: &k8s_openapi::api::core::v1::ConfigMap,
+    key: &str,
+) -> Option<Vec<u8>> {
+    config_map
+        .binary_data
+        .as_ref()
+        .and_then(|data| data.get(key))
+        .map(|bytes| bytes.0.clone())
+        .or_else(|| {
+            config_map
+                .data
+                .as_ref()
+                .and_then(|data| data.get(key))
+                .map(|text| text.clone().into_bytes())
+        })
+}
+
 /// Every ConfigMap key a Branding refers to.
 pub fn branding_config_map_refs(spec: &BrandingSpec) -> Vec<ConfigMapKeyRef> {
     let mut refs = Vec::new();

@@ -691,3 +691,20 @@ pub async fn client_credentials_token(
         Err(response.text().await.unwrap_or_default())
     }
 }
+
+/// A tenant `t` on `subdomain` and an app `api` exposing the scope `api://reports/read`, as
+/// JSON objects to apply.
+pub fn tenant_with_api(subdomain: &str) -> Vec<serde_json::Value> {
+    vec![
+        serde_json::json!({
+            "apiVersion": "ciam.dev/v1alpha1", "kind": "CustomerTenant", "metadata": { "name": "t" },
+            "spec": { "displayName": "T", "subdomain": subdomain, "countryCode": "DE" }
+        }),
+        serde_json::json!({
+            "apiVersion": "ciam.dev/v1alpha1", "kind": "AppRegistration", "metadata": { "name": "api" },
+            "spec": { "tenantRef": { "name": "t" }, "displayName": "API", "type": "spa",
+                      "redirectUris": ["https://api.example/"],
+                      "exposedApi": { "identifierUri": "api://reports", "scopes": [{ "value": "read" }] } }
+        }),
+    ]
+}

@@ -14,6 +14,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::ResourceExt;
 use kube::api::Api;
 
+use super::super::desired::config_map_value;
 use super::super::{Context, Error};
 use crate::api::AppRegistration;
 use crate::api::app_registration::{CertificateRef, CertificateStatus};
@@ -70,12 +71,7 @@ pub(super) fn names_config_map(app: &AppRegistration, name: &str) -> bool {
 
 /// Whether the app names the Secret `name` for a certificate or as its brought secret.
 pub(super) fn names_secret(app: &AppRegistration, name: &str) -> bool {
-    let brought = app
-        .spec
-        .credentials
-        .as_ref()
-        .and_then(|credentials| credentials.existing_secret_ref.as_ref())
-        .is_some_and(|reference| reference.name == name);
+    let brought = super::credentials::brings_secret(app, name);
     brought
         || certificate_refs(app).iter().any(|reference| {
             reference
@@ -123,14 +119,8 @@ async fn read_pem<B: Backend>(
         let Some(config_map) = config_map else {
             return Ok(Err(format!("ConfigMap {} does not exist", reference.name)));
         };
-        let text = config_map
-            .data
-            .as_ref()
-            .and_then(|data| data.get(&reference.key).cloned())
-            .or_else(|| {
-                let binary = config_map.binary_data.as_ref()?.get(&reference.key)?;
-                String::from_utf8(binary.0.clone()).ok()
-            });
+        let text = config_map_value(&config_map, &reference.key)
+            .and_then(|bytes| String::from_utf8(bytes).ok());
         return Ok(text
             .ok_or_else(|| format!("ConfigMap {} has no key {}", reference.name, reference.key)));
     }

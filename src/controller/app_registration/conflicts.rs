@@ -14,12 +14,7 @@ use super::super::conditions::reasons;
 
 /// `SecretConflict`: the Secret the app would write is someone else's.
 pub(super) fn secret_conflict(app: &AppRegistration, name: &str) -> (&'static str, String) {
-    let brought = app
-        .spec
-        .credentials
-        .as_ref()
-        .and_then(|credentials| credentials.existing_secret_ref.as_ref())
-        .is_some_and(|reference| reference.name == name);
+    let brought = super::credentials::brings_secret(app, name);
     let message = if brought {
         format!(
             "credentials.secretName {name} is the existingSecretRef Secret; the operator never writes a Secret it did not create: choose another secretName"

@@ -200,6 +200,15 @@ fn plan_secret(
     }
 }
 
+/// Whether the app brings the Secret `name` as its own client secret (`existingSecretRef`).
+pub(super) fn brings_secret(app: &AppRegistration, name: &str) -> bool {
+    app.spec
+        .credentials
+        .as_ref()
+        .and_then(|credentials| credentials.existing_secret_ref.as_ref())
+        .is_some_and(|reference| reference.name == name)
+}
+
 /// The name of the credentials Secret.
 pub(super) fn secret_name(app: &AppRegistration) -> String {
     app.spec
