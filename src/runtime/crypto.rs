@@ -47,6 +47,93 @@ pub enum CryptoError {
     /// A password could not be hashed.
     #[error("failed to hash a password: {0}")]
     PasswordHash(String),
+    /// A stored signing key does not parse as its algorithm's key.
+    #[error("the {algorithm} signing key does not parse: {reason}")]
+    SigningKey {
+        /// Algorithm of the key.
+        algorithm: SigningAlgorithm,
+        /// What went wrong.
+        reason: String,
+    },
+    /// A signature could not be made.
+    #[error("failed to sign")]
+    Sign,
+}
+
+/// A private signing key parsed once into a ready key pair (ring), so a signature costs only
+/// the signature: ES256 from the PKCS#8 document, RS256 from the PKCS#1 one, as
+/// [`generate_signing_key`] writes them.
+pub struct Signer {
+    algorithm: SigningAlgorithm,
+    key: SignerKey,
+}
+
+enum SignerKey {
+    Es256(ring::signature::EcdsaKeyPair),
+    Rs256(ring::signature::RsaKeyPair),
+}
+
+impl Signer {
+    /// Parses `private_der` as a key of `algorithm`.
+    ///
+    /// # Errors
+    /// [`CryptoError::SigningKey`] when it is not one.
+    pub fn new(algorithm: SigningAlgorithm, private_der: &[u8]) -> Result<Self, CryptoError> {
+        let failure = |reason: String| CryptoError::SigningKey { algorithm, reason };
+        let key = match algorithm {
+            SigningAlgorithm::Es256 => {
+                use p256::elliptic_curve::sec1::ToEncodedPoint;
+                use p256::pkcs8::DecodePrivateKey;
+                let secret = p256::SecretKey::from_pkcs8_der(private_der)
+                    .map_err(|error| failure(error.to_string()))?;
+                let public = secret.public_key().to_encoded_point(false);
+                SignerKey::Es256(
+                    ring::signature::EcdsaKeyPair::from_private_key_and_public_key(
+                        &ring::signature::ECDSA_P256_SHA256_FIXED_SIGNING,
+                        &secret.to_bytes(),
+                        public.as_bytes(),
+                        &ring::rand::SystemRandom::new(),
+                    )
+                    .map_err(|error| failure(error.to_string()))?,
+                )
+            }
+            SigningAlgorithm::Rs256 => SignerKey::Rs256(
+                ring::signature::RsaKeyPair::from_der(private_der)
+                    .map_err(|error| failure(error.to_string()))?,
+            ),
+        };
+        Ok(Self { algorithm, key })
+    }
+
+    /// The key's algorithm.
+    pub fn algorithm(&self) -> SigningAlgorithm {
+        self.algorithm
+    }
+
+    /// The JWS signature of `message`: `r || s` for ES256, PKCS#1 v1.5 for RS256.
+    ///
+    /// # Errors
+    /// [`CryptoError::Sign`] if the system random source fails.
+    pub fn sign(&self, message: &[u8]) -> Result<Vec<u8>, CryptoError> {
+        let random = ring::rand::SystemRandom::new();
+        match &self.key {
+            SignerKey::Es256(pair) => pair
+                .sign(&random, message)
+                .map(|signature| signature.as_ref().to_vec())
+                .map_err(|_| CryptoError::Sign),
+            SignerKey::Rs256(pair) => {
+                let mut signature = vec![0; pair.public().modulus_len()];
+                pair.sign(
+                    &ring::signature::RSA_PKCS1_SHA256,
+                    &random,
+                    message,
+                    &mut signature,
+                )
+                .map_err(|_| CryptoError::Sign)?;
+                Ok(signature)
+            }
+        }
+    }
 }
 
 pub use crate::contract::tenant::SigningAlgorithm;
@@ -336,6 +423,48 @@ pub fn generate_signing_key(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Signs with a freshly generated key through [`Signer`] and checks the JWS with
+    /// jsonwebtoken against the published JWK, the way relying parties will.
+    fn signed_and_verified(algorithm: SigningAlgorithm, jws: jsonwebtoken::Algorithm) {
+        let generated = generate_signing_key(algorithm, "k1").expect("generated");
+        let signer = Signer::new(algorithm, &generated.private_der).expect("parses");
+        let header = URL_SAFE_NO_PAD.encode(format!(r#"{{"alg":"{}"}}"#, algorithm.as_str()));
+        let claims = URL_SAFE_NO_PAD.encode(r#"{"sub":"s"}"#);
+        let input = format!("{header}.{claims}");
+        let signature = signer.sign(input.as_bytes()).expect("signs");
+        let token = format!("{input}.{}", URL_SAFE_NO_PAD.encode(signature));
+        let jwk: jsonwebtoken::jwk::Jwk =
+            serde_json::from_value(generated.public_jwk).expect("JWK");
+        let key = jsonwebtoken::DecodingKey::from_jwk(&jwk).expect("key");
+        let mut validation = jsonwebtoken::Validation::new(jws);
+        validation.required_spec_claims.clear();
+        validation.validate_exp = false;
+        let decoded = jsonwebtoken::decode::<serde_json::Value>(&token, &key, &validation)
+            .expect("the signature verifies");
+        assert_eq!(decoded.claims["sub"], "s");
+    }
+
+    #[test]
+    fn the_signer_makes_es256_and_rs256_signatures_that_verify_against_the_jwk() {
+        signed_and_verified(SigningAlgorithm::Es256, jsonwebtoken::Algorithm::ES256);
+        signed_and_verified(SigningAlgorithm::Rs256, jsonwebtoken::Algorithm::RS256);
+    }
+
+    #[test]
+    fn a_stored_key_of_the_wrong_kind_is_refused_naming_the_algorithm() {
+        let ec = generate_signing_key(SigningAlgorithm::Es256, "k").expect("generated");
+        let error = Signer::new(SigningAlgorithm::Rs256, &ec.private_der)
+            .err()
+            .expect("an EC key is no RSA key");
+        assert!(
+            error
+                .to_string()
+                .starts_with("the RS256 signing key does not parse"),
+            "{error}"
+        );
+        assert!(Signer::new(SigningAlgorithm::Es256, b"garbage").is_err());
+    }
 
     #[test]
     fn sealed_keys_open_only_with_the_same_key_and_context() {

@@ -8,7 +8,9 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, RwLock};
 
-use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
@@ -48,9 +50,9 @@ pub enum TokenError {
         /// Why.
         reason: String,
     },
-    /// Signing failed.
-    #[error("failed to sign a token: {0}")]
-    Sign(#[source] jsonwebtoken::errors::Error),
+    /// The claims could not be encoded as JSON.
+    #[error("failed to encode a token's claims: {0}")]
+    Encode(String),
     /// A stored private key does not open with the key-encryption key.
     #[error("signing key {kid} of tenant {tenant_id} does not open with this key-encryption key")]
     Unsealable {
@@ -267,16 +269,11 @@ pub fn access_token_claims(input: &AccessTokenInput<'_>) -> AccessTokenClaims {
     }
 }
 
-struct SigningMaterial {
-    algorithm: Algorithm,
-    encoding: EncodingKey,
-}
-
 /// Per-tenant signing keys: generation, rotation, JWKS, signing and verification. Private
 /// keys live sealed in the database; unsealed copies are cached by key ID.
 pub struct Keyring {
     kek: Arc<KeyEncryptionKey>,
-    signing: RwLock<HashMap<String, Arc<SigningMaterial>>>,
+    signing: RwLock<HashMap<String, Arc<crypto::Signer>>>,
     verifying: RwLock<HashMap<String, Arc<(Algorithm, DecodingKey)>>>,
 }
 
@@ -295,6 +292,29 @@ fn jws_algorithm(name: &str) -> Option<Algorithm> {
 
 fn seal_context(tenant_id: &str, kid: &str) -> Vec<u8> {
     format!("signing-key/{tenant_id}/{kid}").into_bytes()
+}
+
+/// A compact JWS (`header.claims.signature`, each base64url) of `claims`, signed by `signer`.
+fn compact_jws<T: Serialize>(
+    signer: &crypto::Signer,
+    kid: &str,
+    token_type: &str,
+    claims: &T,
+) -> Result<String, TokenError> {
+    let header = serde_json::json!({
+        "alg": signer.algorithm().as_str(),
+        "kid": kid,
+        "typ": token_type,
+    });
+    let claims =
+        serde_json::to_vec(claims).map_err(|error| TokenError::Encode(error.to_string()))?;
+    let mut token = URL_SAFE_NO_PAD.encode(header.to_string());
+    token.push('.');
+    token.push_str(&URL_SAFE_NO_PAD.encode(claims));
+    let signature = signer.sign(token.as_bytes())?;
+    token.push('.');
+    token.push_str(&URL_SAFE_NO_PAD.encode(signature));
+    Ok(token)
 }
 
 impl Keyring {
@@ -436,38 +456,33 @@ impl Keyring {
         Ok(serde_json::json!({ "keys": keys }))
     }
 
-    fn signing_material(
+    /// The current key's signer, parsed once per key ID (a rotation brings a new one).
+    fn signer(
         &self,
         tenant_id: &str,
         key: &SigningKeyRecord,
-    ) -> Result<Arc<SigningMaterial>, TokenError> {
-        if let Some(material) = self
+    ) -> Result<Arc<crypto::Signer>, TokenError> {
+        if let Some(signer) = self
             .signing
             .read()
             .ok()
             .and_then(|cache| cache.get(&key.kid).cloned())
         {
-            return Ok(material);
+            return Ok(signer);
         }
         let der = self
             .kek
             .open(&key.sealed_private_key, &seal_context(tenant_id, &key.kid))?;
-        let algorithm = jws_algorithm(&key.algorithm).ok_or_else(|| TokenError::BadKey {
-            kid: key.kid.clone(),
-            reason: format!("unknown algorithm {}", key.algorithm),
-        })?;
-        let encoding = match algorithm {
-            Algorithm::RS256 => EncodingKey::from_rsa_der(&der),
-            _ => EncodingKey::from_ec_der(&der),
-        };
-        let material = Arc::new(SigningMaterial {
-            algorithm,
-            encoding,
-        });
+        let algorithm =
+            SigningAlgorithm::parse(&key.algorithm).ok_or_else(|| TokenError::BadKey {
+                kid: key.kid.clone(),
+                reason: format!("unknown algorithm {}", key.algorithm),
+            })?;
+        let signer = Arc::new(crypto::Signer::new(algorithm, &der)?);
         if let Ok(mut cache) = self.signing.write() {
-            cache.insert(key.kid.clone(), material.clone());
+            cache.insert(key.kid.clone(), signer.clone());
         }
-        Ok(material)
+        Ok(signer)
     }
 
     /// Signs `claims` with the tenant's current key; `token_type` becomes the `typ` header.
@@ -486,11 +501,8 @@ impl Keyring {
             .iter()
             .find(|key| key.state == key_state::CURRENT)
             .ok_or_else(|| TokenError::NoCurrentKey(tenant_id.to_string()))?;
-        let material = self.signing_material(tenant_id, current)?;
-        let mut header = Header::new(material.algorithm);
-        header.kid = Some(current.kid.clone());
-        header.typ = Some(token_type.to_string());
-        jsonwebtoken::encode(&header, claims, &material.encoding).map_err(TokenError::Sign)
+        let signer = self.signer(tenant_id, current)?;
+        compact_jws(&signer, &current.kid, token_type, claims)
     }
 
     fn verifying_key(
