@@ -2,8 +2,9 @@
 # Runs the identity runtime's end-to-end suites (every tests/runtime/*.test.js, node:test with
 # openid-client and Playwright on Chromium) against the real runtime binary, first on SQLite,
 # then on a throwaway PostgreSQL server, where the Rust storage tests (src/runtime/store and
-# tests/runtime_store.rs; `cargo test` runs them on SQLite) run too. Installs missing
-# dependencies first; stops what it started.
+# tests/runtime_store.rs; `cargo test` runs them on SQLite) run too. replicas.test.js (two
+# runtime replicas on one database behind a round-robin front) needs PostgreSQL: the SQLite
+# pass skips it and says why. Installs missing dependencies first; stops what it started.
 #
 # Environment:
 #   CIAM_TEST_DATABASES   which databases to run (default "sqlite postgres")
