@@ -400,6 +400,29 @@ describe('two runtime replicas on one PostgreSQL behind a round-robin front', { 
     }
   });
 
+  replicaTest('one refresh token used in parallel on both replicas is spent at most once, and its family is revoked on both', async () => {
+    for (let round = 0; round < 5; round += 1) {
+      const { callbackUrl, flow } = await ssoCode();
+      const tokens = await redeem(configs.spa, callbackUrl, flow);
+      const outcomes = await Promise.allSettled([1, 2].map((replica) => client.refreshTokenGrant(onReplica('spa', replica), tokens.refresh_token)));
+      const won = outcomes.filter((outcome) => outcome.status === 'fulfilled');
+      const refused = outcomes.filter((outcome) => outcome.status === 'rejected');
+      assert.ok(won.length <= 1, `round ${round}: the refresh token was spent twice`);
+      for (const outcome of refused) {
+        assert.ok(outcome.reason instanceof client.ResponseBodyError, String(outcome.reason));
+        assert.equal(outcome.reason.error, 'invalid_grant');
+      }
+      // Whoever won, the replay revoked the family: the refreshed tokens no longer work anywhere.
+      for (const { value } of won) {
+        for (const replica of [1, 2]) {
+          const on = onReplica('spa', replica);
+          assert.equal(await oauthError(() => client.refreshTokenGrant(on, value.refresh_token)), 'invalid_grant', `round ${round}, replica ${replica}`);
+          assert.equal(await oauthError(() => client.fetchUserInfo(on, value.access_token, danaSub)), 'invalid_token', `round ${round}, replica ${replica}`);
+        }
+      }
+    }
+  });
+
   replicaTest('wrong passwords alternating between the replicas lock the account at the configured limit, not twice it', async () => {
     const lou = `lou.${Date.now()}@example.com`;
     await signUp(lou);
