@@ -28,8 +28,10 @@ const PASSWORD = 'Corr3ct-Horse-Battery';
 const LOCKOUT_THRESHOLD = 6;
 // Long enough that no lock runs out while a test checks it.
 const LOCKOUT_SECONDS = 300;
-// Passcode tries per code, as the runtime defines it (src/runtime/domain/passcodes.rs).
+// Passcode tries per code and unused codes sent per address, as the runtime defines them
+// (src/runtime/domain/passcodes.rs, throttles.rs).
 const MAX_PASSCODE_ATTEMPTS = 5;
+const MAX_UNUSED_PASSCODES = 5;
 // The documented bound on how long a configuration change made through one replica takes to
 // show on another (docs/runtime.md, "Running two replicas"), and how long the tests wait for
 // it before failing: past the bound, but a failure, not a hang.
@@ -467,6 +469,58 @@ describe('two runtime replicas on one PostgreSQL behind a round-robin front', { 
         assert.equal(answer.status, 400, `replica ${replica} refuses the right password`);
         assert.match(answer.alert, /locked/, `replica ${replica} counts the failures made on both`);
       }
+    } finally {
+      await context.close();
+    }
+  });
+
+  replicaTest('a sign-in code emailed by replica 1 signs the customer in on replica 2', async () => {
+    const context = await browser.newContext();
+    try {
+      const page = await context.newPage();
+      const since = smtp.messages.length;
+      front.pin(1);
+      const flow = await openSignIn(page).finally(() => front.unpin());
+      await page.getByLabel('Email address').fill(dana);
+      front.pin(1);
+      assert.equal(await submit(page, 'Email me a sign-in code').finally(() => front.unpin()), 200);
+      const code = smtp.passcodeOf(await smtp.waitForMessage(dana, { since }));
+      front.pin(2);
+      const verifiedAt = front.served.length;
+      const arrived = page.waitForURL((current) => current.href.startsWith(redirectUri));
+      await page.getByLabel('Verification code').fill(code);
+      await page.getByRole('button', { name: 'Verify', exact: true }).click();
+      await arrived.finally(() => front.unpin());
+      assert.ok(front.served.slice(verifiedAt).some((entry) => entry.method === 'POST' && entry.replica === 2), 'the code was checked on replica 2');
+      const tokens = await redeem(configs.spa, new URL(page.url()), flow);
+      assert.equal(tokens.claims().sub, danaSub);
+    } finally {
+      await context.close();
+    }
+  });
+
+  replicaTest('sign-in codes sent alternately by both replicas stop at the limit of unused codes, counted once', async () => {
+    // An address without an account: the runtime counts its sends exactly like a known one's
+    // (and sends nothing), so the limit shows without filling a mailbox.
+    const nobody = `nobody.${Date.now()}@example.com`;
+    const context = await browser.newContext();
+    try {
+      const page = await context.newPage();
+      const answers = [];
+      for (let send = 0; send <= MAX_UNUSED_PASSCODES; send += 1) {
+        front.pin((send % 2) + 1);
+        try {
+          await openSignIn(page);
+          await page.getByLabel('Email address').fill(nobody);
+          const status = await submit(page, 'Email me a sign-in code');
+          const alert = page.getByRole('alert');
+          answers.push({ status, alert: (await alert.count()) > 0 ? await alert.innerText() : '' });
+        } finally {
+          front.unpin();
+        }
+      }
+      assert.deepEqual(answers.map((answer) => answer.status), [...Array(MAX_UNUSED_PASSCODES).fill(200), 400], JSON.stringify(answers));
+      assert.match(answers[MAX_UNUSED_PASSCODES].alert, /Too many codes were sent/);
     } finally {
       await context.close();
     }
