@@ -132,6 +132,12 @@ describe('two runtime replicas on one PostgreSQL behind a round-robin front', { 
     return flow;
   }
 
+  /** The text of the page's alert, or '' when it shows none. */
+  async function alertText(page) {
+    const alert = page.getByRole('alert');
+    return (await alert.count()) > 0 ? alert.innerText() : '';
+  }
+
   /** Redeems the code that arrived at `callbackUrl` with openid-client (ID token verified against JWKS). */
   const redeem = (config, callbackUrl, flow) =>
     client.authorizationCodeGrant(config, callbackUrl, {
@@ -314,9 +320,8 @@ describe('two runtime replicas on one PostgreSQL behind a round-robin front', { 
   });
 
   replicaTest('an account signed up through replica 1 signs in through replica 2, and through both alternately', async () => {
-    front.pin(1);
     const signUpStart = front.served.length;
-    const signedUp = await signUp(dana).finally(() => front.unpin());
+    const signedUp = await front.only(1, () => signUp(dana));
     const signUpPosts = front.served.slice(signUpStart).filter((entry) => entry.method === 'POST');
     assert.ok(signUpPosts.some((entry) => entry.path.startsWith(`/${SUBDOMAIN}/signup`)), 'the sign-up form was posted');
     assert.ok(signUpPosts.every((entry) => entry.replica === 1), 'the whole sign-up ran on replica 1');
@@ -325,9 +330,8 @@ describe('two runtime replicas on one PostgreSQL behind a round-robin front', { 
     assert.equal(first.claims().email, dana);
 
     // Sign-in on replica 2 in the browser that keeps Dana's session for the later tests.
-    front.pin(2);
     const signInStart = front.served.length;
-    const signedIn = await signIn(ssoContext, dana).finally(() => front.unpin());
+    const signedIn = await front.only(2, () => signIn(ssoContext, dana));
     const signInPosts = front.served.slice(signInStart).filter((entry) => entry.method === 'POST');
     assert.ok(signInPosts.length > 0 && signInPosts.every((entry) => entry.replica === 2), 'the password was checked on replica 2');
     // openid-client verifies the ID token's signature against the JWKS it found through the front.
@@ -431,17 +435,12 @@ describe('two runtime replicas on one PostgreSQL behind a round-robin front', { 
     const context = await browser.newContext();
     const page = await context.newPage();
     /** Tries `password` on replica `replica`; resolves to the status and the alert. */
-    const attempt = async (password, replica) => {
-      front.pin(replica);
-      try {
+    const attempt = (password, replica) =>
+      front.only(replica, async () => {
         await page.getByLabel('Password', { exact: true }).fill(password);
         const status = await submit(page, 'Sign in');
-        const alert = page.getByRole('alert');
-        return { status, alert: (await alert.count()) > 0 ? await alert.innerText() : '' };
-      } finally {
-        front.unpin();
-      }
-    };
+        return { status, alert: await alertText(page) };
+      });
     try {
       // One failure short of the limit, alternating: not locked, the right password signs in
       // (and clears the count).
@@ -452,11 +451,12 @@ describe('two runtime replicas on one PostgreSQL behind a round-robin front', { 
         assert.equal(answer.status, 400);
         assert.match(answer.alert, /incorrect/, `failure ${failure + 1} is a wrong password`);
       }
-      const arrived = page.waitForURL((current) => current.href.startsWith(redirectUri));
-      front.pin(1);
-      await page.getByLabel('Password', { exact: true }).fill(PASSWORD);
-      await page.getByRole('button', { name: 'Sign in' }).click();
-      await arrived.finally(() => front.unpin());
+      await front.only(1, async () => {
+        const arrived = page.waitForURL((current) => current.href.startsWith(redirectUri));
+        await page.getByLabel('Password', { exact: true }).fill(PASSWORD);
+        await page.getByRole('button', { name: 'Sign in' }).click();
+        await arrived;
+      });
 
       // The limit, alternating (half of it on each replica): locked on both.
       await openSignIn(page);
@@ -479,18 +479,20 @@ describe('two runtime replicas on one PostgreSQL behind a round-robin front', { 
     try {
       const page = await context.newPage();
       const since = smtp.messages.length;
-      front.pin(1);
-      const flow = await openSignIn(page).finally(() => front.unpin());
-      await page.getByLabel('Email address').fill(dana);
-      front.pin(1);
-      assert.equal(await submit(page, 'Email me a sign-in code').finally(() => front.unpin()), 200);
+      const flow = await front.only(1, async () => {
+        const started = await openSignIn(page);
+        await page.getByLabel('Email address').fill(dana);
+        assert.equal(await submit(page, 'Email me a sign-in code'), 200);
+        return started;
+      });
       const code = smtp.passcodeOf(await smtp.waitForMessage(dana, { since }));
-      front.pin(2);
       const verifiedAt = front.served.length;
-      const arrived = page.waitForURL((current) => current.href.startsWith(redirectUri));
-      await page.getByLabel('Verification code').fill(code);
-      await page.getByRole('button', { name: 'Verify', exact: true }).click();
-      await arrived.finally(() => front.unpin());
+      await front.only(2, async () => {
+        const arrived = page.waitForURL((current) => current.href.startsWith(redirectUri));
+        await page.getByLabel('Verification code').fill(code);
+        await page.getByRole('button', { name: 'Verify', exact: true }).click();
+        await arrived;
+      });
       assert.ok(front.served.slice(verifiedAt).some((entry) => entry.method === 'POST' && entry.replica === 2), 'the code was checked on replica 2');
       const tokens = await redeem(configs.spa, new URL(page.url()), flow);
       assert.equal(tokens.claims().sub, danaSub);
@@ -508,16 +510,12 @@ describe('two runtime replicas on one PostgreSQL behind a round-robin front', { 
       const page = await context.newPage();
       const answers = [];
       for (let send = 0; send <= MAX_UNUSED_PASSCODES; send += 1) {
-        front.pin((send % 2) + 1);
-        try {
+        await front.only((send % 2) + 1, async () => {
           await openSignIn(page);
           await page.getByLabel('Email address').fill(nobody);
           const status = await submit(page, 'Email me a sign-in code');
-          const alert = page.getByRole('alert');
-          answers.push({ status, alert: (await alert.count()) > 0 ? await alert.innerText() : '' });
-        } finally {
-          front.unpin();
-        }
+          answers.push({ status, alert: await alertText(page) });
+        });
       }
       assert.deepEqual(answers.map((answer) => answer.status), [...Array(MAX_UNUSED_PASSCODES).fill(200), 400], JSON.stringify(answers));
       assert.match(answers[MAX_UNUSED_PASSCODES].alert, /Too many codes were sent/);
@@ -530,15 +528,12 @@ describe('two runtime replicas on one PostgreSQL behind a round-robin front', { 
     const context = await browser.newContext();
     try {
       const page = await context.newPage();
-      front.pin(1);
       const since = smtp.messages.length;
-      try {
+      await front.only(1, async () => {
         await openSignIn(page);
         await page.getByLabel('Email address').fill(dana);
         assert.equal(await submit(page, 'Email me a sign-in code'), 200);
-      } finally {
-        front.unpin();
-      }
+      });
       const code = smtp.passcodeOf(await smtp.waitForMessage(dana, { since }));
       const form = Object.fromEntries(
         await page.locator('form input[type=hidden]').evaluateAll((inputs) => inputs.map((input) => [input.name, input.value])),
@@ -634,8 +629,7 @@ describe('two runtime replicas on one PostgreSQL behind a round-robin front', { 
     const context = await browser.newContext();
     try {
       const page = await context.newPage();
-      front.pin(2);
-      await page.goto(signInUrl.href).finally(() => front.unpin());
+      await front.only(2, () => page.goto(signInUrl.href));
       await page.getByText(text).waitFor();
     } finally {
       await context.close();

@@ -2,7 +2,8 @@
 // session affinity would put before them: a Node HTTP reverse proxy on a free 127.0.0.1 port
 // that sends each request to the next replica in turn. A test can still aim at one replica:
 // a request carrying `x-ciam-replica: <n>` (1-based; the header is not forwarded) goes to
-// replica n, and `pin(n)` sends every request to replica n until `unpin()`. Every request is
+// replica n, and `pin(n)` sends every request to replica n until `unpin()` (`only(n, action)`
+// for the length of `action`). Every request is
 // recorded in `served` ({ replica, method, path }), so a test can show where each step ran.
 import http from 'node:http';
 
@@ -11,7 +12,7 @@ export const REPLICA_HEADER = 'x-ciam-replica';
 
 /**
  * Starts the front; it answers 502 until `forwardTo(urls)` names the replicas' plain-HTTP
- * listeners (in replica order). Resolves to { url, port, served, forwardTo, pin, unpin, close }.
+ * listeners (in replica order). Resolves to { url, port, served, forwardTo, pin, unpin, only, close }.
  */
 export async function startRoundRobinFront() {
   let targets = [];
@@ -86,6 +87,15 @@ export async function startRoundRobinFront() {
     /** Back to round robin. */
     unpin() {
       pinned = null;
+    },
+    /** Runs `action` with every request pinned to replica `replica`, then goes back to round robin. */
+    async only(replica, action) {
+      this.pin(replica);
+      try {
+        return await action();
+      } finally {
+        this.unpin();
+      }
     },
     async close() {
       for (const socket of sockets) socket.destroy();
