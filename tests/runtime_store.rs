@@ -162,7 +162,10 @@ async fn codes_and_refresh_tokens_redeem_exactly_once() {
         .expect("grant");
     assert!(matches!(
         store.redeem_code(&code_digest).await,
-        Ok(Redemption::Redeemed(_))
+        Ok(Redemption::Redeemed {
+            grant_revoked_at: None,
+            ..
+        })
     ));
     assert!(matches!(
         store.redeem_code(&code_digest).await,
@@ -179,7 +182,10 @@ async fn codes_and_refresh_tokens_redeem_exactly_once() {
         .expect("refresh token");
     assert!(matches!(
         store.redeem_refresh_token(&refresh_digest).await,
-        Ok(Redemption::Redeemed(_))
+        Ok(Redemption::Redeemed {
+            grant_revoked_at: None,
+            ..
+        })
     ));
     assert!(matches!(
         store.redeem_refresh_token(&refresh_digest).await,
@@ -188,6 +194,19 @@ async fn codes_and_refresh_tokens_redeem_exactly_once() {
     store.revoke_grant(&grant.id).await.expect("revoke");
     let revoked = store.grant(&grant.id).await.expect("read").expect("exists");
     assert!(revoked.revoked_at.is_some());
+    // A value spent after its grant was revoked says so, read in the statement that spent it.
+    let late_digest = uuid::Uuid::new_v4().to_string();
+    store
+        .create_refresh_token(&grant.id, &late_digest, store::now() + 60)
+        .await
+        .expect("refresh token");
+    assert!(matches!(
+        store.redeem_refresh_token(&late_digest).await,
+        Ok(Redemption::Redeemed {
+            grant_revoked_at: Some(_),
+            ..
+        })
+    ));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -365,13 +365,6 @@ describe('two runtime replicas on one PostgreSQL behind a round-robin front', { 
     }
   });
 
-  // KNOWN RUNTIME BUG (left for the lead, src/ is not this suite's to change), hence `todo`:
-  // in src/runtime/domain/grants/authorization_code.rs `exchange`, the winner spends the code
-  // (Store::redeem_code) and only then reads the grant and refuses it if revoked
-  // (check_grant); the loser, seeing Redemption::Replayed, revokes that grant at once. When
-  // the revocation lands between the winner's two steps, both requests get invalid_grant
-  // ("the authorization has been revoked" / "…already used…"): nobody wins. Remove `todo`
-  // once the winner's revocation check is atomic with its redemption.
   replicaTest('one authorization code redeemed in parallel on both replicas: exactly one wins, and the replay revokes its tokens', async () => {
     for (let round = 0; round < 10; round += 1) {
       const { callbackUrl, flow } = await ssoCode();
@@ -391,7 +384,7 @@ describe('two runtime replicas on one PostgreSQL behind a round-robin front', { 
         assert.equal(await oauthError(() => client.fetchUserInfo(on, accessToken, danaSub)), 'invalid_token', `round ${round}, replica ${replica}`);
       }
     }
-  }, { todo: 'known runtime bug: a parallel replay can revoke the grant before the winner checks it, so nobody wins (see the comment above)' });
+  });
 
   replicaTest('a refresh token rotated on replica 1 and replayed on replica 2 revokes the whole family on both', async () => {
     const { callbackUrl, flow } = await ssoCode();

@@ -42,8 +42,15 @@ pub struct CodeRecord {
 /// Outcome of redeeming a single-use value (code or refresh token).
 #[derive(Debug)]
 pub enum Redemption<T> {
-    /// First use: the value is now spent.
-    Redeemed(T),
+    /// First use: the value is now spent by this caller.
+    Redeemed {
+        /// The value's row.
+        record: T,
+        /// When its grant was revoked, read in the statement that spent the value: a
+        /// revocation that a parallel replay makes afterwards does not undo this first use
+        /// (it revokes the tokens issued from it instead).
+        grant_revoked_at: Option<i64>,
+    },
     /// The value had already been used: a replay.
     Replayed(T),
     /// No such value.
@@ -152,8 +159,9 @@ impl Store {
         Ok(())
     }
 
-    /// Spends an authorization code. Exactly one caller sees [`Redemption::Redeemed`]; later
-    /// callers see [`Redemption::Replayed`].
+    /// Spends an authorization code in one statement that also reads whether its grant was
+    /// revoked. Exactly one caller sees [`Redemption::Redeemed`]; later callers see
+    /// [`Redemption::Replayed`].
     ///
     /// # Errors
     /// A failed query.
@@ -162,15 +170,21 @@ impl Store {
         code_digest: &str,
     ) -> Result<Redemption<CodeRecord>, StoreError> {
         let spent = sqlx::query(
-            "UPDATE authorization_codes SET used_at = $1 WHERE code_digest = $2 AND used_at IS NULL",
+            "UPDATE authorization_codes SET used_at = $1 WHERE code_digest = $2 AND used_at IS NULL \
+             RETURNING grant_id, redirect_uri, code_challenge, nonce, expires_at, \
+             (SELECT revoked_at FROM grants WHERE grants.id = authorization_codes.grant_id) AS grant_revoked_at",
         )
         .bind(now())
         .bind(code_digest)
-        .execute(&self.pool)
+        .fetch_optional(&self.pool)
         .await
-        .map_err(query_error("redeem an authorization code"))?
-        .rows_affected()
-            == 1;
+        .map_err(query_error("redeem an authorization code"))?;
+        if let Some(row) = spent {
+            return Ok(Redemption::Redeemed {
+                record: code_record(&row)?,
+                grant_revoked_at: optional_integer(&row, "grant_revoked_at")?,
+            });
+        }
         let row = sqlx::query(
             "SELECT grant_id, redirect_uri, code_challenge, nonce, expires_at FROM authorization_codes WHERE code_digest = $1",
         )
@@ -178,20 +192,9 @@ impl Store {
         .fetch_optional(&self.pool)
         .await
         .map_err(query_error("read an authorization code"))?;
-        let Some(row) = row else {
-            return Ok(Redemption::Unknown);
-        };
-        let record = CodeRecord {
-            grant_id: text(&row, "grant_id")?,
-            redirect_uri: text(&row, "redirect_uri")?,
-            code_challenge: optional_text(&row, "code_challenge")?,
-            nonce: optional_text(&row, "nonce")?,
-            expires_at: integer(&row, "expires_at")?,
-        };
-        Ok(if spent {
-            Redemption::Redeemed(record)
-        } else {
-            Redemption::Replayed(record)
+        Ok(match row {
+            Some(row) => Redemption::Replayed(code_record(&row)?),
+            None => Redemption::Unknown,
         })
     }
 
@@ -228,34 +231,51 @@ impl Store {
         token_digest: &str,
     ) -> Result<Redemption<RefreshRecord>, StoreError> {
         let spent = sqlx::query(
-            "UPDATE refresh_tokens SET used_at = $1 WHERE token_digest = $2 AND used_at IS NULL",
+            "UPDATE refresh_tokens SET used_at = $1 WHERE token_digest = $2 AND used_at IS NULL \
+             RETURNING grant_id, expires_at, \
+             (SELECT revoked_at FROM grants WHERE grants.id = refresh_tokens.grant_id) AS grant_revoked_at",
         )
         .bind(now())
         .bind(token_digest)
-        .execute(&self.pool)
+        .fetch_optional(&self.pool)
         .await
-        .map_err(query_error("redeem a refresh token"))?
-        .rows_affected()
-            == 1;
+        .map_err(query_error("redeem a refresh token"))?;
+        if let Some(row) = spent {
+            return Ok(Redemption::Redeemed {
+                record: refresh_record(&row)?,
+                grant_revoked_at: optional_integer(&row, "grant_revoked_at")?,
+            });
+        }
         let row =
             sqlx::query("SELECT grant_id, expires_at FROM refresh_tokens WHERE token_digest = $1")
                 .bind(token_digest)
                 .fetch_optional(&self.pool)
                 .await
                 .map_err(query_error("read a refresh token"))?;
-        let Some(row) = row else {
-            return Ok(Redemption::Unknown);
-        };
-        let record = RefreshRecord {
-            grant_id: text(&row, "grant_id")?,
-            expires_at: integer(&row, "expires_at")?,
-        };
-        Ok(if spent {
-            Redemption::Redeemed(record)
-        } else {
-            Redemption::Replayed(record)
+        Ok(match row {
+            Some(row) => Redemption::Replayed(refresh_record(&row)?),
+            None => Redemption::Unknown,
         })
     }
+}
+
+/// Reads an authorization code's columns.
+fn code_record(row: &sqlx::any::AnyRow) -> Result<CodeRecord, StoreError> {
+    Ok(CodeRecord {
+        grant_id: text(row, "grant_id")?,
+        redirect_uri: text(row, "redirect_uri")?,
+        code_challenge: optional_text(row, "code_challenge")?,
+        nonce: optional_text(row, "nonce")?,
+        expires_at: integer(row, "expires_at")?,
+    })
+}
+
+/// Reads a refresh token's columns.
+fn refresh_record(row: &sqlx::any::AnyRow) -> Result<RefreshRecord, StoreError> {
+    Ok(RefreshRecord {
+        grant_id: text(row, "grant_id")?,
+        expires_at: integer(row, "expires_at")?,
+    })
 }
 
 #[cfg(test)]
@@ -302,7 +322,8 @@ mod tests {
         let expires_at = now() + 60;
         let (grant, code_digest) = grant_with_code(&store, &tenant_id, &user_id, expires_at).await;
 
-        let Ok(Redemption::Redeemed(code)) = store.redeem_code(&code_digest).await else {
+        let Ok(Redemption::Redeemed { record: code, .. }) = store.redeem_code(&code_digest).await
+        else {
             panic!("the first redemption spends the code");
         };
         assert_eq!(
@@ -345,7 +366,7 @@ mod tests {
             futures::future::join_all((0..4).map(|_| store.redeem_code(&code_digest))).await;
         let winners = redemptions
             .iter()
-            .filter(|redemption| matches!(redemption, Ok(Redemption::Redeemed(_))))
+            .filter(|redemption| matches!(redemption, Ok(Redemption::Redeemed { .. })))
             .count();
         let replays = redemptions
             .iter()
@@ -367,7 +388,9 @@ mod tests {
             .await
             .expect("store the first token");
 
-        let Ok(Redemption::Redeemed(token)) = store.redeem_refresh_token(&first).await else {
+        let Ok(Redemption::Redeemed { record: token, .. }) =
+            store.redeem_refresh_token(&first).await
+        else {
             panic!("the first use rotates the token");
         };
         assert_eq!(

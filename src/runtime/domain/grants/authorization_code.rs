@@ -4,7 +4,7 @@
 
 use crate::api::AppType;
 use crate::runtime::crypto;
-use crate::runtime::store::Redemption;
+use crate::runtime::store::{GrantRecord, Redemption};
 
 use super::{GrantError, IssuedTokens, Provider, check_grant, issue_user_tokens};
 use crate::runtime::domain::client_auth::AuthenticatedClient;
@@ -38,7 +38,7 @@ pub async fn exchange(
     let code = request
         .code
         .ok_or(GrantError::InvalidRequest("code is missing"))?;
-    let record = match provider
+    let (record, grant_revoked_at) = match provider
         .store
         .redeem_code(&crypto::token_digest(code))
         .await?
@@ -56,7 +56,10 @@ pub async fn exchange(
                 "the authorization code was already used; tokens issued from it are revoked",
             ));
         }
-        Redemption::Redeemed(record) => record,
+        Redemption::Redeemed {
+            record,
+            grant_revoked_at,
+        } => (record, grant_revoked_at),
     };
     let grant = provider
         .store
@@ -65,6 +68,12 @@ pub async fn exchange(
         .ok_or(GrantError::InvalidGrant(
             "the authorization code is not valid",
         ))?;
+    // Revoked or not as it stood when this request spent the code: a parallel replay that
+    // revokes the grant afterwards revokes the tokens issued here instead of leaving no winner.
+    let grant = GrantRecord {
+        revoked_at: grant_revoked_at,
+        ..grant
+    };
     check_grant(
         &grant,
         provider,

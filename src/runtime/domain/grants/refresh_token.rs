@@ -3,7 +3,7 @@
 
 use crate::runtime::crypto;
 use crate::runtime::domain::client_auth::AuthenticatedClient;
-use crate::runtime::store::Redemption;
+use crate::runtime::store::{GrantRecord, Redemption};
 
 use super::{GrantError, IssuedTokens, Provider, check_grant, issue_user_tokens};
 
@@ -18,7 +18,7 @@ pub async fn exchange(
     now: i64,
 ) -> Result<IssuedTokens, GrantError> {
     let presented = refresh_token.ok_or(GrantError::InvalidRequest("refresh_token is missing"))?;
-    let record = match provider
+    let (record, grant_revoked_at) = match provider
         .store
         .redeem_refresh_token(&crypto::token_digest(presented))
         .await?
@@ -33,13 +33,22 @@ pub async fn exchange(
                 "the refresh token was already used; its token family is revoked",
             ));
         }
-        Redemption::Redeemed(record) => record,
+        Redemption::Redeemed {
+            record,
+            grant_revoked_at,
+        } => (record, grant_revoked_at),
     };
     let grant = provider
         .store
         .grant(&record.grant_id)
         .await?
         .ok_or(GrantError::InvalidGrant("the refresh token is not valid"))?;
+    // Revoked or not as it stood when this request spent the refresh token: a parallel replay that
+    // revokes the grant afterwards revokes the tokens issued here instead of leaving no winner.
+    let grant = GrantRecord {
+        revoked_at: grant_revoked_at,
+        ..grant
+    };
     check_grant(
         &grant,
         provider,
