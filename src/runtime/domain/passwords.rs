@@ -1,7 +1,11 @@
-//! Password rules and checks: the tenant's policy, Argon2 hashing off the async workers, and
-//! verification against a decoy hash so unknown and passwordless accounts cost the same.
+//! Password rules and checks: the tenant's policy, Argon2 hashing off the async workers (at
+//! most one per core at a time), and verification against a decoy hash so unknown and
+//! passwordless accounts cost the same.
 
 use std::sync::OnceLock;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use tokio::sync::Semaphore;
 
 use super::hosted::FlowError;
 use crate::runtime::i18n::{self, Strings};
@@ -55,14 +59,53 @@ impl PasswordRules {
     }
 }
 
+/// Runs one Argon2 computation on the blocking pool once a slot is free. There is one slot per
+/// core: each computation takes 19 MiB and a core for ~35 ms, so more at once would only
+/// share the cores while the memory of every waiting form post adds up (tokio's blocking pool
+/// grows to 512 threads: ~10 GiB for an anonymous client posting sign-in forms in parallel).
+async fn run_argon2<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> Option<T> {
+    static SLOTS: OnceLock<Semaphore> = OnceLock::new();
+    let slots = SLOTS.get_or_init(|| {
+        Semaphore::new(std::thread::available_parallelism().map_or(1, std::num::NonZero::get))
+    });
+    let _slot = slots.acquire().await.ok()?;
+    tokio::task::spawn_blocking(move || {
+        let _running = Running::start();
+        work()
+    })
+    .await
+    .ok()
+}
+
+/// Argon2 computations running now, and the most seen at once (what the slot test reads).
+static RUNNING: AtomicUsize = AtomicUsize::new(0);
+static PEAK_RUNNING: AtomicUsize = AtomicUsize::new(0);
+
+/// Counts one running computation for as long as it lives.
+struct Running;
+
+impl Running {
+    fn start() -> Self {
+        let now = RUNNING.fetch_add(1, Ordering::SeqCst) + 1;
+        PEAK_RUNNING.fetch_max(now, Ordering::SeqCst);
+        Running
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        RUNNING.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
 /// Hashes a new password off the async workers.
 ///
 /// # Errors
 /// Argon2 or its worker thread failed.
 pub async fn hash(password: String) -> Result<String, FlowError> {
-    tokio::task::spawn_blocking(move || crypto::hash_password(&password))
+    run_argon2(move || crypto::hash_password(&password))
         .await
-        .map_err(|error| FlowError::PasswordHash(error.to_string()))?
+        .ok_or_else(|| FlowError::PasswordHash("the hashing task did not finish".into()))?
         .map_err(|error| FlowError::PasswordHash(error.to_string()))
 }
 
@@ -72,7 +115,7 @@ pub async fn verify(metrics: &Metrics, password: String, phc: String) -> bool {
     if crypto::is_password_hash(&phc) {
         metrics.count_password_verification();
     }
-    tokio::task::spawn_blocking(move || crypto::verify_password(&password, &phc))
+    run_argon2(move || crypto::verify_password(&password, &phc))
         .await
         .unwrap_or(false)
 }
@@ -114,6 +157,21 @@ pub fn password_check<'a>(stored_hash: Option<&'a str>, decoy: &'a str) -> Passw
 mod tests {
     use super::*;
     use crate::runtime::domain::fixture;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn no_more_argon2_computations_run_at_once_than_there_are_cores() {
+        let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+        let metrics = Metrics::new();
+        let phc = crypto::hash_password("Corr3ct-Horse").expect("hash");
+        let checks = (0..cores * 3).map(|_| verify(&metrics, "wrong".into(), phc.clone()));
+        let results = futures::future::join_all(checks).await;
+        assert!(results.iter().all(|matched| !matched));
+        let peak = PEAK_RUNNING.load(Ordering::SeqCst);
+        assert!(
+            (1..=cores).contains(&peak),
+            "{peak} Argon2 computations ran at once on {cores} cores"
+        );
+    }
 
     #[test]
     fn password_rules_count_character_classes() {
