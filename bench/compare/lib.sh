@@ -1,6 +1,6 @@
 # bench/compare/lib.sh: helpers shared by the comparison's scripts (sourced, not run): free
-# loopback ports, readiness polling, and CPU time / memory of a server's whole process tree
-# read from /proc.
+# loopback ports, readiness polling, memory of a server's whole process tree read from /proc
+# (its CPU time is read by the load generator itself, around the measured phase).
 
 CACHE="${CIAM_CACHE_DIR:-$HOME/.cache/ciam-operator}"
 
@@ -31,17 +31,6 @@ tree_pids() {
   for child in $(ps -o pid= --ppid "$pid" 2>/dev/null); do
     tree_pids "$child"
   done
-}
-
-# cpu_ticks PID: utime + stime (clock ticks) summed over the process tree (all threads).
-cpu_ticks() {
-  local total=0 p fields
-  for p in $(tree_pids "$1"); do
-    # Fields after "pid (comm) ": state is $1, utime $12, stime $13.
-    fields="$(sed 's/^.*) //' "/proc/$p/stat" 2>/dev/null)" || continue
-    total=$((total + $(awk '{print $12 + $13}' <<<"$fields")))
-  done
-  echo "$total"
 }
 
 # tree_status_kib PID FIELD: VmRSS or VmHWM (KiB) summed over the process tree.

@@ -34,7 +34,7 @@ def load(results_path, meta_path):
 
 
 def summarise(runs):
-    cpu = [r["cpu_ticks"] * 1000 / r["clk_tck"] / r["operations"] for r in runs]
+    cpu = [r["cpu_ms_per_op"] for r in runs]
     return {
         "ops": statistics.median(r["ops_per_s"] for r in runs),
         "p50": statistics.median(r["p50_ms"] for r in runs),

@@ -121,12 +121,11 @@ for workload in $WORKLOADS; do
         takes_part "$server" "$workload" || continue
         pid="$(server_pid "$server")"
         log "$workload, $connections connections, round $round/$ROUNDS: $server"
-        before="$(cpu_ticks "$pid")"
+        # The generator reads the server's CPU time around the measured phase only.
         line="$("$LOAD" run -profile "$WORK/$server.json" -workload "$workload" \
-          -c "$connections" -d "${DURATION}s")" || die "$server $workload at $connections connections: ${line:-no result}"
-        after="$(cpu_ticks "$pid")"
-        jq -c --argjson round "$round" --argjson ticks "$((after - before))" --argjson hz "$CLK_TCK" \
-          '. + {round: $round, cpu_ticks: $ticks, clk_tck: $hz}' <<<"$line" >>"$RESULTS"
+          -c "$connections" -d "${DURATION}s" -cpu-pid "$pid" -clk-tck "$CLK_TCK")" ||
+          die "$server $workload at $connections connections: ${line:-no result}"
+        jq -c --argjson round "$round" '. + {round: $round}' <<<"$line" >>"$RESULTS"
       done
     done
   done

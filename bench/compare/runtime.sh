@@ -5,6 +5,7 @@
 
 RT_PID=""
 RT_SINK_PID=""
+RT_TENANT="${RT_TENANT:-bench}"
 
 # runtime_start WORK BIN: sets RT_PID, RT_PUBLIC, RT_ADMIN, RT_ADMIN_TOKEN.
 runtime_start() {
@@ -40,26 +41,26 @@ runtime_setup() {
   web="$(python3 -c 'import uuid; print(uuid.uuid4())')"
   daemon_secret="$(random_secret)"
   web_secret="$(random_secret)"
-  rt_put /admin/v1/tenants/bench '{"displayName":"Bench","countryCode":"US",
+  rt_put "/admin/v1/tenants/$RT_TENANT" '{"displayName":"Bench","countryCode":"US",
     "email":{"fromAddress":"no-reply@bench.example"}}'
-  rt_put "/admin/v1/tenants/bench/clients/$api" '{"displayName":"API","type":"web",
-    "exposedApi":{"identifierUri":"api://bench","scopes":[{"value":"read"}]}}'
-  rt_put "/admin/v1/tenants/bench/clients/$daemon" "{\"displayName\":\"Daemon\",\"type\":\"daemon\",
+  rt_put "/admin/v1/tenants/$RT_TENANT/clients/$api" "{\"displayName\":\"API\",\"type\":\"web\",
+    \"exposedApi\":{\"identifierUri\":\"api://$RT_TENANT\",\"scopes\":[{\"value\":\"read\"}]}}"
+  rt_put "/admin/v1/tenants/$RT_TENANT/clients/$daemon" "{\"displayName\":\"Daemon\",\"type\":\"daemon\",
     \"apiPermissions\":[{\"resourceAppId\":\"$api\",\"scopes\":[\"read\"]}],
     \"clientSecrets\":[{\"value\":\"$daemon_secret\"}]}"
-  rt_put "/admin/v1/tenants/bench/clients/$web" "{\"displayName\":\"Web\",\"type\":\"web\",
+  rt_put "/admin/v1/tenants/$RT_TENANT/clients/$web" "{\"displayName\":\"Web\",\"type\":\"web\",
     \"redirectUris\":[\"$redirect\"],\"clientSecrets\":[{\"value\":\"$web_secret\"}]}"
-  rt_put /admin/v1/tenants/bench/userflows/bench "{\"displayName\":\"Bench\",
+  rt_put "/admin/v1/tenants/$RT_TENANT/userflows/bench" "{\"displayName\":\"Bench\",
     \"applications\":[\"$web\"],\"signIn\":{\"methods\":[\"emailPassword\"]}}"
   smtp_port="$(free_port)"
   "$load" smtp-sink -addr "127.0.0.1:$smtp_port" -out "$work/mail.txt" >/dev/null 2>&1 &
   RT_SINK_PID=$!
-  rt_put /admin/v1/tenants/bench/smtp "{\"host\":\"127.0.0.1\",\"port\":$smtp_port,\"tls\":\"none\"}"
-  local base="$RT_PUBLIC/bench/oauth2/v2.0"
+  rt_put "/admin/v1/tenants/$RT_TENANT/smtp" "{\"host\":\"127.0.0.1\",\"port\":$smtp_port,\"tls\":\"none\"}"
+  local base="$RT_PUBLIC/$RT_TENANT/oauth2/v2.0"
   jq -n --arg t "$base/token" --arg a "$base/authorize" --arg d "$daemon" --arg ds "$daemon_secret" \
-    --arg w "$web" --arg ws "$web_secret" --arg r "$redirect" --arg u "$email" --arg p "$password" '{
+    --arg w "$web" --arg ws "$web_secret" --arg r "$redirect" --arg u "$email" --arg p "$password" --arg tenant "$RT_TENANT" '{
     name: "runtime", token_url: $t, authorize_url: $a,
-    client_id: $d, client_secret: $ds, scope: "api://bench/.default",
+    client_id: $d, client_secret: $ds, scope: ("api://" + $tenant + "/.default"),
     app_client_id: $w, app_client_secret: $ws, redirect_uri: $r,
     app_scope: "openid offline_access", username: $u, password: $p,
     username_field: "email", password_field: "password",

@@ -76,6 +76,8 @@ type Result struct {
 	P50Ms       float64 `json:"p50_ms"`
 	P99Ms       float64 `json:"p99_ms"`
 	Errors      int     `json:"errors"`
+	CPUTicks    int64   `json:"cpu_ticks,omitempty"`
+	CPUMsPerOp  float64 `json:"cpu_ms_per_op,omitempty"`
 	FirstError  string  `json:"first_error,omitempty"`
 }
 
@@ -92,6 +94,8 @@ func runCommand(args []string) error {
 	workload := fs.String("workload", "client_credentials", "client_credentials | refresh_token | authorization_code | password_sign_in")
 	workers := fs.Int("c", 16, "concurrent workers (one connection each)")
 	duration := fs.Duration("d", 10*time.Second, "measured duration")
+	cpuPID := fs.Int("cpu-pid", 0, "server PID whose process tree's CPU time is read around the measured phase")
+	clkTck := fs.Int("clk-tck", 100, "clock ticks per second (getconf CLK_TCK)")
 	_ = fs.Parse(args)
 	p, err := loadProfile(*profilePath)
 	if err != nil {
@@ -125,6 +129,10 @@ func runCommand(args []string) error {
 	}
 
 	results := make([]workerResult, *workers)
+	var ticksBefore int64
+	if *cpuPID > 0 {
+		ticksBefore = treeTicks(*cpuPID)
+	}
 	start := time.Now()
 	deadline := start.Add(*duration)
 	for i := range browsers {
@@ -153,9 +161,17 @@ func runCommand(args []string) error {
 	}
 	wg.Wait()
 	elapsed := time.Since(start).Seconds()
+	var ticks int64
+	if *cpuPID > 0 {
+		ticks = treeTicks(*cpuPID) - ticksBefore
+	}
 	transport.CloseIdleConnections()
 
 	res := summarise(results)
+	if *cpuPID > 0 && res.Operations > 0 {
+		res.CPUTicks = ticks
+		res.CPUMsPerOp = float64(ticks) * 1000 / float64(*clkTck) / float64(res.Operations)
+	}
 	res.Server, res.Workload, res.Connections, res.Seconds = p.Name, *workload, *workers, elapsed
 	res.OpsPerSec = float64(res.Operations) / elapsed
 	line, _ := json.Marshal(res)
