@@ -1,5 +1,5 @@
 # bench/compare/hydra.sh: Ory Hydra for the comparison (sourced by run.sh). Builds Hydra from its
-# Go module's own source once (cached binary), runs it on loopback with a SQLite file, and
+# Go module's own source once (cached binary), runs it on loopback with PostgreSQL, and
 # creates the benchmark clients through its admin API.
 #
 # Why the build goes this way: `go install github.com/ory/hydra/v2@v2.3.0` ignores the module's
@@ -11,8 +11,12 @@
 #
 # Settings beyond the defaults, and why: `--dev` (without it Hydra marks its cookies Secure and
 # requires https, which a plain-HTTP loopback browser cannot send back), `--sqa-opt-out` (no
-# telemetry calls to the network), a SQLite file as the DSN (as the runtime's). Everything else
-# is Hydra's default: opaque access tokens, client secrets hashed with BCrypt.
+# telemetry calls to the network). Storage is PostgreSQL (scripts/postgres.sh, a throwaway
+# cluster on loopback, fsync off): with a SQLite file Hydra answers 500 "database is locked" as
+# soon as two sign-ins run at once (also with WAL, a busy timeout and immediate transactions),
+# so SQLite is not a usable store for Hydra under load. The database's CPU time is counted as
+# Hydra's. Everything else is Hydra's default: opaque access tokens, client secrets hashed with
+# BCrypt.
 # Hydra has no login UI: the load generator accepts its login and consent challenges through the
 # admin API (what a login app does), so Hydra takes part in the client-credentials,
 # refresh-token and authorization-code workloads, not in the password sign-in.
@@ -21,6 +25,7 @@ HYDRA_VERSION=v2.3.0
 HYDRA_DIR="$CACHE/hydra-$HYDRA_VERSION"
 HYDRA_BIN="$HYDRA_DIR/hydra"
 HYDRA_PID=""
+HYDRA_PG_DIR=""
 
 hydra_build() {
   [[ -x "$HYDRA_BIN" ]] && return 0
@@ -41,15 +46,21 @@ hydra_build() {
   mv "$HYDRA_BIN.tmp" "$HYDRA_BIN"
 }
 
-# hydra_start WORK: migrates a fresh SQLite file and starts `hydra serve all`; sets HYDRA_PID,
-# HYDRA_PUBLIC, HYDRA_ADMIN.
+# hydra_start WORK ROOT: starts a PostgreSQL cluster, migrates it and starts `hydra serve all`;
+# sets HYDRA_PID, HYDRA_DB_PID, HYDRA_PUBLIC, HYDRA_ADMIN.
 hydra_start() {
-  local work="$1" public_port admin_port
+  local work="$1" root="$2" public_port admin_port pg_url
+  # Outside WORK: the cluster runs as the postgres user when we are root.
+  HYDRA_PG_DIR="$(mktemp -u "${TMPDIR:-/tmp}/ciam-bench-hydra-pg.XXXXXX")"
+  pg_url="$(CIAM_POSTGRES_DIR="$HYDRA_PG_DIR" "$root/scripts/postgres.sh" start)"
+  HYDRA_DB_PID="$(head -1 "$HYDRA_PG_DIR/data/postmaster.pid")"
   public_port="$(free_port)"
   admin_port="$(free_port)"
   HYDRA_PUBLIC="http://127.0.0.1:$public_port"
   HYDRA_ADMIN="http://127.0.0.1:$admin_port"
-  export DSN="sqlite://$work/hydra.sqlite?_fk=true"
+  # Hydra's default pool (2 × cores connections) deadlocks at 16 concurrent refresh grants
+  # (a grant holds one connection while it waits for another); 50 of PostgreSQL's 100.
+  export DSN="$pg_url?sslmode=disable&max_conns=50&max_idle_conns=50"
   "$HYDRA_BIN" migrate sql up -e --yes >"$work/hydra-migrate.log" 2>&1 ||
     { cat "$work/hydra-migrate.log" >&2; die "Hydra migrations failed"; }
   log "starting Ory Hydra $HYDRA_VERSION on $HYDRA_PUBLIC (admin $HYDRA_ADMIN)"
@@ -85,4 +96,11 @@ hydra_setup() {
     client_id: "daemon", client_secret: $ds,
     app_client_id: "web", app_client_secret: $ws, redirect_uri: $r,
     app_scope: "openid offline_access", username: $u}' >"$work/hydra.json"
+}
+
+hydra_stop() {
+  stop_pid "$HYDRA_PID"
+  if [[ -n "$HYDRA_PG_DIR" ]]; then
+    CIAM_POSTGRES_DIR="$HYDRA_PG_DIR" "$ROOT/scripts/postgres.sh" stop || true
+  fi
 }

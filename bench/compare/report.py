@@ -12,7 +12,7 @@ from collections import defaultdict
 
 BEGIN = "<!-- bench-compare:begin (written by bench/compare/run.sh; a re-run replaces it) -->"
 END = "<!-- bench-compare:end -->"
-SERVERS = {"runtime": "this runtime (SQLite)", "keycloak": "Keycloak 26.7.3", "hydra": "Ory Hydra v2.3.0"}
+SERVERS = {"runtime": "this runtime (SQLite)", "keycloak": "Keycloak 26.7.3", "hydra": "Ory Hydra v2.3.0 (PostgreSQL)"}
 WORKLOADS = {
     "client_credentials": "client_credentials",
     "refresh_token": "refresh_token (rotation)",

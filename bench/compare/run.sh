@@ -47,7 +47,7 @@ cleanup() {
   stop_pid "$RT_SINK_PID"
   stop_pid "$RT_PID"
   stop_pid "$KC_PID"
-  stop_pid "$HYDRA_PID"
+  hydra_stop
   if [[ "${BENCH_KEEP:-0}" == 1 ]]; then log "work directory kept: $WORK"; else rm -rf "$WORK"; fi
 }
 trap cleanup EXIT
@@ -88,12 +88,16 @@ if wants keycloak; then
   keycloak_setup "$WORK" "$REDIRECT_URI" "$USER_NAME" "$PASSWORD"
 fi
 if wants hydra; then
-  hydra_start "$WORK"
+  hydra_start "$WORK" "$ROOT"
   hydra_setup "$WORK" "$REDIRECT_URI" "$USER_NAME"
 fi
 
 server_pid() {
   case "$1" in runtime) echo "$RT_PID" ;; keycloak) echo "$KC_PID" ;; hydra) echo "$HYDRA_PID" ;; esac
+}
+# cpu_pids SERVER: the processes whose CPU counts for the server (Hydra: and its PostgreSQL).
+cpu_pids() {
+  case "$1" in hydra) echo "$HYDRA_PID,$HYDRA_DB_PID" ;; *) server_pid "$1" ;; esac
 }
 # Hydra has no password store (its login UI is the customer's): no password sign-in.
 takes_part() { [[ "$1" != hydra || "$2" != password_sign_in ]]; }
@@ -119,11 +123,10 @@ for workload in $WORKLOADS; do
     for ((round = 1; round <= ROUNDS; round++)); do
       for server in $SERVERS; do
         takes_part "$server" "$workload" || continue
-        pid="$(server_pid "$server")"
         log "$workload, $connections connections, round $round/$ROUNDS: $server"
         # The generator reads the server's CPU time around the measured phase only.
         line="$("$LOAD" run -profile "$WORK/$server.json" -workload "$workload" \
-          -c "$connections" -d "${DURATION}s" -cpu-pid "$pid" -clk-tck "$CLK_TCK")" ||
+          -c "$connections" -d "${DURATION}s" -cpu-pid "$(cpu_pids "$server")" -clk-tck "$CLK_TCK")" ||
           die "$server $workload at $connections connections: ${line:-no result}"
         jq -c --argjson round "$round" '. + {round: $round}' <<<"$line" >>"$RESULTS"
       done

@@ -18,6 +18,7 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
+	"time"
 )
 
 // browser is one user agent: a cookie jar on a shared transport; it follows redirects by hand.
@@ -35,6 +36,8 @@ func newBrowser(p *Profile, transport http.RoundTripper) *browser {
 			Transport:     transport,
 			Jar:           jar,
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+			// A server that stops answering fails the run instead of hanging it.
+			Timeout: 60 * time.Second,
 		},
 	}
 }

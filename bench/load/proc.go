@@ -4,6 +4,7 @@
 package main
 
 import (
+	"fmt"
 	"os"
 	"strconv"
 	"strings"
@@ -31,8 +32,27 @@ func procStat(pid int) (ppid int, ticks int64, ok bool) {
 	return ppid, utime + stime, true
 }
 
-// treeTicks sums utime+stime over root and all its descendants.
-func treeTicks(root int) int64 {
+// parsePIDs reads "123,456" (empty: none).
+func parsePIDs(list string) ([]int, error) {
+	var pids []int
+	for _, part := range strings.Split(list, ",") {
+		if part = strings.TrimSpace(part); part == "" {
+			continue
+		}
+		pid, err := strconv.Atoi(part)
+		if err != nil || pid <= 0 {
+			return nil, fmt.Errorf("-cpu-pid: %q is not a process ID", part)
+		}
+		pids = append(pids, pid)
+	}
+	return pids, nil
+}
+
+// treeTicks sums utime+stime over the roots and all their descendants.
+func treeTicks(roots []int) int64 {
+	if len(roots) == 0 {
+		return 0
+	}
 	entries, err := os.ReadDir("/proc")
 	if err != nil {
 		return 0
@@ -50,7 +70,7 @@ func treeTicks(root int) int64 {
 		}
 	}
 	var total int64
-	stack := []int{root}
+	stack := append([]int(nil), roots...)
 	for len(stack) > 0 {
 		pid := stack[len(stack)-1]
 		stack = stack[:len(stack)-1]

@@ -94,7 +94,7 @@ func runCommand(args []string) error {
 	workload := fs.String("workload", "client_credentials", "client_credentials | refresh_token | authorization_code | password_sign_in")
 	workers := fs.Int("c", 16, "concurrent workers (one connection each)")
 	duration := fs.Duration("d", 10*time.Second, "measured duration")
-	cpuPID := fs.Int("cpu-pid", 0, "server PID whose process tree's CPU time is read around the measured phase")
+	cpuPIDs := fs.String("cpu-pid", "", "server PIDs (comma-separated: the server, its database) whose process trees' CPU time is read around the measured phase")
 	clkTck := fs.Int("clk-tck", 100, "clock ticks per second (getconf CLK_TCK)")
 	_ = fs.Parse(args)
 	p, err := loadProfile(*profilePath)
@@ -129,10 +129,11 @@ func runCommand(args []string) error {
 	}
 
 	results := make([]workerResult, *workers)
-	var ticksBefore int64
-	if *cpuPID > 0 {
-		ticksBefore = treeTicks(*cpuPID)
+	pids, err := parsePIDs(*cpuPIDs)
+	if err != nil {
+		return err
 	}
+	ticksBefore := treeTicks(pids)
 	start := time.Now()
 	deadline := start.Add(*duration)
 	for i := range browsers {
@@ -161,14 +162,11 @@ func runCommand(args []string) error {
 	}
 	wg.Wait()
 	elapsed := time.Since(start).Seconds()
-	var ticks int64
-	if *cpuPID > 0 {
-		ticks = treeTicks(*cpuPID) - ticksBefore
-	}
+	ticks := treeTicks(pids) - ticksBefore
 	transport.CloseIdleConnections()
 
 	res := summarise(results)
-	if *cpuPID > 0 && res.Operations > 0 {
+	if len(pids) > 0 && res.Operations > 0 {
 		res.CPUTicks = ticks
 		res.CPUMsPerOp = float64(ticks) * 1000 / float64(*clkTck) / float64(res.Operations)
 	}
