@@ -14,6 +14,9 @@
 #   BENCH_CONNECTIONS    connection counts (default "16 64")
 #   BENCH_WORKLOADS      default "client_credentials refresh_token authorization_code password_sign_in"
 #   BENCH_SERVERS        default "runtime keycloak hydra"
+#   BENCH_RUNTIME_BIN    a runtime binary to measure instead of building this tree's (e.g. a
+#                        "before" build for a before/after)
+#   BENCH_ARGON2=0       skip the Argon2id timing (and the sign-in limit comparison)
 #   BENCH_NO_DOCS=1      print the tables only; leave docs/ alone
 #   BENCH_KEEP=1         keep the work directory (logs, profiles, raw results)
 # Everything started here is stopped on exit; servers listen on 127.0.0.1 only, on free ports.
@@ -59,9 +62,11 @@ wants() { [[ " $SERVERS " == *" $1 "* ]]; }
 LOAD="$CACHE/bench/load"
 log "building the load generator"
 (cd "$ROOT/bench/load" && go build -trimpath -o "$LOAD.tmp" . && mv "$LOAD.tmp" "$LOAD")
-if wants runtime; then
+RUNTIME_BIN="${BENCH_RUNTIME_BIN:-}"
+if wants runtime && [[ -z "$RUNTIME_BIN" ]]; then
   log "building the runtime (release)"
   (cd "$ROOT" && cargo build --release --locked --bin ciam-operator >&2)
+  RUNTIME_BIN="$ROOT/target/release/ciam-operator"
 fi
 wants keycloak && keycloak_fetch
 wants hydra && hydra_build
@@ -72,15 +77,15 @@ SIGN_PER_S="$(openssl speed -mr -seconds 3 ecdsap256 2>/dev/null | awk -F: '/^\+
 SHA_BYTES_PER_S="$(openssl speed -mr -seconds 3 -bytes 64 sha256 2>/dev/null | awk -F: '/^\+F:/ {print $4}')"
 [[ -n "$SIGN_PER_S" && -n "$SHA_BYTES_PER_S" ]] || die "could not read openssl speed's figures"
 ARGON2_LINE=""
-if wants runtime; then
-  log "timing Argon2id at the runtime's parameters (release)"
+if [[ "${BENCH_ARGON2:-1}" == 1 ]]; then
+  log "timing Argon2id at the runtime's parameters (release; the first time builds the test, minutes)"
   ARGON2_LINE="$(cd "$ROOT" && cargo test --release --locked --test runtime_argon2_timing -- --ignored --nocapture 2>/dev/null | grep '^ARGON2ID' || true)"
   [[ -n "$ARGON2_LINE" ]] || die "the Argon2id timing test printed nothing"
 fi
 
 # --- Servers -----------------------------------------------------------------------------------
 if wants runtime; then
-  runtime_start "$WORK" "$ROOT/target/release/ciam-operator"
+  runtime_start "$WORK" "$RUNTIME_BIN"
   runtime_setup "$WORK" "$LOAD" "$REDIRECT_URI" "$USER_NAME" "$PASSWORD"
 fi
 if wants keycloak; then

@@ -15,7 +15,7 @@ runtime_start() {
   RT_PUBLIC="http://127.0.0.1:$public_port"
   RT_ADMIN="http://127.0.0.1:$admin_port"
   RT_ADMIN_TOKEN="$(random_secret)"
-  (umask 077 && printf '%s' "$RT_ADMIN_TOKEN" >"$work/rt-admin-token" && random_secret >"$work/rt-kek")
+  (umask 077 && printf "%s" "$RT_ADMIN_TOKEN" >"$work/rt-admin-token" && head -c 32 /dev/urandom | od -An -tx1 | tr -d " \n" >"$work/rt-kek")
   log "starting the identity runtime on $RT_PUBLIC (admin $RT_ADMIN)"
   RUST_LOG=warn "$bin" runtime \
     --public-addr "127.0.0.1:$public_port" --admin-addr "127.0.0.1:$admin_port" \
@@ -28,13 +28,15 @@ runtime_start() {
 }
 
 rt_put() {
-  curl -fsS -o /dev/null -X PUT -H "Authorization: Bearer $RT_ADMIN_TOKEN" \
-    -H 'Content-Type: application/json' "$RT_ADMIN$1" -d "$2"
+  curl -sS --fail-with-body -o "$RT_WORK/put.out" -X PUT -H "Authorization: Bearer $RT_ADMIN_TOKEN" \
+    -H 'Content-Type: application/json' "$RT_ADMIN$1" -d "$2" ||
+    die "runtime admin PUT $1: $(cat "$RT_WORK/put.out")"
 }
 
 # runtime_setup WORK LOAD_BIN REDIRECT_URI USER PASSWORD: writes WORK/runtime.json.
 runtime_setup() {
   local work="$1" load="$2" redirect="$3" user="$4" password="$5"
+  RT_WORK="$work"
   local api daemon web daemon_secret web_secret smtp_port email="$user@example.com"
   api="$(python3 -c 'import uuid; print(uuid.uuid4())')"
   daemon="$(python3 -c 'import uuid; print(uuid.uuid4())')"
@@ -44,7 +46,8 @@ runtime_setup() {
   rt_put "/admin/v1/tenants/$RT_TENANT" '{"displayName":"Bench","countryCode":"US",
     "email":{"fromAddress":"no-reply@bench.example"}}'
   rt_put "/admin/v1/tenants/$RT_TENANT/clients/$api" "{\"displayName\":\"API\",\"type\":\"web\",
-    \"exposedApi\":{\"identifierUri\":\"api://$RT_TENANT\",\"scopes\":[{\"value\":\"read\"}]}}"
+    \"exposedApi\":{\"identifierUri\":\"api://$RT_TENANT\",\"scopes\":[{\"value\":\"read\"}]},
+    \"clientSecrets\":[{\"value\":\"$(random_secret)\"}]}"
   rt_put "/admin/v1/tenants/$RT_TENANT/clients/$daemon" "{\"displayName\":\"Daemon\",\"type\":\"daemon\",
     \"apiPermissions\":[{\"resourceAppId\":\"$api\",\"scopes\":[\"read\"]}],
     \"clientSecrets\":[{\"value\":\"$daemon_secret\"}]}"
