@@ -58,9 +58,10 @@ hydra_start() {
   admin_port="$(free_port)"
   HYDRA_PUBLIC="http://127.0.0.1:$public_port"
   HYDRA_ADMIN="http://127.0.0.1:$admin_port"
-  # Hydra's default pool (2 × cores connections) deadlocks at 16 concurrent refresh grants
-  # (a grant holds one connection while it waits for another); 50 of PostgreSQL's 100.
-  export DSN="$pg_url?sslmode=disable&max_conns=50&max_idle_conns=50"
+  # Hydra's default pool (2 × cores connections) deadlocks at 16 concurrent refresh grants (a
+  # grant holds one connection while it waits for another): more connections than concurrent
+  # requests (64 at most here) rule that out; 90 of PostgreSQL's 100.
+  export DSN="$pg_url?sslmode=disable&max_conns=90&max_idle_conns=90"
   "$HYDRA_BIN" migrate sql up -e --yes >"$work/hydra-migrate.log" 2>&1 ||
     { cat "$work/hydra-migrate.log" >&2; die "Hydra migrations failed"; }
   log "starting Ory Hydra $HYDRA_VERSION on $HYDRA_PUBLIC (admin $HYDRA_ADMIN)"
