@@ -152,7 +152,9 @@ for form in normal limit hostile; do
   for _ in $(seq 1 "$requests"); do
     FORM_STATUS[$form]="$(curl -s -o /dev/null -w '%{http_code}' -H 'Expect:' \
       -H "Authorization: Basic $BASIC" -H 'Content-Type: application/x-www-form-urlencoded' \
-      --data-binary "@$WORK/$form.form" "$TOKEN_URL")"
+      --data-binary "@$WORK/$form.form" "$TOKEN_URL" || true)"
+    # (curl exits 55 when the runtime answers 413 and closes before the whole hostile body is
+    # sent; the status it printed is what counts.)
   done
   after="$(cpu_ticks)"
   FORM_CPU[$form]="$(awk -v t=$((after - before)) -v hz="$CLK_TCK" -v n="$requests" \
