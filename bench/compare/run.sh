@@ -9,7 +9,7 @@
 #
 # Environment:
 #   BENCH_QUICK=1        smoke run (~3 minutes): 3 s per run, 1 round, 16 connections
-#   BENCH_DURATION       seconds per run (default 10)
+#   BENCH_DURATION       seconds per run (default 8: a full run stays within 15 minutes)
 #   BENCH_ROUNDS         rounds per workload and connection count; the median is reported (default 3)
 #   BENCH_CONNECTIONS    connection counts (default "16 64")
 #   BENCH_WORKLOADS      default "client_credentials refresh_token authorization_code password_sign_in"
@@ -36,7 +36,7 @@ source "$HERE/runtime.sh"
 if [[ "${BENCH_QUICK:-0}" == 1 ]]; then
   DURATION="${BENCH_DURATION:-3}" ROUNDS="${BENCH_ROUNDS:-1}" CONNECTIONS="${BENCH_CONNECTIONS:-16}"
 else
-  DURATION="${BENCH_DURATION:-10}" ROUNDS="${BENCH_ROUNDS:-3}" CONNECTIONS="${BENCH_CONNECTIONS:-16 64}"
+  DURATION="${BENCH_DURATION:-8}" ROUNDS="${BENCH_ROUNDS:-3}" CONNECTIONS="${BENCH_CONNECTIONS:-16 64}"
 fi
 WORKLOADS="${BENCH_WORKLOADS:-client_credentials refresh_token authorization_code password_sign_in}"
 SERVERS="${BENCH_SERVERS:-runtime keycloak hydra}"
