@@ -7,7 +7,7 @@ CARGO ?= cargo
 BIN := target/debug/ciam-operator
 CLUSTER := scripts/cluster.sh
 
-.PHONY: help build lint fmt crds cluster-up cluster-down cluster-status tools test test-runtime check-release bench demo demo-down
+.PHONY: help build lint fmt crds cluster-up cluster-down cluster-status tools test test-runtime check-release bench bench-compare demo demo-down
 
 help: ## List the targets with one-line descriptions
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-16s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -57,6 +57,9 @@ test-runtime: ## Identity runtime end to end (openid-client + Chromium) on SQLit
 bench: ## Benchmarks: runtime token throughput/latency/RSS/Argon2id; operator at 1,000 apps
 	bench/run.sh
 	scripts/bench-operator.sh
+
+bench-compare: ## This runtime vs Keycloak 26.7.3 vs Ory Hydra v2.3.0, interleaved (~15 min; BENCH_QUICK=1 ~3 min) → docs/performance.md/.png
+	bench/compare/run.sh
 
 demo: build ## Start the control plane, the runtime and the operator; apply deploy/examples; print the sign-in URL
 	scripts/demo.sh

@@ -1,0 +1,3 @@
+module ciam-operator/bench/load
+
+go 1.24
