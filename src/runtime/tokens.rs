@@ -496,7 +496,7 @@ impl Keyring {
         claims: &T,
         token_type: &str,
     ) -> Result<String, TokenError> {
-        let keys = store.signing_keys(tenant_id).await?;
+        let keys = store.published_keys(tenant_id).await?;
         let current = keys
             .iter()
             .find(|key| key.state == key_state::CURRENT)
@@ -557,7 +557,12 @@ impl Keyring {
         let kid = header
             .kid
             .ok_or_else(|| TokenError::Invalid("the token has no key ID".into()))?;
-        let keys = store.signing_keys(tenant_id).await?;
+        let mut keys = store.published_keys(tenant_id).await?;
+        if !keys.iter().any(|key| key.kid == kid) {
+            // Perhaps rotated through another replica since the last poll: read the keys
+            // again (at most once per tenant per second, whatever the token names).
+            keys = store.reload_published_keys(tenant_id).await?;
+        }
         let key = keys
             .iter()
             .find(|key| key.kid == kid)
