@@ -19,7 +19,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 use super::{Document, Kind, SigningKeyRecord, Store, StoreError, now, query_error};
-use crate::contract::{ClientSpec, TenantSpec};
+use crate::contract::{ClientSpec, TenantSpec, UserFlowSpec};
 
 /// Entries per table before the table is emptied: unknown names are remembered as absent, and
 /// a caller inventing names must not grow memory without bound.
@@ -46,6 +46,9 @@ struct PublishedKeys {
 
 type Table<K, V> = RwLock<HashMap<K, V>>;
 
+/// A tenant's user flows by name, parsed, ordered by name.
+pub type UserFlows = Arc<Vec<(String, Arc<UserFlowSpec>)>>;
+
 /// The in-memory copy shared by every clone of a [`Store`].
 #[derive(Debug, Default)]
 pub(super) struct ConfigCache {
@@ -55,6 +58,7 @@ pub(super) struct ConfigCache {
     documents: Table<(Kind, String, String), Option<Document>>,
     clients: Table<(String, String), Option<Arc<ClientSpec>>>,
     lists: Table<(Kind, String), Arc<Vec<Document>>>,
+    flows: Table<String, UserFlows>,
     by_identifier_uri: Table<(String, String), Option<Document>>,
     keys: Table<String, PublishedKeys>,
     forced_key_reloads: Mutex<HashMap<String, Instant>>,
@@ -98,6 +102,7 @@ impl ConfigCache {
         empty(&self.documents);
         empty(&self.clients);
         empty(&self.lists);
+        empty(&self.flows);
         empty(&self.by_identifier_uri);
         empty(&self.keys);
     }
@@ -223,6 +228,36 @@ impl Store {
         let loaded = Arc::new(self.load_documents(kind, tenant_id).await?);
         cache.fill(&cache.lists, generation, cache_key, loaded.clone());
         Ok(loaded.as_ref().clone())
+    }
+
+    /// The tenant's user flows, parsed, ordered by name.
+    ///
+    /// # Errors
+    /// A failed query or a stored flow that no longer parses.
+    pub async fn user_flows(&self, tenant_id: &str) -> Result<UserFlows, StoreError> {
+        let cache = &self.cache;
+        if let Some(found) = lookup(&cache.flows, &tenant_id.to_string()) {
+            return Ok(found);
+        }
+        let generation = cache.generation();
+        let loaded: UserFlows = Arc::new(
+            self.documents(Kind::UserFlow, tenant_id)
+                .await?
+                .into_iter()
+                .map(|document| {
+                    let spec =
+                        serde_json::from_str(&document.spec).map_err(corrupt("user flow"))?;
+                    Ok((document.key, Arc::new(spec)))
+                })
+                .collect::<Result<_, StoreError>>()?,
+        );
+        cache.fill(
+            &cache.flows,
+            generation,
+            tenant_id.to_string(),
+            loaded.clone(),
+        );
+        Ok(loaded)
     }
 
     /// Finds a client of a tenant by its exposed API's identifier URI.

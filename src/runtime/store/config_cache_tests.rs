@@ -321,3 +321,53 @@ fn a_read_that_raced_an_invalidation_is_not_kept() {
     cache.fill(&cache.tenants, generation, "fresh".to_string(), None);
     assert!(lookup(&cache.tenants, &"fresh".to_string()).is_some());
 }
+
+#[tokio::test]
+async fn user_flows_are_parsed_once_and_follow_writes() {
+    let store = test_support::open().await;
+    let replica = store.replica().await;
+    let tenant_id = test_support::tenant(&store).await;
+    let flow = |application: &str| {
+        serde_json::json!({
+            "displayName": "Shop",
+            "applications": [application],
+            "signIn": {"methods": ["emailPassword"]},
+        })
+        .to_string()
+    };
+    let put = |store: &Store, application: &'static str| {
+        let (store, tenant_id, spec) = (store.clone(), tenant_id.clone(), flow(application));
+        async move {
+            store
+                .put_document(
+                    Kind::UserFlow,
+                    &tenant_id,
+                    "shop",
+                    &spec,
+                    None,
+                    &Claim::default(),
+                )
+                .await
+                .expect("put a flow")
+        }
+    };
+    let applications = |flows: UserFlows| -> Vec<String> {
+        flows
+            .iter()
+            .flat_map(|(_, spec)| spec.applications.clone())
+            .collect()
+    };
+    put(&store, "first").await;
+    assert_eq!(
+        applications(store.user_flows(&tenant_id).await.expect("flows")),
+        ["first"]
+    );
+
+    put(&replica, "second").await;
+    store.refresh_config().await.expect("poll");
+
+    assert_eq!(
+        applications(store.user_flows(&tenant_id).await.expect("flows")),
+        ["second"]
+    );
+}

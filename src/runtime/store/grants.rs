@@ -161,24 +161,30 @@ impl Store {
         &self,
         code_digest: &str,
     ) -> Result<Redemption<CodeRecord>, StoreError> {
-        let spent = sqlx::query(
-            "UPDATE authorization_codes SET used_at = $1 WHERE code_digest = $2 AND used_at IS NULL",
-        )
+        // The happy path is one statement: the UPDATE spends the code and returns its row.
+        // Only when it spends nothing does a SELECT tell an unknown code from a replay.
+        const COLUMNS: &str = "grant_id, redirect_uri, code_challenge, nonce, expires_at";
+        let spent = sqlx::query(&format!(
+            "UPDATE authorization_codes SET used_at = $1 WHERE code_digest = $2 AND used_at IS NULL \
+             RETURNING {COLUMNS}"
+        ))
         .bind(now())
-        .bind(code_digest)
-        .execute(&self.pool)
-        .await
-        .map_err(query_error("redeem an authorization code"))?
-        .rows_affected()
-            == 1;
-        let row = sqlx::query(
-            "SELECT grant_id, redirect_uri, code_challenge, nonce, expires_at FROM authorization_codes WHERE code_digest = $1",
-        )
         .bind(code_digest)
         .fetch_optional(&self.pool)
         .await
-        .map_err(query_error("read an authorization code"))?;
-        let Some(row) = row else {
+        .map_err(query_error("redeem an authorization code"))?;
+        let row = match spent {
+            Some(row) => Some((row, true)),
+            None => sqlx::query(&format!(
+                "SELECT {COLUMNS} FROM authorization_codes WHERE code_digest = $1"
+            ))
+            .bind(code_digest)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(query_error("read an authorization code"))?
+            .map(|row| (row, false)),
+        };
+        let Some((row, spent)) = row else {
             return Ok(Redemption::Unknown);
         };
         let record = CodeRecord {
@@ -227,23 +233,28 @@ impl Store {
         &self,
         token_digest: &str,
     ) -> Result<Redemption<RefreshRecord>, StoreError> {
+        // One statement on the happy path, as for codes.
         let spent = sqlx::query(
-            "UPDATE refresh_tokens SET used_at = $1 WHERE token_digest = $2 AND used_at IS NULL",
+            "UPDATE refresh_tokens SET used_at = $1 WHERE token_digest = $2 AND used_at IS NULL \
+             RETURNING grant_id, expires_at",
         )
         .bind(now())
         .bind(token_digest)
-        .execute(&self.pool)
+        .fetch_optional(&self.pool)
         .await
-        .map_err(query_error("redeem a refresh token"))?
-        .rows_affected()
-            == 1;
-        let row =
-            sqlx::query("SELECT grant_id, expires_at FROM refresh_tokens WHERE token_digest = $1")
-                .bind(token_digest)
-                .fetch_optional(&self.pool)
-                .await
-                .map_err(query_error("read a refresh token"))?;
-        let Some(row) = row else {
+        .map_err(query_error("redeem a refresh token"))?;
+        let row = match spent {
+            Some(row) => Some((row, true)),
+            None => sqlx::query(
+                "SELECT grant_id, expires_at FROM refresh_tokens WHERE token_digest = $1",
+            )
+            .bind(token_digest)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(query_error("read a refresh token"))?
+            .map(|row| (row, false)),
+        };
+        let Some((row, spent)) = row else {
             return Ok(Redemption::Unknown);
         };
         let record = RefreshRecord {

@@ -45,7 +45,7 @@ use sqlx::{AnyPool, Executor, Row};
 use crate::contract::owner::{Claim, Owner};
 
 pub use challenges::ChallengeRecord;
-pub use config_cache::{TenantConfig, UNKNOWN_KEY_RELOAD_INTERVAL};
+pub use config_cache::{TenantConfig, UNKNOWN_KEY_RELOAD_INTERVAL, UserFlows};
 pub use documents::{Document, Kind};
 pub use grants::{CodeRecord, GrantRecord, Redemption, RefreshRecord};
 pub use sessions::SessionRecord;
