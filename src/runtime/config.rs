@@ -66,6 +66,13 @@ pub struct RuntimeConfig {
     #[arg(long, env = "CIAM_SIGNING_ALGORITHM", default_value = "ES256")]
     pub signing_algorithm: String,
 
+    /// How often, in milliseconds, the configuration held in memory (tenants, clients, user
+    /// flows, branding, SMTP settings, signing keys) is checked against the database's
+    /// configuration version. A write through another replica is visible within this
+    /// interval plus one query; writes through this process are visible at once.
+    #[arg(long, env = "CIAM_CONFIG_REFRESH_INTERVAL_MS", default_value_t = 250, value_parser = clap::value_parser!(u64).range(10..=1000))]
+    pub config_refresh_interval_ms: u64,
+
     /// Log format.
     #[arg(long, env = "CIAM_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,

@@ -59,6 +59,9 @@ pub async fn serve(config: RuntimeConfig) -> Result<(), RuntimeError> {
         "identity runtime listening"
     );
     spawn_purge(state.store.clone());
+    state
+        .store
+        .spawn_config_refresh(Duration::from_millis(config.config_refresh_interval_ms));
     let (stop_sender, stop_receiver) = tokio::sync::watch::channel(false);
     let public = axum::serve(
         public_listener,

@@ -18,8 +18,8 @@ pub struct Tenant {
     pub id: String,
     /// Subdomain (URL path segment).
     pub subdomain: String,
-    /// The stored spec.
-    pub spec: TenantSpec,
+    /// The stored spec, parsed once and shared with the configuration held in memory.
+    pub spec: Arc<TenantSpec>,
 }
 
 /// Everything handlers share, grouped by what it is: the database, the keys, the settings
@@ -110,18 +110,15 @@ impl AppState {
     /// # Errors
     /// Storage failure or a stored spec that no longer parses.
     pub async fn tenant(&self, subdomain: &str) -> Result<Option<Tenant>, StoreError> {
-        let Some(document) = self.store.tenant(subdomain).await? else {
-            return Ok(None);
-        };
-        let spec = serde_json::from_str(&document.spec).map_err(|error| StoreError::Corrupt {
-            what: "tenant",
-            reason: error.to_string(),
-        })?;
-        Ok(Some(Tenant {
-            id: document.tenant_id,
-            subdomain: document.key,
-            spec,
-        }))
+        Ok(self
+            .store
+            .tenant_config(subdomain)
+            .await?
+            .map(|tenant| Tenant {
+                id: tenant.document.tenant_id.clone(),
+                subdomain: tenant.document.key.clone(),
+                spec: tenant.spec.clone(),
+            }))
     }
 }
 

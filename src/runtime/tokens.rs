@@ -496,7 +496,7 @@ impl Keyring {
         claims: &T,
         token_type: &str,
     ) -> Result<String, TokenError> {
-        let keys = store.signing_keys(tenant_id).await?;
+        let keys = store.published_keys(tenant_id).await?;
         let current = keys
             .iter()
             .find(|key| key.state == key_state::CURRENT)
@@ -557,7 +557,12 @@ impl Keyring {
         let kid = header
             .kid
             .ok_or_else(|| TokenError::Invalid("the token has no key ID".into()))?;
-        let keys = store.signing_keys(tenant_id).await?;
+        let mut keys = store.published_keys(tenant_id).await?;
+        if !keys.iter().any(|key| key.kid == kid) {
+            // Perhaps rotated through another replica since the last poll: read the keys
+            // again (at most once per tenant per second, whatever the token names).
+            keys = store.reload_published_keys(tenant_id).await?;
+        }
         let key = keys
             .iter()
             .find(|key| key.kid == kid)
@@ -656,5 +661,51 @@ mod tests {
         assert_eq!(user.scp.as_deref(), Some("orders.read"));
         assert_eq!(user.roles, None);
         assert_eq!(user.azp, "daemon");
+    }
+
+    #[tokio::test]
+    async fn a_token_signed_after_rotations_through_another_replica_verifies_before_the_poll() {
+        let url = format!(
+            "sqlite:file:tokens-{}?mode=memory&cache=shared",
+            uuid::Uuid::new_v4().simple()
+        );
+        let store = Store::connect(&url).await.expect("store");
+        let replica = Store::connect(&url).await.expect("another replica's store");
+        let claim = crate::contract::owner::Claim::default();
+        let spec = r#"{"displayName":"C","countryCode":"US"}"#;
+        let (tenant, _) = store
+            .put_tenant("contoso", None, spec, &claim)
+            .await
+            .expect("tenant");
+        let kek = || Arc::new(KeyEncryptionKey::from_file_contents(&[7u8; 32]).expect("kek"));
+        let (keyring, other) = (Keyring::new(kek()), Keyring::new(kek()));
+        let algorithm = SigningAlgorithm::Es256;
+        keyring
+            .ensure_keys(&store, &tenant.tenant_id, algorithm)
+            .await
+            .expect("keys");
+        let issuer = "https://id.example.com/contoso/v2.0";
+        let claims = serde_json::json!({"iss": issuer, "sub": "s", "exp": store::now() + 60});
+        keyring
+            .sign(&store, &tenant.tenant_id, &claims, "at+jwt")
+            .await
+            .expect("this replica now holds the keys");
+
+        // Two rotations: the key now signing was generated after this replica read the keys.
+        for _ in 0..2 {
+            other
+                .rotate(&replica, &tenant.tenant_id, algorithm)
+                .await
+                .expect("rotate");
+        }
+        let token = other
+            .sign(&replica, &tenant.tenant_id, &claims, "at+jwt")
+            .await
+            .expect("sign on the other replica");
+        let verified: Result<serde_json::Value, _> = keyring
+            .verify(&store, &tenant.tenant_id, issuer, &token, true)
+            .await;
+
+        assert!(verified.is_ok(), "{verified:?}");
     }
 }

@@ -199,7 +199,7 @@ pub struct TrustedClient {
     /// The registered redirect URI the request named.
     pub redirect_uri: String,
     /// Its registration.
-    pub spec: ClientSpec,
+    pub spec: std::sync::Arc<ClientSpec>,
 }
 
 /// Finds the client and checks its redirect URI.

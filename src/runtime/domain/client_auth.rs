@@ -3,15 +3,15 @@
 //! client assertion signed with one of the client's certificates (RFC 7523, checked in
 //! [`super::client_assertion`]), or a public client's bare `client_id` (RFC 6749 §2.3).
 
+use std::sync::Arc;
+
 use crate::api::app_registration::AssertionReuse;
 use crate::contract::ClientSpec;
-use crate::runtime::store::{Kind, Store, StoreError};
+use crate::runtime::store::{Store, StoreError};
 
 use super::client_assertion::{
     AssertionFailure, Expectations, JWT_BEARER_ASSERTION_TYPE, peek, verify,
 };
-
-use super::scopes::parse_client;
 
 /// How a client presented its credentials (the `method` of a failure's metric and log line).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -183,8 +183,8 @@ impl PresentedCredentials<'_> {
 pub struct AuthenticatedClient {
     /// Client ID.
     pub id: String,
-    /// Its registration.
-    pub spec: ClientSpec,
+    /// Its registration, shared with the configuration held in memory.
+    pub spec: Arc<ClientSpec>,
 }
 
 /// Why a token request's client is not authenticated.
@@ -216,11 +216,8 @@ pub async fn load_client(
     store: &Store,
     tenant_id: &str,
     client_id: &str,
-) -> Result<Option<ClientSpec>, StoreError> {
-    match store.document(Kind::Client, tenant_id, client_id).await? {
-        Some(document) => parse_client(&document.spec).map(Some),
-        None => Ok(None),
-    }
+) -> Result<Option<Arc<ClientSpec>>, StoreError> {
+    store.client_spec(tenant_id, client_id).await
 }
 
 /// The token endpoint a client authenticates at.
@@ -598,7 +595,7 @@ mod tests {
     #[tokio::test]
     async fn a_client_that_allows_reuse_accepts_an_assertion_again_until_it_expires() {
         let fixture = Fixture::new().await;
-        let mut spec = certificate_daemon(&fixture).await.spec;
+        let mut spec = ClientSpec::clone(&certificate_daemon(&fixture).await.spec);
         spec.assertion_reuse = AssertionReuse::AllowUntilExpiry;
         let msal_like = fixture.register(spec).await;
         let assertion = assertion_for(&msal_like.id, "jti-1");

@@ -24,7 +24,7 @@ pub fn tenant_with(id: &str, extra: serde_json::Value) -> Tenant {
     Tenant {
         id: id.to_string(),
         subdomain: "t".to_string(),
-        spec: serde_json::from_value(spec).expect("tenant spec"),
+        spec: std::sync::Arc::new(serde_json::from_value(spec).expect("tenant spec")),
     }
 }
 

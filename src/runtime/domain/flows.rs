@@ -11,7 +11,7 @@ use crate::api::customer_tenant::{AttributeDataType, CustomAttribute};
 use crate::api::user_flow::{BUILT_IN_ATTRIBUTES, InputType, MfaMode, UserAttribute};
 
 use crate::contract::UserFlowSpec;
-use crate::runtime::store::{Kind, Store, StoreError};
+use crate::runtime::store::{Store, StoreError};
 
 pub use crate::contract::user_flow::{METHOD_EMAIL_OTP, METHOD_EMAIL_PASSWORD, RESERVED_CLAIMS};
 
@@ -27,17 +27,12 @@ pub async fn flow_for_client(
     tenant_id: &str,
     client_id: &str,
 ) -> Result<Option<(String, UserFlowSpec)>, StoreError> {
-    for document in store.documents(Kind::UserFlow, tenant_id).await? {
-        let spec: UserFlowSpec =
-            serde_json::from_str(&document.spec).map_err(|error| StoreError::Corrupt {
-                what: "user flow",
-                reason: error.to_string(),
-            })?;
-        if spec.applications.iter().any(|id| id == client_id) {
-            return Ok(Some((document.key, spec)));
-        }
-    }
-    Ok(None)
+    Ok(store
+        .user_flows(tenant_id)
+        .await?
+        .iter()
+        .find(|(_, spec)| spec.applications.iter().any(|id| id == client_id))
+        .map(|(name, spec)| (name.clone(), UserFlowSpec::clone(spec))))
 }
 
 impl UserFlowSpec {

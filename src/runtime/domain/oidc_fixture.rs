@@ -51,7 +51,7 @@ impl Fixture {
         let tenant = Tenant {
             id: document.tenant_id,
             subdomain: subdomain.to_string(),
-            spec: serde_json::from_str(spec).expect("tenant spec"),
+            spec: std::sync::Arc::new(serde_json::from_str(spec).expect("tenant spec")),
         };
         let issuer = format!("https://id.example.com/{subdomain}/v2.0");
         Self {
@@ -90,7 +90,10 @@ impl Fixture {
             )
             .await
             .expect("register the client");
-        AuthenticatedClient { id, spec }
+        AuthenticatedClient {
+            id,
+            spec: std::sync::Arc::new(spec),
+        }
     }
 
     /// A web app (confidential) with `secret`, or a SPA (public) without one.

@@ -1,9 +1,11 @@
 //! Decides what a scope request grants: OpenID Connect scopes, and the API scopes
 //! (`api://…/orders.read`) of one resource app that the client is permitted.
 
+use std::sync::Arc;
+
 use crate::contract::{self as model, ClientSpec};
 use crate::runtime::Tenant;
-use crate::runtime::store::{Kind, Store, StoreError};
+use crate::runtime::store::{Store, StoreError};
 
 /// OpenID Connect scopes the runtime understands.
 pub const OIDC_SCOPES: [&str; 4] = ["openid", "profile", "email", "offline_access"];
@@ -106,38 +108,28 @@ pub fn grant_api_scopes(
     Ok(requested.to_vec())
 }
 
-/// Parses a stored client spec.
-pub(crate) fn parse_client(spec: &str) -> Result<ClientSpec, StoreError> {
-    serde_json::from_str(spec).map_err(|error| StoreError::Corrupt {
-        what: "client",
-        reason: error.to_string(),
-    })
-}
-
 /// Finds the resource app an API scope prefix names: `api://{clientId}` or an identifier URI.
 async fn resolve_resource(
     store: &Store,
     tenant: &Tenant,
     identifier: &str,
-) -> Result<Option<(String, ClientSpec)>, StoreError> {
-    let by_client_id = match identifier.strip_prefix("api://") {
-        Some(id) if model::is_valid_uuid(id) => {
-            store.document(Kind::Client, &tenant.id, id).await?
-        }
-        _ => None,
-    };
-    let document = match by_client_id {
-        Some(document) => Some(document),
-        None => {
-            store
-                .client_by_identifier_uri(&tenant.id, identifier)
-                .await?
-        }
-    };
-    let Some(document) = document else {
+) -> Result<Option<(String, Arc<ClientSpec>)>, StoreError> {
+    if let Some(id) = identifier.strip_prefix("api://")
+        && model::is_valid_uuid(id)
+        && let Some(spec) = store.client_spec(&tenant.id, id).await?
+    {
+        return Ok(Some((id.to_string(), spec)));
+    }
+    let Some(document) = store
+        .client_by_identifier_uri(&tenant.id, identifier)
+        .await?
+    else {
         return Ok(None);
     };
-    Ok(Some((document.key, parse_client(&document.spec)?)))
+    Ok(store
+        .client_spec(&tenant.id, &document.key)
+        .await?
+        .map(|spec| (document.key, spec)))
 }
 
 /// Resolves requested scopes into the API access they grant (if any API scope was asked).

@@ -26,7 +26,7 @@ pub struct Document {
 }
 
 /// The configuration tables keyed by tenant and name.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Kind {
     /// Clients, keyed by client ID.
     Client,
@@ -91,11 +91,9 @@ impl Store {
         }
     }
 
-    /// Reads one document of a tenant.
-    ///
-    /// # Errors
-    /// A failed query.
-    pub async fn document(
+    /// Reads one document of a tenant from the database (the cached read is
+    /// [`Store::document`]).
+    pub(super) async fn load_document(
         &self,
         kind: Kind,
         tenant_id: &str,
@@ -118,11 +116,9 @@ impl Store {
             .transpose()
     }
 
-    /// Lists the documents of a tenant, ordered by key.
-    ///
-    /// # Errors
-    /// A failed query.
-    pub async fn documents(
+    /// Lists the documents of a tenant from the database, ordered by key (the cached read is
+    /// [`Store::documents`]).
+    pub(super) async fn load_documents(
         &self,
         kind: Kind,
         tenant_id: &str,
@@ -158,7 +154,12 @@ impl Store {
         identifier_uri: Option<&str>,
         claim: &Claim,
     ) -> Result<(Document, bool), StoreError> {
-        let existed = self.document(kind, tenant_id, key).await?.is_some();
+        let existed = self.load_document(kind, tenant_id, key).await?.is_some();
+        let mut transaction = self
+            .pool
+            .begin()
+            .await
+            .map_err(query_error("begin a transaction"))?;
         let Some((sql, binds_key, binds_identifier_uri)) = Self::owned_upsert(kind) else {
             sqlx::query(
                 "INSERT INTO smtp_settings (tenant_id, spec, created_at, updated_at) \
@@ -169,9 +170,10 @@ impl Store {
             .bind(tenant_id)
             .bind(spec)
             .bind(now())
-            .execute(&self.pool)
+            .execute(&mut *transaction)
             .await
             .map_err(query_error("store a configuration object"))?;
+            self.commit_config(transaction).await?;
             return self.stored_after_put(kind, tenant_id, key, existed).await;
         };
         let mut query = sqlx::query(&sql)
@@ -188,11 +190,12 @@ impl Store {
             query = query.bind(identifier_uri);
         }
         let written = query
-            .execute(&self.pool)
+            .execute(&mut *transaction)
             .await
             .map_err(query_error("store a configuration object"))?;
+        self.commit_config(transaction).await?;
         if written.rows_affected() == 0
-            && let Some(stored) = self.document(kind, tenant_id, key).await?
+            && let Some(stored) = self.load_document(kind, tenant_id, key).await?
         {
             return Err(owned_by_another(kind.describe(key), &stored));
         }
@@ -251,6 +254,20 @@ impl Store {
         ))
     }
 
+    /// Records the change in the configuration version, commits, and drops the cached copy.
+    async fn commit_config(
+        &self,
+        mut transaction: sqlx::Transaction<'_, sqlx::Any>,
+    ) -> Result<(), StoreError> {
+        Self::bump_config_version(&mut transaction).await?;
+        transaction
+            .commit()
+            .await
+            .map_err(query_error("commit a configuration change"))?;
+        self.config_written();
+        Ok(())
+    }
+
     async fn stored_after_put(
         &self,
         kind: Kind,
@@ -258,9 +275,12 @@ impl Store {
         key: &str,
         existed: bool,
     ) -> Result<(Document, bool), StoreError> {
-        let stored = self.document(kind, tenant_id, key).await?.ok_or_else(|| {
-            StoreError::Conflict("the object was deleted concurrently".to_string())
-        })?;
+        let stored = self
+            .load_document(kind, tenant_id, key)
+            .await?
+            .ok_or_else(|| {
+                StoreError::Conflict("the object was deleted concurrently".to_string())
+            })?;
         Ok((stored, !existed))
     }
 
@@ -290,23 +310,27 @@ impl Store {
                 .bind(claim.owner_uid())
                 .bind(claim.replaces.as_deref());
         }
+        let mut transaction = self
+            .pool
+            .begin()
+            .await
+            .map_err(query_error("begin a transaction"))?;
         let result = query
-            .execute(&self.pool)
+            .execute(&mut *transaction)
             .await
             .map_err(query_error("delete a configuration object"))?;
+        self.commit_config(transaction).await?;
         if result.rows_affected() == 0
-            && let Some(stored) = self.document(kind, tenant_id, key).await?
+            && let Some(stored) = self.load_document(kind, tenant_id, key).await?
         {
             return Err(owned_by_another(kind.describe(key), &stored));
         }
         Ok(result.rows_affected() > 0)
     }
 
-    /// Finds a client of a tenant by its exposed API's identifier URI.
-    ///
-    /// # Errors
-    /// A failed query.
-    pub async fn client_by_identifier_uri(
+    /// Finds a client of a tenant by its exposed API's identifier URI in the database (the
+    /// cached read is [`Store::client_by_identifier_uri`]).
+    pub(super) async fn load_client_by_identifier_uri(
         &self,
         tenant_id: &str,
         identifier_uri: &str,

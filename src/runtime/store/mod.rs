@@ -9,6 +9,7 @@
 //!
 //! | file                     | rows                                                        |
 //! |--------------------------|-------------------------------------------------------------|
+//! | `config_cache`           | configuration served from memory, invalidated across replicas |
 //! | `tenants`                | tenants, and the cascade when one is deleted                |
 //! | `documents`              | clients, user flows, branding, SMTP settings                |
 //! | `signing_keys`           | a tenant's signing keys and their rotation                  |
@@ -23,6 +24,7 @@
 mod authorization_requests;
 mod challenges;
 mod client_assertions;
+mod config_cache;
 mod documents;
 mod grants;
 mod purge;
@@ -43,6 +45,7 @@ use sqlx::{AnyPool, Executor, Row};
 use crate::contract::owner::{Claim, Owner};
 
 pub use challenges::ChallengeRecord;
+pub use config_cache::{TenantConfig, UNKNOWN_KEY_RELOAD_INTERVAL, UserFlows};
 pub use documents::{Document, Kind};
 pub use grants::{CodeRecord, GrantRecord, Redemption, RefreshRecord};
 pub use sessions::SessionRecord;
@@ -106,10 +109,12 @@ pub fn now() -> i64 {
     jiff::Timestamp::now().as_second()
 }
 
-/// The database, shared by all handlers.
+/// The database, shared by all handlers, with the configuration it serves from memory (one
+/// copy shared by every clone).
 #[derive(Clone, Debug)]
 pub struct Store {
     pool: AnyPool,
+    cache: std::sync::Arc<config_cache::ConfigCache>,
 }
 
 fn text(row: &AnyRow, column: &str) -> Result<String, StoreError> {
@@ -213,7 +218,13 @@ impl Store {
             .await
             .map_err(StoreError::Connect)?;
         sqlx::migrate!("src/runtime/migrations").run(&pool).await?;
-        Ok(Self { pool })
+        let store = Self {
+            pool,
+            cache: std::sync::Arc::default(),
+        };
+        // The version seen before anything is cached: a later change drops what is read now.
+        store.refresh_config().await?;
+        Ok(store)
     }
 
     /// Checks that the database answers.

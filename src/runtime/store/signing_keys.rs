@@ -33,19 +33,20 @@ pub mod key_state {
 }
 
 impl Store {
-    /// The tenant's signing keys that are still published (next, current and retired keys
-    /// not yet past `retire_after`).
-    ///
-    /// # Errors
-    /// A failed query.
-    pub async fn signing_keys(&self, tenant_id: &str) -> Result<Vec<SigningKeyRecord>, StoreError> {
+    /// Reads the tenant's keys still published at `now` from the database (the cached read is
+    /// [`Store::signing_keys`]).
+    pub(super) async fn load_signing_keys(
+        &self,
+        tenant_id: &str,
+        now: i64,
+    ) -> Result<Vec<SigningKeyRecord>, StoreError> {
         sqlx::query(
             "SELECT kid, algorithm, state, sealed_private_key, public_jwk, created_at, retire_after \
              FROM signing_keys WHERE tenant_id = $1 AND (retire_after IS NULL OR retire_after > $2) \
              ORDER BY created_at, kid",
         )
         .bind(tenant_id)
-        .bind(now())
+        .bind(now)
         .fetch_all(&self.pool)
         .await
         .map_err(query_error("read signing keys"))?
@@ -73,6 +74,11 @@ impl Store {
         tenant_id: &str,
         key: &SigningKeyRecord,
     ) -> Result<(), StoreError> {
+        let mut transaction = self
+            .pool
+            .begin()
+            .await
+            .map_err(query_error("begin a transaction"))?;
         sqlx::query(
             "INSERT INTO signing_keys (kid, tenant_id, algorithm, state, sealed_private_key, public_jwk, created_at, retire_after) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
@@ -85,9 +91,15 @@ impl Store {
         .bind(&key.public_jwk)
         .bind(key.created_at)
         .bind(key.retire_after)
-        .execute(&self.pool)
+        .execute(&mut *transaction)
         .await
         .map_err(query_error("store a signing key"))?;
+        Self::bump_config_version(&mut transaction).await?;
+        transaction
+            .commit()
+            .await
+            .map_err(query_error("commit a signing key"))?;
+        self.config_written();
         Ok(())
     }
 
@@ -149,10 +161,13 @@ impl Store {
         .execute(&mut *transaction)
         .await
         .map_err(query_error("store the next signing key"))?;
+        Self::bump_config_version(&mut transaction).await?;
         transaction
             .commit()
             .await
-            .map_err(query_error("commit a key rotation"))
+            .map_err(query_error("commit a key rotation"))?;
+        self.config_written();
+        Ok(())
     }
 }
 

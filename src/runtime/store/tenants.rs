@@ -21,11 +21,11 @@ impl Store {
         })
     }
 
-    /// Finds a tenant by subdomain.
-    ///
-    /// # Errors
-    /// A failed query.
-    pub async fn tenant(&self, subdomain: &str) -> Result<Option<Document>, StoreError> {
+    /// Reads a tenant by subdomain from the database (the cached read is [`Store::tenant`]).
+    pub(super) async fn load_tenant(
+        &self,
+        subdomain: &str,
+    ) -> Result<Option<Document>, StoreError> {
         let row = sqlx::query(
             "SELECT id, subdomain, spec, created_at, updated_at, owner FROM tenants WHERE subdomain = $1",
         )
@@ -66,7 +66,7 @@ impl Store {
         claim: &Claim,
     ) -> Result<(Document, bool), StoreError> {
         let now = now();
-        if let Some(existing) = self.tenant(subdomain).await? {
+        if let Some(existing) = self.load_tenant(subdomain).await? {
             if requested_id.is_some_and(|id| id != existing.tenant_id) {
                 return Err(StoreError::Conflict(format!(
                     "tenantId is immutable: tenant {subdomain} has ID {}",
@@ -93,6 +93,11 @@ impl Store {
     ) -> Result<Document, StoreError> {
         // The owner condition is part of the UPDATE, so a concurrent claim cannot slip in
         // between a check and the write.
+        let mut transaction = self
+            .pool
+            .begin()
+            .await
+            .map_err(query_error("begin a transaction"))?;
         let updated = sqlx::query(
             "UPDATE tenants SET spec = $1, updated_at = $2, owner_uid = $4, owner = $5 \
              WHERE subdomain = $3 AND (owner_uid IS NULL OR owner_uid = $4 OR owner_uid = $6)",
@@ -103,9 +108,15 @@ impl Store {
         .bind(claim.owner_uid())
         .bind(owner_json(claim))
         .bind(claim.replaces.as_deref())
-        .execute(&self.pool)
+        .execute(&mut *transaction)
         .await
         .map_err(query_error("update a tenant"))?;
+        Self::bump_config_version(&mut transaction).await?;
+        transaction
+            .commit()
+            .await
+            .map_err(query_error("commit a tenant update"))?;
+        self.config_written();
         let stored = self.stored_tenant(subdomain).await?;
         if updated.rows_affected() == 0 {
             return Err(owned_by_another(format!("tenant {subdomain}"), &stored));
@@ -122,6 +133,11 @@ impl Store {
         claim: &Claim,
         now: i64,
     ) -> Result<Document, StoreError> {
+        let mut transaction = self
+            .pool
+            .begin()
+            .await
+            .map_err(query_error("begin a transaction"))?;
         let inserted = sqlx::query(
             "INSERT INTO tenants (id, subdomain, spec, created_at, updated_at, owner_uid, owner) \
              VALUES ($1, $2, $3, $4, $4, $5, $6)",
@@ -132,10 +148,18 @@ impl Store {
         .bind(now)
         .bind(claim.owner_uid())
         .bind(owner_json(claim))
-        .execute(&self.pool)
+        .execute(&mut *transaction)
         .await;
         match inserted {
-            Ok(_) => self.stored_tenant(subdomain).await,
+            Ok(_) => {
+                Self::bump_config_version(&mut transaction).await?;
+                transaction
+                    .commit()
+                    .await
+                    .map_err(query_error("commit a new tenant"))?;
+                self.config_written();
+                self.stored_tenant(subdomain).await
+            }
             Err(error) if StoreError::is_unique_violation(&error) => Err(StoreError::Conflict(
                 format!("tenant {subdomain} or tenant ID {id} already exists"),
             )),
@@ -148,7 +172,7 @@ impl Store {
 
     /// The tenant just written, which a concurrent deletion may have removed again.
     async fn stored_tenant(&self, subdomain: &str) -> Result<Document, StoreError> {
-        self.tenant(subdomain).await?.ok_or_else(|| {
+        self.load_tenant(subdomain).await?.ok_or_else(|| {
             StoreError::Conflict(format!("tenant {subdomain} was deleted concurrently"))
         })
     }
@@ -158,7 +182,7 @@ impl Store {
     /// # Errors
     /// [`StoreError::OwnedByAnother`] when `claim` may not delete it; a failed query.
     pub async fn delete_tenant(&self, subdomain: &str, claim: &Claim) -> Result<bool, StoreError> {
-        let Some(tenant) = self.tenant(subdomain).await? else {
+        let Some(tenant) = self.load_tenant(subdomain).await? else {
             return Ok(false);
         };
         if !claim.may_write(tenant.owner.as_ref()) {
@@ -192,10 +216,12 @@ impl Store {
                 .await
                 .map_err(query_error("delete a tenant"))?;
         }
+        Self::bump_config_version(&mut transaction).await?;
         transaction
             .commit()
             .await
             .map_err(query_error("commit a tenant deletion"))?;
+        self.config_written();
         Ok(true)
     }
 }

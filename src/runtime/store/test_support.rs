@@ -12,7 +12,15 @@ use crate::contract::owner::{Claim, Owner};
 /// A store that removes its SQLite file when dropped.
 pub(super) struct TestStore {
     store: Store,
+    url: String,
     file: Option<PathBuf>,
+}
+
+impl TestStore {
+    /// A second store on the same database, as another runtime replica would open it.
+    pub(super) async fn replica(&self) -> Store {
+        Store::connect(&self.url).await.expect("open a replica")
+    }
 }
 
 impl Deref for TestStore {
@@ -44,7 +52,7 @@ pub(super) async fn open() -> TestStore {
         }
     };
     let store = Store::connect(&url).await.expect("open a test store");
-    TestStore { store, file }
+    TestStore { store, url, file }
 }
 
 /// Creates a new database on the server of `url` and returns its URL; the server is a
