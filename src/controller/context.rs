@@ -12,6 +12,8 @@ use kube::runtime::events::Recorder;
 
 use super::error::Error;
 use super::metrics;
+use super::own_writes::OwnWrites;
+use super::tenant_store::TenantStores;
 use crate::backend::Backend;
 
 /// Shared state of the controllers.
@@ -28,6 +30,10 @@ pub struct Context<B: Backend> {
     pub scope: Scope,
     /// Prometheus metrics.
     pub metrics: Arc<metrics::Metrics>,
+    /// The versions the operator itself wrote, whose watch events wake nothing.
+    pub own_writes: Arc<OwnWrites>,
+    /// The CustomerTenants as the tenant watches see them.
+    pub tenants: TenantStores,
 }
 
 /// The namespaces the operator watches: every namespace (cluster-wide RBAC) or a list of them

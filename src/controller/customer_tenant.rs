@@ -26,6 +26,7 @@ pub fn controller<B: Backend>(context: Arc<Context<B>>) -> BoxFuture<'static, ()
     run_controllers::<CustomerTenant, B>(context, |controller, context| {
         on_metadata_change(
             controller,
+            &context.own_writes,
             context.apis::<kube::core::PartialObjectMeta<Secret>>(),
             |tenant: &CustomerTenant, secret| {
                 tenant
@@ -204,7 +205,7 @@ async fn cleanup<B: Backend>(
                 now(),
             ),
         );
-        write_status(&context.client, tenant, tenant.status.as_ref(), &status).await?;
+        write_status(context, tenant, tenant.status.as_ref(), &status).await?;
         return Err(Error::DependentsExist(message));
     }
     if tenant.spec.deletion_policy == DeletionPolicy::Delete {

@@ -170,6 +170,8 @@ pub async fn run<B: Backend>(client: Client, backend: B, settings: Settings) {
         resync: settings.resync,
         scope: settings.scope,
         metrics: settings.metrics,
+        own_writes: Arc::default(),
+        tenants: super::tenant_store::TenantStores::default(),
     });
     futures::future::join4(
         customer_tenant::controller(context.clone()),

@@ -1,0 +1,89 @@
+//! The `CustomerTenant`s each kind's controllers read, from the stores of the very watches
+//! that wake them on a tenant change, instead of a GET per reconcile.
+//!
+//! Freshness: a tenant event reaches a store before it wakes the referring objects (the
+//! reflector applies each event, then passes it on), so the reconcile that follows a tenant
+//! change always reads that change. A reconcile never reads a store before its first full
+//! list is in.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use kube::Client;
+use kube::api::Api;
+use kube::core::DeserializeGuard;
+use kube::runtime::reflector::{ObjectRef, Store};
+
+use super::error::Error;
+use crate::api::CustomerTenant;
+
+/// One store per watched namespace (or one cluster-wide), per kind that refers to tenants.
+#[derive(Default)]
+pub struct TenantStores {
+    stores: Mutex<HashMap<&'static str, Vec<Store<DeserializeGuard<CustomerTenant>>>>>,
+}
+
+impl std::fmt::Debug for TenantStores {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("TenantStores")
+            .finish_non_exhaustive()
+    }
+}
+
+impl TenantStores {
+    /// Adds the store of one tenant watch of `kind`'s controllers.
+    pub fn register(&self, kind: &'static str, store: Store<DeserializeGuard<CustomerTenant>>) {
+        self.lock().entry(kind).or_default().push(store);
+    }
+
+    /// The tenant `namespace/name` as `kind`'s controllers see it; read from the API server
+    /// when that kind has no tenant watch (a controller wired without one).
+    ///
+    /// # Errors
+    /// Fails when the API server cannot be read, or the stored tenant cannot be decoded.
+    pub async fn get(
+        &self,
+        kind: &'static str,
+        client: &Client,
+        namespace: &str,
+        name: &str,
+    ) -> Result<Option<CustomerTenant>, Error> {
+        let stores = self.lock().get(kind).cloned().unwrap_or_default();
+        if stores.is_empty() {
+            return Api::<CustomerTenant>::namespaced(client.clone(), namespace)
+                .get_opt(name)
+                .await
+                .map_err(Error::kube(format!(
+                    "read CustomerTenant {namespace}/{name}"
+                )));
+        }
+        let key = ObjectRef::new(name).within(namespace);
+        for store in stores {
+            if store.wait_until_ready().await.is_err() {
+                return Err(Error::Waiting("the CustomerTenant watch stopped".into()));
+            }
+            if let Some(found) = store.get(&key) {
+                return match &found.0 {
+                    Ok(tenant) => Ok(Some(tenant.clone())),
+                    Err(invalid) => Err(Error::Waiting(format!(
+                        "CustomerTenant {namespace}/{name} cannot be read: {}",
+                        invalid.error
+                    ))),
+                };
+            }
+        }
+        Ok(None)
+    }
+
+    fn lock(
+        &self,
+    ) -> std::sync::MutexGuard<
+        '_,
+        HashMap<&'static str, Vec<Store<DeserializeGuard<CustomerTenant>>>>,
+    > {
+        self.stores
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
