@@ -13,7 +13,9 @@ count="${BENCH_APPS:-1000}"
 resync="${BENCH_RESYNC_SECONDS:-60}"
 namespace="bench-$(date +%s)"
 work="$(mktemp -d "${TMPDIR:-/tmp}/ciam-bench.XXXXXX")"
-binary="${CARGO_TARGET_DIR:-$repo_root/target}/release/ciam-operator"
+# BENCH_BINARY runs an already built operator (e.g. a copy of an earlier build, for a
+# before/after comparison with this script) instead of building this tree.
+binary="${BENCH_BINARY:-${CARGO_TARGET_DIR:-$repo_root/target}/release/ciam-operator}"
 cd "$repo_root"
 
 pids=()
@@ -43,7 +45,7 @@ runtime_puts() {
   curl -fsS "http://127.0.0.1:$admin_port/metrics" | awk '/_requests_total\{/ && /listener="admin"/ && /method="(PUT|DELETE)"/ { sum += $NF } END { printf "%d\n", sum }'
 }
 
-cargo build --release --locked --bin ciam-operator >&2
+[[ -n "${BENCH_BINARY:-}" ]] || cargo build --release --locked --bin ciam-operator >&2
 scripts/cluster.sh up >&2
 eval "$(scripts/cluster.sh env)"
 kubectl apply --server-side --field-manager=ciam-bench -f crds/ >/dev/null

@@ -361,11 +361,8 @@ async fn count_dependents<B: Backend>(
     context: &Context<B>,
 ) -> Result<(i32, i32), Error> {
     let key = (tenant.namespace().unwrap_or_default(), tenant.name_any());
-    let apps = context
-        .list_for_tenant::<AppRegistration>(&key)
-        .await?
-        .len();
-    let flows = context.list_for_tenant::<UserFlow>(&key).await?.len();
+    let apps = context.count_for_tenant::<AppRegistration>(&key).await?;
+    let flows = context.count_for_tenant::<UserFlow>(&key).await?;
     Ok((
         i32::try_from(apps).unwrap_or(i32::MAX),
         i32::try_from(flows).unwrap_or(i32::MAX),

@@ -29,7 +29,7 @@ mod reconcile;
 pub mod references;
 mod start;
 mod status;
-mod tenant_store;
+mod stores;
 pub mod user_flow;
 mod watches;
 

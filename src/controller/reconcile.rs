@@ -466,6 +466,24 @@ impl<B: Backend> Context<B> {
     }
 }
 
+impl<B: Backend> Context<B> {
+    /// How many decodable objects of a kind refer to the tenant `key`: counted in the kind's
+    /// controllers' stores, or listed when none runs.
+    ///
+    /// # Errors
+    /// Fails when the API server cannot be read.
+    pub async fn count_for_tenant<K: TenantScoped>(
+        &self,
+        key: &(String, String),
+    ) -> Result<usize, Error> {
+        let refers = |object: &K| object.tenant_key() == *key;
+        match self.objects.count(kind_label::<K>(), refers).await {
+            Some(count) => Ok(count),
+            None => Ok(self.list_for_tenant::<K>(key).await?.len()),
+        }
+    }
+}
+
 /// Implements [`ReportedStatus`] for status types with `conditions` and `observed_generation`.
 macro_rules! reported_status {
     ($($status:ty),*) => {$(

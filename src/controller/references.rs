@@ -43,7 +43,7 @@ pub fn tenant_key(namespace: &str, tenant_ref: &TenantRef) -> (String, String) {
 }
 
 /// Resolves the tenant referenced from an object of `kind` in `namespace`, as that kind's
-/// tenant watch last saw it (see [`super::tenant_store`]). The Namespace labels an
+/// tenant watch last saw it (see [`super::stores`]). The Namespace labels an
 /// `allowedNamespaces.selector` is evaluated against are read from the API server every time.
 ///
 /// # Errors

@@ -10,7 +10,7 @@ use futures::{FutureExt, Stream, StreamExt};
 use kube::ResourceExt;
 use kube::api::Api;
 use kube::core::{DeserializeGuard, PartialObjectMeta};
-use kube::runtime::controller::Controller;
+use kube::runtime::controller::{self, Controller};
 use kube::runtime::reflector::{self, ObjectRef, Store, reflector};
 use kube::runtime::{WatchStreamExt, watcher};
 
@@ -42,12 +42,15 @@ where
         .into_iter()
         .map(|api| {
             let (reader, writer) = reflector::store();
+            context.objects.register(kind_label::<K>(), reader.clone());
             let events = reflector(
                 writer,
                 watcher(api, watcher::Config::default()).modify(slim),
             );
             let trigger = others_changes(events, context.own_writes.clone(), Deletions::Skip);
-            wire(Controller::for_stream(trigger, reader), &context)
+            let config = controller::Config::default().concurrency(context.concurrency);
+            let controller = Controller::for_stream(trigger, reader).with_config(config);
+            wire(controller, &context)
                 .shutdown_on_signal()
                 .run(reconcile::<K, B>, error_policy, context.clone())
                 .for_each(|_| async {})
@@ -59,7 +62,7 @@ where
 
 /// Wakes every object of the controller's kind that refers to a changed `CustomerTenant`, in
 /// any watched namespace: changed in what those objects read (see [`tenant_changes`]). The
-/// watch keeps the tenants the kind's reconciles read (see [`super::tenant_store`]).
+/// watch keeps the tenants the kind's reconciles read (see [`super::stores`]).
 pub fn on_tenant_change<K, B>(
     controller: KindController<K>,
     context: &Arc<Context<B>>,

@@ -1,11 +1,13 @@
-//! The `CustomerTenant`s each kind's controllers read, from the stores of the very watches
-//! that wake them on a tenant change, instead of a GET per reconcile.
+//! What the controllers read from their watches' stores instead of a GET or LIST per
+//! reconcile: the `CustomerTenant`s each kind's controllers read, from the stores of the very
+//! watches that wake them on a tenant change, and each kind's own objects (for counts).
 //!
 //! Freshness: a tenant event reaches a store before it wakes the referring objects (the
 //! reflector applies each event, then passes it on), so the reconcile that follows a tenant
 //! change always reads that change. A reconcile never reads a store before its first full
 //! list is in.
 
+use std::any::Any;
 use std::collections::HashMap;
 use std::sync::Mutex;
 
@@ -82,6 +84,63 @@ impl TenantStores {
         '_,
         HashMap<&'static str, Vec<Store<DeserializeGuard<CustomerTenant>>>>,
     > {
+        self.stores
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+/// The stores of each kind's own controllers (one per watched namespace, or one).
+#[derive(Default)]
+pub struct KindStores {
+    stores: Mutex<HashMap<&'static str, Vec<Box<dyn Any + Send + Sync>>>>,
+}
+
+impl std::fmt::Debug for KindStores {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.debug_struct("KindStores").finish_non_exhaustive()
+    }
+}
+
+impl KindStores {
+    /// Adds the store of one controller of `kind`.
+    pub fn register<K>(&self, kind: &'static str, store: Store<DeserializeGuard<K>>)
+    where
+        K: kube::Resource<DynamicType = ()> + Clone + Send + Sync + 'static,
+    {
+        self.lock().entry(kind).or_default().push(Box::new(store));
+    }
+
+    /// How many decodable objects of `kind` the stores hold that `counted` selects, once every
+    /// store has its first full list; `None` when no controller of `kind` runs.
+    pub async fn count<K>(&self, kind: &'static str, counted: impl Fn(&K) -> bool) -> Option<usize>
+    where
+        K: kube::Resource<DynamicType = ()> + Clone + Send + Sync + 'static,
+    {
+        let stores: Vec<Store<DeserializeGuard<K>>> = self
+            .lock()
+            .get(kind)?
+            .iter()
+            .filter_map(|store| store.downcast_ref::<Store<DeserializeGuard<K>>>().cloned())
+            .collect();
+        if stores.is_empty() {
+            return None;
+        }
+        let mut total = 0;
+        for store in stores {
+            store.wait_until_ready().await.ok()?;
+            total += store
+                .state()
+                .iter()
+                .filter(|guard| guard.0.as_ref().is_ok_and(&counted))
+                .count();
+        }
+        Some(total)
+    }
+
+    fn lock(
+        &self,
+    ) -> std::sync::MutexGuard<'_, HashMap<&'static str, Vec<Box<dyn Any + Send + Sync>>>> {
         self.stores
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
