@@ -117,6 +117,45 @@ impl KindStores {
     where
         K: kube::Resource<DynamicType = ()> + Clone + Send + Sync + 'static,
     {
+        let mut total = 0;
+        for store in self.ready::<K>(kind).await? {
+            total += store
+                .state()
+                .iter()
+                .filter(|guard| guard.0.as_ref().is_ok_and(&counted))
+                .count();
+        }
+        Some(total)
+    }
+
+    /// The decodable objects of `kind` the stores hold that `selected` picks (see
+    /// [`KindStores::count`]); `None` when no controller of `kind` runs.
+    pub async fn select<K>(
+        &self,
+        kind: &'static str,
+        selected: impl Fn(&K) -> bool,
+    ) -> Option<Vec<K>>
+    where
+        K: kube::Resource<DynamicType = ()> + Clone + Send + Sync + 'static,
+    {
+        let mut objects = Vec::new();
+        for store in self.ready::<K>(kind).await? {
+            objects.extend(
+                store
+                    .state()
+                    .iter()
+                    .filter_map(|guard| guard.0.as_ref().ok().filter(|object| selected(object)))
+                    .cloned(),
+            );
+        }
+        Some(objects)
+    }
+
+    /// The stores of `kind`, each with its first full list in.
+    async fn ready<K>(&self, kind: &'static str) -> Option<Vec<Store<DeserializeGuard<K>>>>
+    where
+        K: kube::Resource<DynamicType = ()> + Clone + Send + Sync + 'static,
+    {
         let stores: Vec<Store<DeserializeGuard<K>>> = self
             .lock()
             .get(kind)?
@@ -126,16 +165,10 @@ impl KindStores {
         if stores.is_empty() {
             return None;
         }
-        let mut total = 0;
-        for store in stores {
+        for store in &stores {
             store.wait_until_ready().await.ok()?;
-            total += store
-                .state()
-                .iter()
-                .filter(|guard| guard.0.as_ref().is_ok_and(&counted))
-                .count();
         }
-        Some(total)
+        Some(stores)
     }
 
     fn lock(

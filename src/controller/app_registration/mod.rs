@@ -424,24 +424,31 @@ fn next_resync(resync: Duration, expires_at: Option<jiff::Timestamp>) -> Duratio
     resync.min(Duration::from_secs(until.max(1)))
 }
 
-/// The oldest UserFlow in the app's namespace that lists it.
+/// The oldest UserFlow in the app's namespace that lists it, from the UserFlow controllers'
+/// stores (listed when none runs).
 async fn serving_flow<B: Backend>(
     app: &AppRegistration,
     context: &Context<B>,
 ) -> Result<Option<String>, Error> {
     let namespace = app.namespace().unwrap_or_default();
-    let mut flows: Vec<UserFlow> = context
-        .list_in::<UserFlow>(&namespace)
-        .await?
-        .into_iter()
-        .filter(|flow| {
-            flow.spec
+    let lists_app = |flow: &UserFlow| {
+        flow.namespace().as_deref() == Some(namespace.as_str())
+            && flow
+                .spec
                 .applications
                 .iter()
                 .flatten()
                 .any(|listed| *listed == app.name_any())
-        })
-        .collect();
+    };
+    let kind = super::error::kind_label::<UserFlow>();
+    let mut flows = match context.objects.select(kind, lists_app).await {
+        Some(flows) => flows,
+        None => {
+            let mut flows = context.list_in::<UserFlow>(&namespace).await?;
+            flows.retain(lists_app);
+            flows
+        }
+    };
     flows.sort_by_key(|flow| {
         precedence(
             flow,
