@@ -183,3 +183,50 @@ pub fn referring<K: Reconciled>(
         .map(|guard| ObjectRef::from_obj(&**guard))
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tenant(
+        version: &str,
+        generation: i64,
+        apps: i32,
+        ready: &str,
+    ) -> DeserializeGuard<CustomerTenant> {
+        serde_json::from_value(serde_json::json!({
+            "apiVersion": "ciam.dev/v1alpha1", "kind": "CustomerTenant",
+            "metadata": { "name": "contoso", "namespace": "identity", "resourceVersion": version,
+                          "generation": generation },
+            "spec": { "displayName": "Contoso", "subdomain": "contoso", "countryCode": "US" },
+            "status": { "appCount": apps, "conditions": [{
+                "type": "Ready", "status": ready, "reason": "Reconciled", "message": "",
+                "lastTransitionTime": "2026-12-07T00:00:00Z" }] }
+        }))
+        .expect("a tenant")
+    }
+
+    async fn woken(events: Vec<watcher::Event<DeserializeGuard<CustomerTenant>>>) -> Vec<String> {
+        tenant_changes(futures::stream::iter(events.into_iter().map(Ok)))
+            .map(|tenant| tenant.unwrap().resource_version().unwrap())
+            .collect()
+            .await
+    }
+
+    #[tokio::test]
+    async fn a_tenant_wakes_its_objects_on_what_they_read_not_on_its_counts() {
+        let seen = woken(vec![
+            watcher::Event::InitApply(tenant("1", 1, 0, "False")),
+            watcher::Event::Apply(tenant("2", 1, 0, "True")),
+            watcher::Event::Apply(tenant("3", 1, 1000, "True")),
+            watcher::Event::Apply(tenant("4", 2, 1000, "True")),
+            watcher::Event::Delete(tenant("5", 2, 1000, "True")),
+        ])
+        .await;
+        assert_eq!(
+            seen,
+            ["1", "2", "4", "5"],
+            "only the count change is dropped"
+        );
+    }
+}
