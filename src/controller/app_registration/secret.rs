@@ -133,7 +133,10 @@ pub(super) async fn write_secret<B: Backend>(
     let operation = format!("write Secret {}", written.name);
     if written.existing.is_none() {
         return match secrets.create(&PostParams::default(), &secret).await {
-            Ok(_) => Ok(()),
+            Ok(created) => {
+                context.own_writes.record(&created);
+                Ok(())
+            }
             // Created by this reconcile's staging write a moment ago: apply over it below.
             Err(kube::Error::Api(response)) if response.code == 409 => {
                 let current = read_secret(
@@ -162,7 +165,7 @@ pub(super) async fn write_secret<B: Backend>(
         .map_err(|error| Error::Waiting(format!("failed to encode the Secret: {error}")))?;
     patch["apiVersion"] = "v1".into();
     patch["kind"] = "Secret".into();
-    secrets
+    let applied = secrets
         .patch(
             written.name,
             &PatchParams::apply(FIELD_MANAGER).force(),
@@ -170,6 +173,7 @@ pub(super) async fn write_secret<B: Backend>(
         )
         .await
         .map_err(Error::kube(operation))?;
+    context.own_writes.record(&applied);
     Ok(())
 }
 
