@@ -3,8 +3,7 @@
 #   - time for N AppRegistrations (default 1000) to become Ready, and the floor: N Secrets
 #     applied directly with kubectl;
 #   - API-server writes and runtime PUTs during a steady-state resync of those objects (goal 0);
-#   - AppRegistration reconciles on the way to Ready (per app) and after a resync;
-#   - the operator's resident memory with N objects, at Ready and after the resync.
+#   - the operator's resident memory with N objects.
 # Prints one line per figure. Starts its own runtime and operator; stops them on exit.
 set -euo pipefail
 
@@ -13,9 +12,7 @@ count="${BENCH_APPS:-1000}"
 resync="${BENCH_RESYNC_SECONDS:-60}"
 namespace="bench-$(date +%s)"
 work="$(mktemp -d "${TMPDIR:-/tmp}/ciam-bench.XXXXXX")"
-# BENCH_BINARY runs an already built operator (e.g. a copy of an earlier build, for a
-# before/after comparison with this script) instead of building this tree.
-binary="${BENCH_BINARY:-${CARGO_TARGET_DIR:-$repo_root/target}/release/ciam-operator}"
+binary="${CARGO_TARGET_DIR:-$repo_root/target}/release/ciam-operator"
 cd "$repo_root"
 
 pids=()
@@ -37,15 +34,11 @@ object_versions() {
   kubectl get appregistrations,customertenants,secrets,events -n "$namespace" \
     -o jsonpath='{range .items[*]}{.kind}/{.metadata.name}={.metadata.resourceVersion}{"\n"}{end}' | sort
 }
-# AppRegistration reconciles the operator has run (its own Prometheus counter).
-reconciles() {
-  curl -fsS "http://127.0.0.1:$metrics_port/metrics" | awk '/^ciam_operator_reconciles_total\{kind="AppRegistration"\}/ {print $NF}'
-}
 runtime_puts() {
   curl -fsS "http://127.0.0.1:$admin_port/metrics" | awk '/_requests_total\{/ && /listener="admin"/ && /method="(PUT|DELETE)"/ { sum += $NF } END { printf "%d\n", sum }'
 }
 
-[[ -n "${BENCH_BINARY:-}" ]] || cargo build --release --locked --bin ciam-operator >&2
+cargo build --release --locked --bin ciam-operator >&2
 scripts/cluster.sh up >&2
 eval "$(scripts/cluster.sh env)"
 kubectl apply --server-side --field-manager=ciam-bench -f crds/ >/dev/null
@@ -94,11 +87,8 @@ PY
 
 start="$(now_ms)"
 kubectl apply -n "$namespace" --server-side -f "$work/apps.yaml" >/dev/null
-until [[ "$(ready_count)" -ge "$count" ]]; do sleep 0.5; done
+until [[ "$(ready_count)" -ge "$count" ]]; do sleep 1; done
 apps_ms=$(( $(now_ms) - start ))
-# Reconciles on the way to Ready, and the memory then (before any resync).
-ready_reconciles="$(reconciles)"
-ready_rss_kib="$(awk '/VmRSS/ {print $2}' "/proc/$operator_pid/status")"
 
 start="$(now_ms)"
 kubectl apply -n "$namespace" --server-side -f "$work/secrets.yaml" >/dev/null
@@ -117,14 +107,12 @@ print(sum(1 for name, version in after.items() if before.get(name) != version))
 PY
 )"
 rss_kib="$(awk '/VmRSS/ {print $2}' "/proc/$operator_pid/status")"
-total_reconciles="$(reconciles)"
+reconciles="$(curl -fsS "http://127.0.0.1:$metrics_port/metrics" | awk '/^ciam_operator_reconciles_total\{kind="AppRegistration"\}/ {print $NF}')"
 
 echo "apps=$count"
 echo "time_to_ready_ms=$apps_ms ($(python3 -c "print(round($count*1000/$apps_ms, 1))") apps/s)"
 echo "floor_secrets_applied_ms=$floor_ms (ratio $(python3 -c "print(round($apps_ms/$floor_ms, 1))")x)"
 echo "steady_state_objects_written=$changed of $(wc -l <"$work/before") over $(( resync + 15 ))s (resync ${resync}s; new Events count as writes)"
 echo "steady_state_runtime_puts=$(( puts_after - puts_before ))"
-echo "reconciles_to_ready=$ready_reconciles ($(python3 -c "print(round($ready_reconciles/$count, 2))") per app)"
-echo "operator_reconciles_total=$total_reconciles (after the steady-state window)"
-echo "operator_rss_mib_at_ready=$(python3 -c "print(round($ready_rss_kib/1024, 1))")"
-echo "operator_rss_mib=$(python3 -c "print(round($rss_kib/1024, 1))") (after the steady-state window)"
+echo "operator_reconciles_total=$reconciles"
+echo "operator_rss_mib=$(python3 -c "print(round($rss_kib/1024, 1))")"

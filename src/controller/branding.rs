@@ -27,7 +27,6 @@ pub fn controller<B: Backend>(context: Arc<Context<B>>) -> BoxFuture<'static, ()
     run_controllers::<Branding, B>(context, |controller, context| {
         let controller = on_metadata_change(
             controller,
-            &context.own_writes,
             context.apis::<kube::core::PartialObjectMeta<ConfigMap>>(),
             |branding: &Branding, config_map| {
                 branding_config_map_refs(&branding.spec)
@@ -74,8 +73,8 @@ async fn apply<B: Backend>(
     let namespace = branding.namespace().unwrap_or_default();
     let mut status = branding.status.clone().unwrap_or_default();
     let (subdomain, authority) = match resolve_tenant(
-        context,
-        super::error::kind_label::<Branding>(),
+        &context.client,
+        &context.scope,
         &namespace,
         &branding.spec.tenant_ref,
     )

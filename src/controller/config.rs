@@ -40,10 +40,6 @@ pub struct ControllerConfig {
     #[arg(long, env = "CIAM_LOG_JSON")]
     pub log_json: bool,
 
-    /// Reconciles of one kind that run at once, per watched namespace (0: no limit).
-    #[arg(long, env = "CIAM_CONCURRENCY", default_value_t = 16)]
-    pub concurrency: u16,
-
     /// Timeout of one backend request, in seconds.
     #[arg(long, env = "CIAM_BACKEND_TIMEOUT_SECONDS", default_value_t = 10)]
     pub backend_timeout_seconds: u64,

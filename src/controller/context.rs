@@ -12,8 +12,6 @@ use kube::runtime::events::Recorder;
 
 use super::error::Error;
 use super::metrics;
-use super::own_writes::OwnWrites;
-use super::stores::{KindStores, TenantStores};
 use crate::backend::Backend;
 
 /// Shared state of the controllers.
@@ -28,16 +26,8 @@ pub struct Context<B: Backend> {
     pub resync: Duration,
     /// The namespaces the operator watches.
     pub scope: Scope,
-    /// Reconciles of one kind at once, per watched namespace (0: no limit).
-    pub concurrency: u16,
     /// Prometheus metrics.
     pub metrics: Arc<metrics::Metrics>,
-    /// The versions the operator itself wrote, whose watch events wake nothing.
-    pub own_writes: Arc<OwnWrites>,
-    /// The CustomerTenants as the tenant watches see them.
-    pub tenants: TenantStores,
-    /// Each kind's objects as its controllers' watches see them.
-    pub objects: KindStores,
 }
 
 /// The namespaces the operator watches: every namespace (cluster-wide RBAC) or a list of them

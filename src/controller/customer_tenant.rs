@@ -26,7 +26,6 @@ pub fn controller<B: Backend>(context: Arc<Context<B>>) -> BoxFuture<'static, ()
     run_controllers::<CustomerTenant, B>(context, |controller, context| {
         on_metadata_change(
             controller,
-            &context.own_writes,
             context.apis::<kube::core::PartialObjectMeta<Secret>>(),
             |tenant: &CustomerTenant, secret| {
                 tenant
@@ -205,7 +204,7 @@ async fn cleanup<B: Backend>(
                 now(),
             ),
         );
-        write_status(context, tenant, tenant.status.as_ref(), &status).await?;
+        write_status(&context.client, tenant, tenant.status.as_ref(), &status).await?;
         return Err(Error::DependentsExist(message));
     }
     if tenant.spec.deletion_policy == DeletionPolicy::Delete {
@@ -361,8 +360,11 @@ async fn count_dependents<B: Backend>(
     context: &Context<B>,
 ) -> Result<(i32, i32), Error> {
     let key = (tenant.namespace().unwrap_or_default(), tenant.name_any());
-    let apps = context.count_for_tenant::<AppRegistration>(&key).await?;
-    let flows = context.count_for_tenant::<UserFlow>(&key).await?;
+    let apps = context
+        .list_for_tenant::<AppRegistration>(&key)
+        .await?
+        .len();
+    let flows = context.list_for_tenant::<UserFlow>(&key).await?.len();
     Ok((
         i32::try_from(apps).unwrap_or(i32::MAX),
         i32::try_from(flows).unwrap_or(i32::MAX),

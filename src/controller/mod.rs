@@ -23,13 +23,11 @@ pub mod desired;
 mod error;
 pub mod leader;
 pub mod metrics;
-pub mod own_writes;
 pub mod ownership;
 mod reconcile;
 pub mod references;
 mod start;
 mod status;
-mod stores;
 pub mod user_flow;
 mod watches;
 

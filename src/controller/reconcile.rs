@@ -180,7 +180,7 @@ pub async fn conclude<K: Reconciled, B: Backend>(
     let (condition, result) = ready_condition(ready, generation, action);
     let merged = conditions::merge(status.conditions(), condition);
     status.set_conditions(merged, generation);
-    write_status(context, object, object.current_status(), &status).await?;
+    write_status(&context.client, object, object.current_status(), &status).await?;
     result
 }
 
@@ -289,7 +289,6 @@ pub async fn reconcile<K: Reconciled, B: Backend>(
         context.client.clone(),
         &object.namespace().unwrap_or_default(),
     );
-    let object = with_finalizer(&api, object, &context).await?;
     let result = finalizer(&api, FINALIZER, object, |event| async {
         match event {
             FinalizerEvent::Apply(object) => {
@@ -310,38 +309,6 @@ pub async fn reconcile<K: Reconciled, B: Backend>(
         }
         other => other,
     }
-}
-
-/// Adds the `ciam.dev/cleanup` finalizer to an object that has none and is not going away,
-/// and returns the object as written, so that the same reconcile goes on to apply it (the
-/// finalizer's watch event is the operator's own echo and wakes nothing). The merge patch
-/// carries the object's `resourceVersion`: a concurrent change of the finalizers fails it
-/// instead of being overwritten.
-async fn with_finalizer<K: Reconciled, B: Backend>(
-    api: &Api<K>,
-    object: Arc<K>,
-    context: &Context<B>,
-) -> Result<Arc<K>, ReconcileError> {
-    let present = object.finalizers().iter().any(|name| name == FINALIZER);
-    if present || object.meta().deletion_timestamp.is_some() {
-        return Ok(object);
-    }
-    let mut finalizers = object.finalizers().to_vec();
-    finalizers.push(FINALIZER.to_string());
-    let patch = serde_json::json!({
-        "metadata": { "finalizers": finalizers, "resourceVersion": object.resource_version() }
-    });
-    let name = object
-        .meta()
-        .name
-        .as_deref()
-        .ok_or(kube::runtime::finalizer::Error::UnnamedObject)?;
-    let written = api
-        .patch(name, &PatchParams::default(), &Patch::Merge(&patch))
-        .await
-        .map_err(kube::runtime::finalizer::Error::AddFinalizer)?;
-    context.own_writes.record(&written);
-    Ok(Arc::new(written))
 }
 
 /// Puts `Ready=False, InvalidSpec` (and `Stalled`) on an object whose stored form the
@@ -463,24 +430,6 @@ impl<B: Backend> Context<B> {
         let mut objects = self.list::<K>().await?;
         objects.retain(|object| object.tenant_key() == *key);
         Ok(objects)
-    }
-}
-
-impl<B: Backend> Context<B> {
-    /// How many decodable objects of a kind refer to the tenant `key`: counted in the kind's
-    /// controllers' stores, or listed when none runs.
-    ///
-    /// # Errors
-    /// Fails when the API server cannot be read.
-    pub async fn count_for_tenant<K: TenantScoped>(
-        &self,
-        key: &(String, String),
-    ) -> Result<usize, Error> {
-        let refers = |object: &K| object.tenant_key() == *key;
-        match self.objects.count(kind_label::<K>(), refers).await {
-            Some(count) => Ok(count),
-            None => Ok(self.list_for_tenant::<K>(key).await?.len()),
-        }
     }
 }
 

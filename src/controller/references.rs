@@ -8,10 +8,9 @@ use kube::api::Api;
 use kube::{Client, ResourceExt};
 
 use super::conditions::{self, reasons};
-use super::{Context, Error};
+use super::{Error, Scope};
 use crate::api::customer_tenant::NamespacesFrom;
 use crate::api::{CustomerTenant, TenantRef};
-use crate::backend::Backend;
 
 /// The tenant an object may use, or why not.
 pub enum TenantResolution {
@@ -42,20 +41,17 @@ pub fn tenant_key(namespace: &str, tenant_ref: &TenantRef) -> (String, String) {
     )
 }
 
-/// Resolves the tenant referenced from an object of `kind` in `namespace`, as that kind's
-/// tenant watch last saw it (see [`super::stores`]). The Namespace labels an
-/// `allowedNamespaces.selector` is evaluated against are read from the API server every time.
+/// Resolves the tenant referenced from an object in `namespace`.
 ///
 /// # Errors
 /// Fails only when the API server cannot be read; a missing, foreign or unready tenant is a
 /// [`TenantResolution::NotUsable`].
-pub async fn resolve_tenant<B: Backend>(
-    context: &Context<B>,
-    kind: &'static str,
+pub async fn resolve_tenant(
+    client: &Client,
+    scope: &Scope,
     namespace: &str,
     tenant_ref: &TenantRef,
 ) -> Result<TenantResolution, Error> {
-    let (client, scope) = (&context.client, &context.scope);
     let (tenant_namespace, name) = tenant_key(namespace, tenant_ref);
     if !scope.contains(&tenant_namespace) {
         return Ok(TenantResolution::NotUsable {
@@ -65,10 +61,12 @@ pub async fn resolve_tenant<B: Backend>(
             ),
         });
     }
-    let tenant = context
-        .tenants
-        .get(kind, client, &tenant_namespace, &name)
-        .await?;
+    let tenant = Api::<CustomerTenant>::namespaced(client.clone(), &tenant_namespace)
+        .get_opt(&name)
+        .await
+        .map_err(Error::kube(format!(
+            "read CustomerTenant {tenant_namespace}/{name}"
+        )))?;
     let Some(tenant) = tenant else {
         return Ok(TenantResolution::NotUsable {
             reason: reasons::TENANT_NOT_FOUND,

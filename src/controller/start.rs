@@ -120,7 +120,6 @@ async fn operate(config: ControllerConfig, token: String) -> Result<(), StartErr
     let settings = Settings {
         resync: Duration::from_secs(config.resync_seconds),
         scope: Scope::from_namespaces(&config.watch_namespace),
-        concurrency: config.concurrency,
         metrics,
     };
     run(client, backend, settings).await;
@@ -151,8 +150,6 @@ pub struct Settings {
     pub resync: Duration,
     /// The namespaces to watch.
     pub scope: Scope,
-    /// Reconciles of one kind at once, per watched namespace (0: no limit).
-    pub concurrency: u16,
     /// Prometheus metrics, shared with the health listener.
     pub metrics: Arc<metrics::Metrics>,
 }
@@ -172,11 +169,7 @@ pub async fn run<B: Backend>(client: Client, backend: B, settings: Settings) {
         recorder,
         resync: settings.resync,
         scope: settings.scope,
-        concurrency: settings.concurrency,
         metrics: settings.metrics,
-        own_writes: Arc::default(),
-        tenants: super::stores::TenantStores::default(),
-        objects: super::stores::KindStores::default(),
     });
     futures::future::join4(
         customer_tenant::controller(context.clone()),

@@ -2,6 +2,7 @@
 //! and Events.
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use kube::Client;
 use kube::api::{Api, Patch, PatchParams};
 
 use super::context::Context;
@@ -15,13 +16,12 @@ pub fn now() -> Time {
 }
 
 /// Writes `status` to the object's status subresource by server-side apply, unless it equals
-/// the current status (so a resync with nothing to change writes nothing). The write is
-/// recorded as the operator's own, so its watch event does not wake the object again.
+/// the current status (so a resync with nothing to change writes nothing).
 ///
 /// # Errors
 /// Fails when the API server refuses the patch.
-pub async fn write_status<K, S, B: Backend>(
-    context: &Context<B>,
+pub async fn write_status<K, S>(
+    client: &Client,
     object: &K,
     current: Option<&S>,
     status: &S,
@@ -43,7 +43,7 @@ where
         "kind": K::kind(&()),
         "status": status,
     });
-    let written = Api::<K>::namespaced(context.client.clone(), &namespace)
+    Api::<K>::namespaced(client.clone(), &namespace)
         .patch_status(
             &name,
             &PatchParams::apply(FIELD_MANAGER).force(),
@@ -54,7 +54,6 @@ where
             "write status of {} {namespace}/{name}",
             K::kind(&())
         )))?;
-    context.own_writes.record(&written);
     Ok(())
 }
 

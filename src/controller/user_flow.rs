@@ -115,8 +115,8 @@ async fn apply<B: Backend>(
     let namespace = flow.namespace().unwrap_or_default();
     let mut status = flow.status.clone().unwrap_or_default();
     let subdomain = match resolve_tenant(
-        context,
-        super::error::kind_label::<UserFlow>(),
+        &context.client,
+        &context.scope,
         &namespace,
         &flow.spec.tenant_ref,
     )

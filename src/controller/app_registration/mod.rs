@@ -22,7 +22,6 @@ use kube::runtime::watcher;
 
 use super::conditions::{self, reasons};
 use super::desired::desired_client;
-use super::own_writes::{Deletions, others_changes};
 use super::ownership::{SecretState, owner_of, read_secret};
 use super::references::{TenantResolution, holds_place, precedence, resolve_tenant};
 use super::{
@@ -47,24 +46,21 @@ use secret::{SecretWrite, write_secret};
 /// ConfigMaps and Secrets they read certificates (or a brought secret) from.
 pub fn controller<B: Backend>(context: Arc<Context<B>>) -> BoxFuture<'static, ()> {
     run_controllers::<AppRegistration, B>(context, |controller, context| {
-        let secrets = context.apis::<kube::core::PartialObjectMeta<Secret>>();
-        let managed = format!("{}={}", MANAGED_BY_LABEL.0, MANAGED_BY_LABEL.1);
+        let secrets = context.apis::<Secret>();
         let controller = secrets.into_iter().fold(controller, |controller, api| {
-            // Metadata only, and not the echo of the operator's own write: an edit or a
-            // deletion by anyone else wakes the app.
-            let events = watcher(api, watcher::Config::default().labels(&managed));
-            let writes = context.own_writes.clone();
-            controller.owns_stream(others_changes(events, writes, Deletions::Wake))
+            controller.owns(
+                api,
+                watcher::Config::default()
+                    .labels(&format!("{}={}", MANAGED_BY_LABEL.0, MANAGED_BY_LABEL.1)),
+            )
         });
         let controller = on_metadata_change(
             controller,
-            &context.own_writes,
             context.apis::<kube::core::PartialObjectMeta<ConfigMap>>(),
             names_config_map,
         );
         let controller = on_metadata_change(
             controller,
-            &context.own_writes,
             context.apis::<kube::core::PartialObjectMeta<Secret>>(),
             names_secret,
         );
@@ -82,8 +78,8 @@ async fn apply<B: Backend>(
     let mut status = app.status.clone().unwrap_or_default();
     let retry = Action::requeue(Duration::from_secs(30));
     let (tenant, subdomain) = match resolve_tenant(
-        context,
-        super::error::kind_label::<AppRegistration>(),
+        &context.client,
+        &context.scope,
         &namespace,
         &app.spec.tenant_ref,
     )
@@ -424,31 +420,24 @@ fn next_resync(resync: Duration, expires_at: Option<jiff::Timestamp>) -> Duratio
     resync.min(Duration::from_secs(until.max(1)))
 }
 
-/// The oldest UserFlow in the app's namespace that lists it, from the UserFlow controllers'
-/// stores (listed when none runs).
+/// The oldest UserFlow in the app's namespace that lists it.
 async fn serving_flow<B: Backend>(
     app: &AppRegistration,
     context: &Context<B>,
 ) -> Result<Option<String>, Error> {
     let namespace = app.namespace().unwrap_or_default();
-    let lists_app = |flow: &UserFlow| {
-        flow.namespace().as_deref() == Some(namespace.as_str())
-            && flow
-                .spec
+    let mut flows: Vec<UserFlow> = context
+        .list_in::<UserFlow>(&namespace)
+        .await?
+        .into_iter()
+        .filter(|flow| {
+            flow.spec
                 .applications
                 .iter()
                 .flatten()
                 .any(|listed| *listed == app.name_any())
-    };
-    let kind = super::error::kind_label::<UserFlow>();
-    let mut flows = match context.objects.select(kind, lists_app).await {
-        Some(flows) => flows,
-        None => {
-            let mut flows = context.list_in::<UserFlow>(&namespace).await?;
-            flows.retain(lists_app);
-            flows
-        }
-    };
+        })
+        .collect();
     flows.sort_by_key(|flow| {
         precedence(
             flow,

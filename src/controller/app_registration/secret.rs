@@ -133,10 +133,7 @@ pub(super) async fn write_secret<B: Backend>(
     let operation = format!("write Secret {}", written.name);
     if written.existing.is_none() {
         return match secrets.create(&PostParams::default(), &secret).await {
-            Ok(created) => {
-                context.own_writes.record(&created);
-                Ok(())
-            }
+            Ok(_) => Ok(()),
             // Created by this reconcile's staging write a moment ago: apply over it below.
             Err(kube::Error::Api(response)) if response.code == 409 => {
                 let current = read_secret(
@@ -165,7 +162,7 @@ pub(super) async fn write_secret<B: Backend>(
         .map_err(|error| Error::Waiting(format!("failed to encode the Secret: {error}")))?;
     patch["apiVersion"] = "v1".into();
     patch["kind"] = "Secret".into();
-    let applied = secrets
+    secrets
         .patch(
             written.name,
             &PatchParams::apply(FIELD_MANAGER).force(),
@@ -173,7 +170,6 @@ pub(super) async fn write_secret<B: Backend>(
         )
         .await
         .map_err(Error::kube(operation))?;
-    context.own_writes.record(&applied);
     Ok(())
 }
 
