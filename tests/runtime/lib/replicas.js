@@ -4,49 +4,25 @@
 // replica announces as its public URL (so the issuer is the same on each). Started together
 // (the migrations meet on one fresh database), stopped together; `logTails()` gives the end
 // of every replica's log for a failure message.
-import { spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { openSync } from 'node:fs';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
+import { readFile, rm } from 'node:fs/promises';
 
 import { startRoundRobinFront } from './round-robin.js';
-import { createDatabase, freePort, repoRoot, waitFor } from './runtime.js';
+import { createDatabase, runtimeFiles, spawnRuntime, waitFor } from './runtime.js';
 
 /** Spawns replica `number` with the shared files; resolves once its /readyz answers 200. */
 async function spawnReplica(number, shared, { publicUrl, env, args }) {
-  const publicPort = await freePort();
-  const adminPort = await freePort();
-  const binary = process.env.CIAM_RUNTIME_BIN || path.join(repoRoot, 'target', 'debug', 'ciam-operator');
-  const logPath = path.join(shared.directory, `replica-${number}.log`);
-  const logFd = openSync(logPath, 'a');
-  const child = spawn(
-    binary,
-    [
-      'runtime',
-      '--public-addr', `127.0.0.1:${publicPort}`,
-      '--admin-addr', `127.0.0.1:${adminPort}`,
-      '--public-url', publicUrl,
-      '--admin-token-file', shared.adminTokenPath,
-      '--key-encryption-key-file', shared.kekPath,
-      '--database', shared.database.url,
-      '--log-format', 'json',
-      ...args,
-    ],
-    { stdio: ['ignore', logFd, logFd], env: { ...process.env, RUST_LOG: process.env.RUST_LOG || 'info', ...env } },
-  );
+  const started = await spawnRuntime(shared, { args, env, publicUrl, logName: `replica-${number}.log` });
+  const { child, logPath } = started;
   const replica = {
     number,
     child,
-    exited: null,
+    get exited() {
+      return started.exited;
+    },
     logPath,
-    listenUrl: `http://127.0.0.1:${publicPort}`,
-    adminUrl: `http://127.0.0.1:${adminPort}`,
+    listenUrl: `http://127.0.0.1:${started.publicPort}`,
+    adminUrl: `http://127.0.0.1:${started.adminPort}`,
   };
-  child.on('exit', (code, signal) => {
-    replica.exited = { code, signal };
-  });
   const ready = waitFor(
     async () => {
       if (replica.exited) throw new Error(`replica ${number} exited early (${JSON.stringify(replica.exited)}):\n${await readFile(logPath, 'utf8')}`);
@@ -83,17 +59,9 @@ async function stopProcess(replica) {
  */
 export async function startReplicas({ count = 2, env = {}, args = [] } = {}) {
   if (!process.env.CIAM_TEST_DATABASE_URL) throw new Error('replicas share one PostgreSQL database: set CIAM_TEST_DATABASE_URL');
-  const directory = await mkdtemp(path.join(os.tmpdir(), 'ciam-replicas-'));
-  const adminToken = randomBytes(24).toString('hex');
-  const shared = {
-    directory,
-    adminToken,
-    adminTokenPath: path.join(directory, 'admin-token'),
-    kekPath: path.join(directory, 'kek'),
-    database: null,
-  };
-  await writeFile(shared.adminTokenPath, adminToken, { mode: 0o600 });
-  await writeFile(shared.kekPath, randomBytes(32).toString('hex'), { mode: 0o600 });
+  const database = await createDatabase();
+  const shared = await runtimeFiles({ databaseUrl: database.url });
+  const { directory, adminToken } = shared;
   const front = await startRoundRobinFront();
   const replicas = [];
   const deployment = {
@@ -129,13 +97,12 @@ export async function startReplicas({ count = 2, env = {}, args = [] } = {}) {
       await front.close();
       if (!process.env.CIAM_KEEP_TEST_DIR) {
         await rm(directory, { recursive: true, force: true });
-        await shared.database?.drop();
+        await database.drop();
       }
     },
   };
   try {
-    shared.database = await createDatabase();
-    deployment.database = shared.database;
+    deployment.database = database;
     // Started at the same time, as a Deployment's pods are: the migrations meet on one database.
     const started = await Promise.allSettled(
       Array.from({ length: count }, (_, index) => spawnReplica(index + 1, shared, { publicUrl: front.url, env, args })),

@@ -103,13 +103,13 @@ export async function queryDatabase(database, sql) {
 /**
  * Spawns `ciam-operator runtime` with the admin token, key-encryption key and database in
  * `files`, on fresh ports; `args` and `env` add flags and environment variables. Its output
- * goes to `runtime.log` in `files.directory`.
+ * goes to `logName` (default `runtime.log`) in `files.directory`.
  */
-async function spawnRuntime(files, { args = [], env = {}, publicUrl } = {}) {
+export async function spawnRuntime(files, { args = [], env = {}, publicUrl, logName = 'runtime.log' } = {}) {
   const publicPort = await freePort();
   const adminPort = await freePort();
   const binary = process.env.CIAM_RUNTIME_BIN || path.join(repoRoot, 'target', 'debug', 'ciam-operator');
-  const logPath = path.join(files.directory, 'runtime.log');
+  const logPath = path.join(files.directory, logName);
   const logFd = openSync(logPath, 'a');
   const child = spawn(
     binary,
@@ -134,7 +134,7 @@ async function spawnRuntime(files, { args = [], env = {}, publicUrl } = {}) {
 }
 
 /** Writes a fresh admin token and the key-encryption key (random unless given) to a new directory. */
-async function runtimeFiles({ keyEncryptionKey = randomBytes(32).toString('hex'), databaseUrl }) {
+export async function runtimeFiles({ keyEncryptionKey = randomBytes(32).toString('hex'), databaseUrl }) {
   const directory = await mkdtemp(path.join(os.tmpdir(), 'ciam-runtime-test-'));
   const adminToken = randomBytes(24).toString('hex');
   await writeFile(path.join(directory, 'admin-token'), adminToken, { mode: 0o600 });
